@@ -1,0 +1,113 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"os/user"
+	"strings"
+
+	"github.com/mediagate/mediagate/internal/acl"
+	"github.com/mediagate/mediagate/internal/nginxconf"
+	"github.com/mediagate/mediagate/internal/session"
+)
+
+func userAdd(ctx context.Context, e env, args []string) error {
+	var email, role string
+	var fromStdin bool
+	cfg, err := loadConfig(e, "user add", args, func(fs *flag.FlagSet) {
+		fs.StringVar(&email, "email", "", "the user's email (required)")
+		fs.StringVar(&role, "role", "", "admin, editor or viewer (required)")
+		fs.BoolVar(&fromStdin, "password-stdin", false, "read the password from the first line of stdin")
+	})
+	if err != nil {
+		return err
+	}
+	if email == "" || role == "" {
+		return fmt.Errorf("user add: --email and --role are required")
+	}
+	r, err := acl.ParseRole(role)
+	if err != nil {
+		return err
+	}
+	password, generated := "", false
+	if fromStdin {
+		line, err := bufio.NewReader(e.stdin).ReadString('\n')
+		if err != nil && line == "" {
+			return fmt.Errorf("user add: no password on stdin")
+		}
+		password = strings.TrimRight(line, "\r\n")
+	} else {
+		password, generated = session.GeneratePassword(), true
+	}
+	pool, err := openDB(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	u, err := session.NewUsers(pool).Create(ctx, email, r, password)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(e.stdout, u.ID)
+	if generated {
+		fmt.Fprintf(e.stderr, "password for %s: %s\n", u.Email, password)
+	}
+	return nil
+}
+
+func tokenCreate(ctx context.Context, e env, args []string) error {
+	var email string
+	cfg, err := loadConfig(e, "token create", args, func(fs *flag.FlagSet) {
+		fs.StringVar(&email, "email", "", "the user the token acts as (required)")
+	})
+	if err != nil {
+		return err
+	}
+	if email == "" {
+		return fmt.Errorf("token create: --email is required")
+	}
+	pool, err := openDB(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	users := session.NewUsers(pool)
+	u, err := users.ByEmail(ctx, email)
+	if err != nil {
+		return fmt.Errorf("token create: %w", err)
+	}
+	token, err := users.CreateToken(ctx, u.ID)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(e.stdout, token)
+	return nil
+}
+
+func nginxConfig(_ context.Context, e env, args []string) error {
+	var opt nginxconf.Options
+	var serverOnly bool
+	cfg, err := loadConfig(e, "nginx-config", args, func(fs *flag.FlagSet) {
+		fs.StringVar(&opt.Listen, "listen", "127.0.0.1:8081", "address nginx listens on")
+		fs.StringVar(&opt.Upstream, "upstream", "", "the app's address (default: MEDIAGATE_ADDR)")
+		fs.StringVar(&opt.Prefix, "prefix", "./var/nginx", "nginx prefix dir for its pid, logs and temp files")
+		fs.BoolVar(&serverOnly, "server-only", false, "print only the upstream and server blocks, to include in an existing nginx")
+	})
+	if err != nil {
+		return err
+	}
+	if os.Geteuid() == 0 {
+		// nginx started as root runs its workers as nobody, who may not be
+		// able to read the data dir: keep them as the user that owns it.
+		if u, err := user.Current(); err == nil {
+			opt.User = u.Username
+		}
+	}
+	if serverOnly {
+		return nginxconf.RenderServer(e.stdout, cfg, opt)
+	}
+	return nginxconf.Render(e.stdout, cfg, opt)
+}

@@ -1,0 +1,104 @@
+// Command mediagate serves private media: it decides access in PostgreSQL and
+// lets nginx stream the bytes through X-Accel-Redirect.
+//
+// Usage:
+//
+//	mediagate [serve]                 run the service (the default)
+//	mediagate migrate                 create the database if needed and migrate it
+//	mediagate user add --email E --role admin|editor|viewer [--password-stdin]
+//	mediagate token create --email E  print a new API token
+//	mediagate nginx-config [--listen ADDR] [--upstream ADDR] [--prefix DIR] [--server-only]
+//
+// Values meant for scripts go to stdout, everything else to stderr.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr, os.Getenv)
+	stop()
+	if err != nil {
+		if !errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintln(os.Stderr, "mediagate: "+oneLine(err))
+		}
+		os.Exit(1)
+	}
+}
+
+// env bundles what a command may touch, so commands are testable in-process.
+type env struct {
+	stdin          io.Reader
+	stdout, stderr io.Writer
+	getenv         func(string) string
+	log            *slog.Logger
+}
+
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(string) string) error {
+	e := env{stdin: stdin, stdout: stdout, stderr: stderr, getenv: getenv,
+		log: slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))}
+	cmd, rest := "serve", args
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		cmd, rest = args[0], args[1:]
+	}
+	switch cmd {
+	case "serve":
+		return serve(ctx, e, rest)
+	case "migrate":
+		return migrateCmd(ctx, e, rest)
+	case "user":
+		return sub(ctx, e, "user", rest, map[string]command{"add": userAdd})
+	case "token":
+		return sub(ctx, e, "token", rest, map[string]command{"create": tokenCreate})
+	case "nginx-config":
+		return nginxConfig(ctx, e, rest)
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return nil
+	}
+	return fmt.Errorf("unknown command %q (try: mediagate help)", cmd)
+}
+
+type command func(ctx context.Context, e env, args []string) error
+
+func sub(ctx context.Context, e env, name string, args []string, cmds map[string]command) error {
+	if len(args) == 0 {
+		return fmt.Errorf("%s: missing subcommand (try: mediagate help)", name)
+	}
+	c, ok := cmds[args[0]]
+	if !ok {
+		return fmt.Errorf("%s: unknown subcommand %q (try: mediagate help)", name, args[0])
+	}
+	return c(ctx, e, args[1:])
+}
+
+const usage = `mediagate: private media, decided in PostgreSQL, streamed by nginx.
+
+Commands:
+  serve                       run the service (the default)
+  migrate                     create the database if missing and apply migrations
+  user add --email E --role admin|editor|viewer [--password-stdin]
+                              add a user; prints its id (and a generated password on stderr)
+  token create --email E      print a new API token for the user (shown once)
+  nginx-config [--listen ADDR] [--upstream ADDR] [--prefix DIR] [--server-only]
+                              print an nginx.conf for the current configuration
+
+Every command reads the configuration from the environment; flags mirror it
+(mediagate serve -h lists them).
+`
+
+// oneLine keeps a failure to the single line the CLI contract promises.
+func oneLine(err error) string {
+	return strings.Join(strings.Fields(err.Error()), " ")
+}

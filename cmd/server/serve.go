@@ -1,0 +1,119 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"net"
+	"net/http"
+	"log/slog"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/mediagate/mediagate/internal/acl"
+	"github.com/mediagate/mediagate/internal/app"
+	"github.com/mediagate/mediagate/internal/config"
+	"github.com/mediagate/mediagate/internal/db"
+	"github.com/mediagate/mediagate/internal/media"
+	"github.com/mediagate/mediagate/internal/session"
+)
+
+func loadConfig(e env, name string, args []string, extra func(fs *flag.FlagSet)) (config.Config, error) {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(e.stderr)
+	if extra != nil {
+		extra(fs)
+	}
+	return config.Load(fs, args, e.getenv)
+}
+
+// openDB connects, creating and migrating the database first.
+func openDB(ctx context.Context, cfg config.Config) (*pgxpool.Pool, error) {
+	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	defer cancel()
+	return db.Open(ctx, cfg.DatabaseURL)
+}
+
+func serve(ctx context.Context, e env, args []string) error {
+	cfg, err := loadConfig(e, "serve", args, nil)
+	if err != nil {
+		return err
+	}
+	pool, err := openDB(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+
+	users := session.NewUsers(pool)
+	u, generated, created, err := users.EnsureAdmin(ctx, cfg.AdminEmail, cfg.AdminPassword)
+	if err != nil {
+		return fmt.Errorf("first admin: %w", err)
+	}
+	if created {
+		e.log.Info("created the first admin", "email", u.Email)
+		if generated != "" {
+			fmt.Fprintf(e.stderr, "\n  First admin: %s\n  Password:    %s\n  (shown once; set MEDIAGATE_ADMIN_PASSWORD to choose it)\n\n", u.Email, generated)
+		}
+	}
+
+	disk, err := media.OpenDisk(cfg)
+	if err != nil {
+		return err
+	}
+	defer disk.Close()
+	store := media.NewStore(pool, disk, acl.NewDecider(pool), e.log)
+	if err := store.Recover(ctx); err != nil {
+		return fmt.Errorf("recover data dir: %w", err)
+	}
+	auth := session.NewAuth(pool, cfg, e.log)
+	defer auth.Close()
+	a, err := app.New(cfg, pool, auth, store, e.log)
+	if err != nil {
+		return err
+	}
+
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{
+		Handler:           a.Routes(),
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		// No read or write timeout: uploads and direct downloads of large
+		// files take as long as they take.
+		ErrorLog: slog.NewLogLogger(e.log.Handler(), slog.LevelWarn),
+	}
+	e.log.Info("listening", "addr", ln.Addr().String(), "data_dir", cfg.DataDir, "accel", string(cfg.Accel))
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	e.log.Info("shutting down")
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
+		return err
+	}
+	return nil
+}
+
+func migrateCmd(ctx context.Context, e env, args []string) error {
+	cfg, err := loadConfig(e, "migrate", args, nil)
+	if err != nil {
+		return err
+	}
+	pool, err := openDB(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	pool.Close()
+	e.log.Info("database is up to date")
+	return nil
+}

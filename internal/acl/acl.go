@@ -1,0 +1,130 @@
+// Package acl decides who may do what to a media item: roles, permission
+// levels, grants, and the decision itself (made in PostgreSQL by mg_level).
+package acl
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"regexp"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/mediagate/mediagate/internal/errs"
+)
+
+// Role is a user's global role.
+type Role string
+
+// The roles.
+const (
+	RoleAdmin  Role = "admin"  // may do everything
+	RoleEditor Role = "editor" // may upload, and manages what they upload
+	RoleViewer Role = "viewer" // sees only what is granted
+)
+
+// ParseRole returns the role named s.
+func ParseRole(s string) (Role, error) {
+	switch r := Role(s); r {
+	case RoleAdmin, RoleEditor, RoleViewer:
+		return r, nil
+	}
+	return "", fmt.Errorf("%w: role must be admin, editor or viewer, not %q", errs.ErrInvalid, s)
+}
+
+// CanUpload reports whether the role may create media.
+func (r Role) CanUpload() bool { return r == RoleAdmin || r == RoleEditor }
+
+// Level is a permission on an item; a stronger level includes the weaker ones.
+type Level int16
+
+// The levels, weakest first.
+const (
+	None   Level = 0
+	View   Level = 1 // see and stream
+	Edit   Level = 2 // rename, replace
+	Manage Level = 3 // change grants, publish, delete
+)
+
+var levelNames = map[Level]string{None: "none", View: "view", Edit: "edit", Manage: "manage"}
+
+// String returns the level's API name.
+func (l Level) String() string { return levelNames[l] }
+
+// ParseLevel returns the grantable level named s (view, edit or manage).
+func ParseLevel(s string) (Level, error) {
+	for l, n := range levelNames {
+		if n == s && l != None {
+			return l, nil
+		}
+	}
+	return None, fmt.Errorf("%w: permission must be view, edit or manage, not %q", errs.ErrInvalid, s)
+}
+
+// Principal is the authenticated caller a decision is about.
+type Principal struct {
+	UserID string
+	Email  string
+	Role   Role
+}
+
+// Valid reports whether p names a signed-in user.
+func (p Principal) Valid() bool { return p.UserID != "" }
+
+var uuidRE = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$`)
+
+// ValidID reports whether s has the form of an item id. Checking it before a
+// query turns a malformed id into a plain not-found.
+func ValidID(s string) bool { return uuidRE.MatchString(s) }
+
+// Decider answers access questions from the database.
+type Decider struct {
+	pool *pgxpool.Pool
+}
+
+// NewDecider returns a Decider on pool.
+func NewDecider(pool *pgxpool.Pool) *Decider { return &Decider{pool: pool} }
+
+// Level returns p's level on item, None when the item does not exist. It is
+// one round trip. Errors fail closed: the level is then None.
+func (d *Decider) Level(ctx context.Context, p Principal, item string) (Level, error) {
+	if !p.Valid() || !ValidID(item) {
+		return None, nil
+	}
+	var l Level
+	err := d.pool.QueryRow(ctx, `SELECT mg_level($1, $2, m.id) FROM media m WHERE m.id = $3`,
+		p.UserID, string(p.Role), item).Scan(&l)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return None, nil
+	}
+	if err != nil {
+		return None, fmt.Errorf("decide on %s: %w", item, err)
+	}
+	return l, nil
+}
+
+// Require returns nil when p has at least need on item. Below view the item
+// does not exist for p (ErrNotFound, so ids reveal nothing); with view but
+// less than need it is ErrForbidden.
+func (d *Decider) Require(ctx context.Context, p Principal, item string, need Level) error {
+	if !p.Valid() {
+		return errs.ErrUnauthenticated
+	}
+	l, err := d.Level(ctx, p, item)
+	if err != nil {
+		return err
+	}
+	return Check(l, need)
+}
+
+// Check turns a level already decided into Require's answer.
+func Check(have, need Level) error {
+	switch {
+	case have < View:
+		return fmt.Errorf("%w: no such media item", errs.ErrNotFound)
+	case have < need:
+		return fmt.Errorf("%w: this needs %s permission", errs.ErrForbidden, need)
+	}
+	return nil
+}

@@ -1,0 +1,290 @@
+package app
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"net/url"
+	"strconv"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/mediagate/mediagate/internal/acl"
+	"github.com/mediagate/mediagate/internal/config"
+	"github.com/mediagate/mediagate/internal/errs"
+	"github.com/mediagate/mediagate/internal/media"
+)
+
+// itemJSON is an item as the API shows it.
+type itemJSON struct {
+	ID          string    `json:"id"`
+	Filename    string    `json:"filename"`
+	Size        int64     `json:"size"`
+	SHA256      string    `json:"sha256"`
+	ContentType string    `json:"content_type"`
+	CreatedAt   time.Time `json:"created_at"`
+	URL         string    `json:"url"`
+	Owner       string    `json:"owner,omitempty"`
+	PublicURL   string    `json:"public_url,omitempty"`
+	Permission  string    `json:"permission"`
+}
+
+func toJSON(it media.Item) itemJSON {
+	j := itemJSON{
+		ID: it.ID, Filename: it.Filename, Size: it.Size, SHA256: it.SHA256, ContentType: it.ContentType,
+		CreatedAt: it.CreatedAt, URL: privateURL(it), Owner: it.Owner, Permission: it.Permission.String(),
+	}
+	if it.PublicName != "" {
+		j.PublicURL = config.PublicPrefix + it.PublicName
+	}
+	return j
+}
+
+// privateURL is the item's streaming URL; the name in it is only decoration.
+func privateURL(it media.Item) string {
+	return config.PrivatePrefix + it.ID + "/" + url.PathEscape(it.Filename)
+}
+
+func (a *App) apiMe(w http.ResponseWriter, r *http.Request) error {
+	p, err := caller(r)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"id": p.UserID, "email": p.Email, "role": string(p.Role)})
+	return nil
+}
+
+func (a *App) apiListMedia(w http.ResponseWriter, r *http.Request) error {
+	p, err := caller(r)
+	if err != nil {
+		return err
+	}
+	limit := 0
+	if s := r.URL.Query().Get("limit"); s != "" {
+		if limit, err = strconv.Atoi(s); err != nil || limit < 1 {
+			return fmt.Errorf("%w: limit must be a positive number", errs.ErrInvalid)
+		}
+	}
+	page, err := a.media.List(r.Context(), p, r.URL.Query().Get("cursor"), limit)
+	if err != nil {
+		return err
+	}
+	items := make([]itemJSON, len(page.Items))
+	for i, it := range page.Items {
+		items[i] = toJSON(it)
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"items": items, "next_cursor": page.Next})
+	return nil
+}
+
+func (a *App) apiGetMedia(w http.ResponseWriter, r *http.Request) error {
+	p, err := caller(r)
+	if err != nil {
+		return err
+	}
+	it, err := a.media.Get(r.Context(), p, chi.URLParam(r, "id"))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, toJSON(it))
+	return nil
+}
+
+func (a *App) apiUpload(w http.ResponseWriter, r *http.Request) error {
+	it, err := a.upload(w, r)
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Location", "/api/media/"+it.ID)
+	writeJSON(w, http.StatusCreated, toJSON(it))
+	return nil
+}
+
+// multipartSlack is what a multipart body may carry beyond the file itself.
+const multipartSlack = 1 << 20
+
+// upload takes a multipart field "file" or a raw body named by ?filename=,
+// streams it to disk and stores it. The caller is checked before a byte is read.
+func (a *App) upload(w http.ResponseWriter, r *http.Request) (media.Item, error) {
+	p, err := caller(r)
+	if err != nil {
+		return media.Item{}, err
+	}
+	if !p.Role.CanUpload() {
+		return media.Item{}, fmt.Errorf("%w: your role (%s) may not upload", errs.ErrForbidden, p.Role)
+	}
+	limit := a.cfg.MaxUpload
+	if r.ContentLength > limit+multipartSlack {
+		return media.Item{}, fmt.Errorf("%w: uploads are limited to %d bytes", errs.ErrTooLarge, limit)
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, limit+multipartSlack)
+	body, filename, err := uploadBody(r)
+	if err != nil {
+		return media.Item{}, err
+	}
+	rec, err := a.media.Disk().Receive(body, limit)
+	if err != nil {
+		return media.Item{}, err
+	}
+	// The bytes are safely on disk: finish even if the client hangs up now.
+	return a.media.Create(detach(r.Context()), p, rec, filename)
+}
+
+// uploadBody finds the file in r without buffering it: the "file" part of a
+// multipart form, or the raw body.
+func uploadBody(r *http.Request) (io.Reader, string, error) {
+	mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if mt != "multipart/form-data" {
+		name := r.URL.Query().Get("filename")
+		if name == "" {
+			return nil, "", fmt.Errorf("%w: send a multipart form with a \"file\" field, or the raw file with ?filename=", errs.ErrInvalid)
+		}
+		return r.Body, name, nil
+	}
+	mr, err := r.MultipartReader()
+	if err != nil {
+		return nil, "", fmt.Errorf("%w: malformed multipart body: %w", errs.ErrInvalid, err)
+	}
+	for {
+		part, err := mr.NextPart()
+		if errors.Is(err, io.EOF) {
+			return nil, "", fmt.Errorf("%w: the form has no \"file\" field", errs.ErrInvalid)
+		}
+		if err != nil {
+			return nil, "", fmt.Errorf("%w: malformed multipart body: %w", errs.ErrInvalid, err)
+		}
+		if part.FormName() != "file" {
+			continue // NextPart discards the unread part
+		}
+		name := part.FileName()
+		if q := r.URL.Query().Get("filename"); q != "" {
+			name = q
+		}
+		return part, name, nil
+	}
+}
+
+func (a *App) apiDeleteMedia(w http.ResponseWriter, r *http.Request) error {
+	p, err := caller(r)
+	if err != nil {
+		return err
+	}
+	if err := a.media.Delete(r.Context(), p, chi.URLParam(r, "id")); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+func (a *App) apiListGrants(w http.ResponseWriter, r *http.Request) error {
+	p, err := caller(r)
+	if err != nil {
+		return err
+	}
+	grants, err := a.decide.Grants(r.Context(), p, chi.URLParam(r, "id"))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"grants": grants})
+	return nil
+}
+
+func (a *App) apiSetGrant(w http.ResponseWriter, r *http.Request) error {
+	p, err := caller(r)
+	if err != nil {
+		return err
+	}
+	var body struct {
+		Permission string `json:"permission"`
+	}
+	if err := decodeJSON(r, &body); err != nil {
+		return err
+	}
+	level, err := acl.ParseLevel(body.Permission)
+	if err != nil {
+		return err
+	}
+	email := chi.URLParam(r, "email")
+	if err := a.decide.SetGrant(r.Context(), p, chi.URLParam(r, "id"), email, level); err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, acl.Grant{Subject: email, Permission: level.String()})
+	return nil
+}
+
+func (a *App) apiRemoveGrant(w http.ResponseWriter, r *http.Request) error {
+	p, err := caller(r)
+	if err != nil {
+		return err
+	}
+	if err := a.decide.RemoveGrant(r.Context(), p, chi.URLParam(r, "id"), chi.URLParam(r, "email")); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+func (a *App) apiPublish(w http.ResponseWriter, r *http.Request) error {
+	p, err := caller(r)
+	if err != nil {
+		return err
+	}
+	name, err := a.media.Publish(r.Context(), p, chi.URLParam(r, "id"))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"public_url": config.PublicPrefix + name})
+	return nil
+}
+
+func (a *App) apiUnpublish(w http.ResponseWriter, r *http.Request) error {
+	p, err := caller(r)
+	if err != nil {
+		return err
+	}
+	if err := a.media.Unpublish(r.Context(), p, chi.URLParam(r, "id")); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+func apiNotFound(w http.ResponseWriter, r *http.Request) error {
+	return fmt.Errorf("%w: no API endpoint %s", errs.ErrNotFound, r.URL.Path)
+}
+
+func apiMethodNotAllowed(w http.ResponseWriter, r *http.Request) error {
+	writeJSON(w, http.StatusMethodNotAllowed, map[string]string{"error": r.Method + " is not allowed on " + r.URL.Path})
+	return nil
+}
+
+func notFound(w http.ResponseWriter, r *http.Request) error {
+	return fmt.Errorf("%w: there is no page at %s", errs.ErrNotFound, r.URL.Path)
+}
+
+// servePrivate streams a private item to a caller who may view it.
+func (a *App) servePrivate(w http.ResponseWriter, r *http.Request) error {
+	p, err := caller(r)
+	if err != nil {
+		return err
+	}
+	it, err := a.media.Get(r.Context(), p, chi.URLParam(r, "id"))
+	if err != nil {
+		return err
+	}
+	a.send.SendPrivate(w, r, it)
+	return nil
+}
+
+// servePublic serves a published item when no nginx is in front.
+func (a *App) servePublic(w http.ResponseWriter, r *http.Request) error {
+	it, err := a.media.ByPublicName(r.Context(), chi.URLParam(r, "name"))
+	if err != nil {
+		return err
+	}
+	a.send.SendPublic(w, r, it)
+	return nil
+}

@@ -1,0 +1,105 @@
+// Package app is Mediagate's HTTP interface: routes, thin handlers, the one
+// place errors become status codes, and page rendering.
+package app
+
+import (
+	"context"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/netip"
+	"strings"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/mediagate/mediagate/internal/acl"
+	"github.com/mediagate/mediagate/internal/config"
+	"github.com/mediagate/mediagate/internal/media"
+	"github.com/mediagate/mediagate/internal/session"
+)
+
+// App holds what the handlers need.
+type App struct {
+	cfg    config.Config
+	pool   *pgxpool.Pool
+	auth   *session.Auth
+	decide *acl.Decider
+	media  *media.Store
+	send   *media.Sender
+	pages  *pages
+	log    *slog.Logger
+}
+
+// New returns an App. It parses the templates, so a broken one fails start-up.
+func New(cfg config.Config, pool *pgxpool.Pool, auth *session.Auth, store *media.Store, log *slog.Logger) (*App, error) {
+	p, err := parsePages()
+	if err != nil {
+		return nil, err
+	}
+	return &App{
+		cfg:    cfg,
+		pool:   pool,
+		auth:   auth,
+		decide: acl.NewDecider(pool),
+		media:  store,
+		send:   media.NewSender(store.Disk(), cfg),
+		pages:  p,
+		log:    log,
+	}, nil
+}
+
+// clientIP is the address failed logins are counted against: the peer, or
+// the nearest untrusted address in X-Forwarded-For when the peer is a
+// trusted proxy.
+func (a *App) clientIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		host = r.RemoteAddr
+	}
+	if !a.send.Trusted(r) {
+		return host
+	}
+	hops := strings.Split(r.Header.Get("X-Forwarded-For"), ",")
+	for i := len(hops) - 1; i >= 0; i-- {
+		addr, err := netip.ParseAddr(strings.TrimSpace(hops[i]))
+		if err != nil {
+			break
+		}
+		if !trusted(a.cfg.TrustedProxies, addr) {
+			return addr.String()
+		}
+		host = addr.String()
+	}
+	return host
+}
+
+func trusted(prefixes []netip.Prefix, a netip.Addr) bool {
+	for _, p := range prefixes {
+		if p.Contains(a.Unmap()) {
+			return true
+		}
+	}
+	return false
+}
+
+func (a *App) healthz(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Write([]byte("ok\n"))
+}
+
+func (a *App) readyz(w http.ResponseWriter, r *http.Request) {
+	if err := a.pool.Ping(r.Context()); err != nil {
+		a.log.Warn("not ready", "err", err)
+		http.Error(w, "database unreachable", http.StatusServiceUnavailable)
+		return
+	}
+	a.healthz(w, r)
+}
+
+// caller returns the signed-in principal or the reason there is none.
+func caller(r *http.Request) (acl.Principal, error) { return session.Caller(r.Context()) }
+
+// detach keeps work that must finish (a commit after a long upload) from
+// being cancelled by a client that goes away at the last moment.
+func detach(ctx context.Context) context.Context { return context.WithoutCancel(ctx) }
+

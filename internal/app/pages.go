@@ -1,0 +1,109 @@
+package app
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/mediagate/mediagate/internal/config"
+	"github.com/mediagate/mediagate/internal/errs"
+	"github.com/mediagate/mediagate/internal/media"
+)
+
+func (a *App) libraryPage(w http.ResponseWriter, r *http.Request) error {
+	p, err := caller(r)
+	if err != nil {
+		return err
+	}
+	page, err := a.media.List(r.Context(), p, r.URL.Query().Get("cursor"), 50)
+	if err != nil {
+		return err
+	}
+	a.render(w, http.StatusOK, "library", map[string]any{
+		"User": p, "Items": page.Items, "Next": page.Next, "MaxUpload": humanSize(a.cfg.MaxUpload),
+	})
+	return nil
+}
+
+func (a *App) mediaPage(w http.ResponseWriter, r *http.Request) error {
+	p, err := caller(r)
+	if err != nil {
+		return err
+	}
+	it, err := a.media.Get(r.Context(), p, chi.URLParam(r, "id"))
+	if err != nil {
+		return err
+	}
+	inline := media.Inline(it.ContentType)
+	a.render(w, http.StatusOK, "media", map[string]any{
+		"User": p, "Item": it, "URL": privateURL(it),
+		"Video":     inline && strings.HasPrefix(it.ContentType, "video/"),
+		"Audio":     inline && strings.HasPrefix(it.ContentType, "audio/"),
+		"Image":     inline && strings.HasPrefix(it.ContentType, "image/"),
+		"PublicURL": config.PublicPrefix + it.PublicName,
+	})
+	return nil
+}
+
+func (a *App) uploadForm(w http.ResponseWriter, r *http.Request) error {
+	it, err := a.upload(w, r)
+	if err != nil {
+		return err
+	}
+	http.Redirect(w, r, "/m/"+it.ID, http.StatusSeeOther)
+	return nil
+}
+
+func (a *App) loginPage(w http.ResponseWriter, r *http.Request) error {
+	if _, err := caller(r); err == nil {
+		http.Redirect(w, r, safeNext(r.URL.Query().Get("next")), http.StatusSeeOther)
+		return nil
+	}
+	a.render(w, http.StatusOK, "login", map[string]any{"Next": safeNext(r.URL.Query().Get("next"))})
+	return nil
+}
+
+func (a *App) login(w http.ResponseWriter, r *http.Request) error {
+	r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
+	if err := r.ParseForm(); err != nil {
+		return fmt.Errorf("%w: malformed form", errs.ErrInvalid)
+	}
+	email, next := r.PostForm.Get("email"), safeNext(r.PostForm.Get("next"))
+	_, err := a.auth.Login(r.Context(), email, r.PostForm.Get("password"), a.clientIP(r))
+	status := statusOf(err)
+	switch {
+	case err == nil:
+		http.Redirect(w, r, next, http.StatusSeeOther)
+		return nil
+	case errors.Is(err, errs.ErrUnauthenticated), errors.Is(err, errs.ErrThrottled), errors.Is(err, errs.ErrInvalid):
+		if status == http.StatusTooManyRequests {
+			w.Header().Set("Retry-After", "900")
+		}
+		msg := "Wrong email or password."
+		if status != http.StatusUnauthorized {
+			msg = err.Error()
+		}
+		a.render(w, status, "login", map[string]any{"Error": msg, "Email": email, "Next": next})
+		return nil
+	}
+	return err
+}
+
+func (a *App) logout(w http.ResponseWriter, r *http.Request) error {
+	if err := a.auth.Logout(r.Context()); err != nil {
+		return fmt.Errorf("%w: %w", errs.ErrUnavailable, err)
+	}
+	http.Redirect(w, r, "/login", http.StatusSeeOther)
+	return nil
+}
+
+// safeNext keeps post-login redirects on this site.
+func safeNext(next string) string {
+	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.HasPrefix(next, "/\\") {
+		return "/"
+	}
+	return next
+}

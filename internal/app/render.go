@@ -1,0 +1,93 @@
+package app
+
+import (
+	"bytes"
+	"fmt"
+	"html/template"
+	"io/fs"
+	"net/http"
+	"strings"
+
+	"github.com/mediagate/mediagate/web"
+)
+
+// pages holds one template set per page, each with the layout, parsed once.
+type pages struct {
+	sets map[string]*template.Template
+}
+
+var funcs = template.FuncMap{"size": humanSize}
+
+func parsePages() (*pages, error) {
+	names, err := fs.Glob(web.Templates, "templates/*.html")
+	if err != nil {
+		return nil, err
+	}
+	p := &pages{sets: map[string]*template.Template{}}
+	for _, n := range names {
+		if strings.HasSuffix(n, "/layout.html") {
+			continue
+		}
+		t, err := template.New("").Funcs(funcs).ParseFS(web.Templates, "templates/layout.html", n)
+		if err != nil {
+			return nil, fmt.Errorf("templates: %w", err)
+		}
+		name := strings.TrimSuffix(strings.TrimPrefix(n, "templates/"), ".html")
+		p.sets[name] = t
+	}
+	return p, nil
+}
+
+// render executes the page into a buffer first, so a template error is a
+// clean 500 rather than half a page.
+func (a *App) render(w http.ResponseWriter, status int, page string, data any) {
+	var buf bytes.Buffer
+	t, ok := a.pages.sets[page]
+	if !ok {
+		a.log.Error("no such template", "page", page)
+		http.Error(w, "internal error", http.StatusInternalServerError)
+		return
+	}
+	if err := t.ExecuteTemplate(&buf, "layout", data); err != nil {
+		a.log.Error("render", "page", page, "err", err)
+		http.Error(w, "internal error", http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.WriteHeader(status)
+	buf.WriteTo(w)
+}
+
+func (a *App) renderError(w http.ResponseWriter, r *http.Request, status int, msg string) {
+	p, _ := caller(r)
+	data := map[string]any{"Title": http.StatusText(status), "Message": msg}
+	if p.Valid() {
+		data["User"] = p
+	}
+	a.render(w, status, "error", data)
+}
+
+func humanSize(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}
+
+func staticHandler() http.Handler {
+	sub, err := fs.Sub(web.Static, "static")
+	if err != nil {
+		panic(err)
+	}
+	files := http.StripPrefix("/static/", http.FileServerFS(sub))
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "public, max-age=300")
+		files.ServeHTTP(w, r)
+	})
+}

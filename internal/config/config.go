@@ -1,0 +1,265 @@
+// Package config holds Mediagate's settings, read once from the environment and flags and validated.
+package config
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"net/netip"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// URL prefixes shared by the app and the nginx config. They are constants so
+// that nginx and the app cannot disagree about them.
+const (
+	// PrivatePrefix is where clients ask for private media (the app decides).
+	PrivatePrefix = "/smedia/"
+	// AccelPrefix is nginx's internal location that maps onto PrivateDir.
+	AccelPrefix = "/pmedia/"
+	// PublicPrefix is where published media is served straight from PublicDir.
+	PublicPrefix = "/media/"
+)
+
+// AccelMode says when the app hands file delivery to nginx.
+type AccelMode string
+
+// The accel modes.
+const (
+	AccelAuto  AccelMode = "auto"  // X-Accel only for requests a trusted proxy announced
+	AccelNginx AccelMode = "nginx" // always X-Accel (the app runs only behind nginx)
+	AccelOff   AccelMode = "off"   // the app streams every file itself
+)
+
+// Config is the whole of Mediagate's configuration.
+type Config struct {
+	DatabaseURL     string
+	Addr            string
+	DataDir         string // absolute after Validate
+	Accel           AccelMode
+	MaxUpload       int64
+	CookieSecure    bool
+	TrustedProxies  []netip.Prefix
+	AdminEmail      string
+	AdminPassword   string
+	SessionIdle     time.Duration
+	SessionLifetime time.Duration
+}
+
+// Default returns the configuration used when nothing is set.
+func Default() Config {
+	return Config{
+		DatabaseURL:     "postgres://postgres@127.0.0.1:5432/mediagate?sslmode=disable",
+		Addr:            "127.0.0.1:8080",
+		DataDir:         "./var/data",
+		Accel:           AccelAuto,
+		MaxUpload:       4 << 30,
+		TrustedProxies:  []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")},
+		AdminEmail:      "admin@localhost",
+		SessionIdle:     12 * time.Hour,
+		SessionLifetime: 7 * 24 * time.Hour,
+	}
+}
+
+// Var describes one setting: its environment variable, its flag and its help.
+type Var struct {
+	Env, Flag, Help string
+}
+
+// Vars lists every setting, in the order the README documents them.
+var Vars = []Var{
+	{"DATABASE_URL", "database-url", "PostgreSQL connection string"},
+	{"MEDIAGATE_ADDR", "addr", "address the app listens on"},
+	{"MEDIAGATE_DATA_DIR", "data-dir", "directory holding uploads (private/, public/, tmp/)"},
+	{"MEDIAGATE_ACCEL", "accel", "auto|nginx|off: when to answer with X-Accel-Redirect"},
+	{"MEDIAGATE_MAX_UPLOAD", "max-upload", "largest upload, in bytes or with a unit (500MiB, 4GiB)"},
+	{"MEDIAGATE_COOKIE_SECURE", "cookie-secure", "mark the session cookie Secure (true behind HTTPS)"},
+	{"MEDIAGATE_TRUSTED_PROXIES", "trusted-proxies", "comma-separated CIDRs whose X-Forwarded-For and X-Sendfile-Type are believed"},
+	{"MEDIAGATE_ADMIN_EMAIL", "admin-email", "email of the admin created on first start"},
+	{"MEDIAGATE_ADMIN_PASSWORD", "admin-password", "password of that admin (else one is generated and printed once)"},
+	{"MEDIAGATE_SESSION_IDLE", "session-idle", "sign out after this long without a request"},
+	{"MEDIAGATE_SESSION_LIFETIME", "session-lifetime", "sign out this long after login, whatever happens"},
+}
+
+// Load fills a Config from defaults, then the environment, then flags on fs
+// (registered here and parsed from args), and validates it.
+func Load(fs *flag.FlagSet, args []string, getenv func(string) string) (Config, error) {
+	c := Default()
+	values := map[string]*string{}
+	for _, v := range Vars {
+		s := getenv(v.Env)
+		values[v.Flag] = fs.String(v.Flag, s, v.Help+" (env "+v.Env+")")
+	}
+	if err := fs.Parse(args); err != nil {
+		return c, err
+	}
+	if err := c.apply(func(name string) string { return *values[name] }); err != nil {
+		return c, err
+	}
+	return c, c.Validate()
+}
+
+// FromEnv is Load without flags.
+func FromEnv(getenv func(string) string) (Config, error) {
+	return Load(flag.NewFlagSet("env", flag.ContinueOnError), nil, getenv)
+}
+
+func (c *Config) apply(get func(flag string) string) error {
+	var errs []error
+	setString := func(name string, dst *string) {
+		if s := get(name); s != "" {
+			*dst = s
+		}
+	}
+	setDuration := func(name string, dst *time.Duration) {
+		if s := get(name); s != "" {
+			d, err := time.ParseDuration(s)
+			if err != nil || d <= 0 {
+				errs = append(errs, fmt.Errorf("%s: want a positive duration such as 12h, got %q", name, s))
+				return
+			}
+			*dst = d
+		}
+	}
+	setString("database-url", &c.DatabaseURL)
+	setString("addr", &c.Addr)
+	setString("data-dir", &c.DataDir)
+	setString("admin-email", &c.AdminEmail)
+	setString("admin-password", &c.AdminPassword)
+	if s := get("accel"); s != "" {
+		c.Accel = AccelMode(strings.ToLower(s))
+	}
+	if s := get("max-upload"); s != "" {
+		n, err := ParseSize(s)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("max-upload: %w", err))
+		}
+		c.MaxUpload = n
+	}
+	if s := get("cookie-secure"); s != "" {
+		b, err := strconv.ParseBool(s)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("cookie-secure: want true or false, got %q", s))
+		}
+		c.CookieSecure = b
+	}
+	if s := get("trusted-proxies"); s != "" {
+		p, err := ParsePrefixes(s)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("trusted-proxies: %w", err))
+		}
+		c.TrustedProxies = p
+	}
+	setDuration("session-idle", &c.SessionIdle)
+	setDuration("session-lifetime", &c.SessionLifetime)
+	return errors.Join(errs...)
+}
+
+// Validate checks the configuration and makes DataDir absolute.
+func (c *Config) Validate() error {
+	switch c.Accel {
+	case AccelAuto, AccelNginx, AccelOff:
+	default:
+		return fmt.Errorf("accel: want auto, nginx or off, got %q", c.Accel)
+	}
+	if c.MaxUpload <= 0 {
+		return errors.New("max-upload: must be positive")
+	}
+	if c.DataDir == "" {
+		return errors.New("data-dir: must not be empty")
+	}
+	abs, err := filepath.Abs(c.DataDir)
+	if err != nil {
+		return fmt.Errorf("data-dir: %w", err)
+	}
+	c.DataDir = abs
+	if !strings.Contains(c.AdminEmail, "@") {
+		return fmt.Errorf("admin-email: %q is not an email address", c.AdminEmail)
+	}
+	return nil
+}
+
+// PrivateDir holds private blobs under content-derived names.
+func (c Config) PrivateDir() string { return filepath.Join(c.DataDir, "private") }
+
+// PublicDir holds published files; nginx serves it at PublicPrefix.
+func (c Config) PublicDir() string { return filepath.Join(c.DataDir, "public") }
+
+// TmpDir holds uploads in progress; it is on the same filesystem as the blobs
+// so that finishing an upload is a rename.
+func (c Config) TmpDir() string { return filepath.Join(c.DataDir, "tmp") }
+
+// TrashDir holds blobs between the delete of their row and its commit.
+func (c Config) TrashDir() string { return filepath.Join(c.DataDir, "trash") }
+
+// ParseSize reads a byte count such as 1048576, 500MB, 500MiB or 4G (binary units).
+func ParseSize(s string) (int64, error) {
+	t := strings.TrimSpace(s)
+	i := strings.IndexFunc(t, func(r rune) bool { return (r < '0' || r > '9') && r != '.' })
+	num, unit := t, ""
+	if i >= 0 {
+		num, unit = t[:i], strings.ToLower(strings.TrimSpace(t[i:]))
+	}
+	mult := map[string]float64{
+		"": 1, "b": 1,
+		"k": 1 << 10, "kb": 1 << 10, "kib": 1 << 10,
+		"m": 1 << 20, "mb": 1 << 20, "mib": 1 << 20,
+		"g": 1 << 30, "gb": 1 << 30, "gib": 1 << 30,
+		"t": 1 << 40, "tb": 1 << 40, "tib": 1 << 40,
+	}[unit]
+	f, err := strconv.ParseFloat(num, 64)
+	if err != nil || mult == 0 || f <= 0 {
+		return 0, fmt.Errorf("want a size such as 500MiB or 4GiB, got %q", s)
+	}
+	return int64(f * mult), nil
+}
+
+// ParsePrefixes reads a comma-separated list of CIDRs or bare addresses.
+func ParsePrefixes(s string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, part := range strings.Split(s, ",") {
+		part = strings.TrimSpace(part)
+		if part == "" {
+			continue
+		}
+		if p, err := netip.ParsePrefix(part); err == nil {
+			out = append(out, p.Masked())
+			continue
+		}
+		a, err := netip.ParseAddr(part)
+		if err != nil {
+			return nil, fmt.Errorf("%q is neither an address nor a CIDR", part)
+		}
+		out = append(out, netip.PrefixFrom(a, a.BitLen()))
+	}
+	return out, nil
+}
+
+// PublicTypes maps the extensions a published file may get to the type it is
+// served with. Both the app and the rendered nginx config take it from here;
+// anything else is published without an extension and served as
+// application/octet-stream, so nothing active runs under PublicPrefix.
+var PublicTypes = map[string]string{
+	".mp4":  "video/mp4",
+	".m4v":  "video/x-m4v",
+	".webm": "video/webm",
+	".mov":  "video/quicktime",
+	".ogv":  "video/ogg",
+	".mp3":  "audio/mpeg",
+	".m4a":  "audio/mp4",
+	".ogg":  "audio/ogg",
+	".oga":  "audio/ogg",
+	".opus": "audio/ogg",
+	".wav":  "audio/wav",
+	".flac": "audio/flac",
+	".aac":  "audio/aac",
+	".jpg":  "image/jpeg",
+	".png":  "image/png",
+	".gif":  "image/gif",
+	".webp": "image/webp",
+	".avif": "image/avif",
+	".pdf":  "application/pdf",
+	".txt":  "text/plain",
+}

@@ -1,0 +1,17 @@
+// Package errs holds the sentinel errors that the HTTP layer maps to status
+// codes in one place. Domain packages wrap them with %w and a reason.
+package errs
+
+import "errors"
+
+// The sentinels, each with the status it becomes.
+var (
+	ErrInvalid         = errors.New("invalid request")         // 400
+	ErrUnauthenticated = errors.New("authentication required") // 401
+	ErrForbidden       = errors.New("forbidden")               // 403
+	ErrNotFound        = errors.New("not found")               // 404
+	ErrConflict        = errors.New("conflict")                // 409
+	ErrTooLarge        = errors.New("too large")               // 413
+	ErrThrottled       = errors.New("too many attempts")       // 429
+	ErrUnavailable     = errors.New("temporarily unavailable") // 503
+)

@@ -1,0 +1,328 @@
+package media
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/mediagate/mediagate/internal/acl"
+	"github.com/mediagate/mediagate/internal/errs"
+)
+
+// Item is a media item as one caller sees it.
+type Item struct {
+	ID          string
+	Filename    string
+	SHA256      string
+	Size        int64
+	ContentType string
+	Extension   string
+	Owner       string // the owner's email, empty once the owner is gone
+	PublicName  string // empty unless published
+	CreatedAt   time.Time
+	StoredAt    time.Time // when the content was first stored (Last-Modified)
+	Permission  acl.Level // the caller's
+}
+
+// Store keeps items in PostgreSQL and their content on Disk, and keeps the
+// two in agreement.
+type Store struct {
+	pool   *pgxpool.Pool
+	disk   *Disk
+	decide *acl.Decider
+	log    *slog.Logger
+}
+
+// NewStore returns a Store.
+func NewStore(pool *pgxpool.Pool, disk *Disk, decide *acl.Decider, log *slog.Logger) *Store {
+	return &Store{pool: pool, disk: disk, decide: decide, log: log}
+}
+
+// Disk returns the store's data directory.
+func (s *Store) Disk() *Disk { return s.disk }
+
+// blobLock takes the transaction-scoped advisory lock for one blob. Every
+// change that touches a blob's row or file holds it, so the row and the file
+// are only ever seen to agree.
+func blobLock(ctx context.Context, tx pgx.Tx, sha string) error {
+	_, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended('mediagate.blob:' || $1, 0))`, sha)
+	return err
+}
+
+// Create stores a received upload as a new item owned by p. Identical content
+// is stored once. The temp file is consumed.
+func (s *Store) Create(ctx context.Context, p acl.Principal, rec *Received, filename string) (Item, error) {
+	defer rec.Discard()
+	if !p.Role.CanUpload() {
+		return Item{}, fmt.Errorf("%w: your role (%s) may not upload", errs.ErrForbidden, p.Role)
+	}
+	filename, err := CleanFilename(filename)
+	if err != nil {
+		return Item{}, err
+	}
+	var id string
+	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if err := blobLock(ctx, tx, rec.SHA256); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `
+			INSERT INTO blobs (sha256, size, content_type, extension) VALUES ($1, $2, $3, $4)
+			ON CONFLICT (sha256) DO NOTHING`, rec.SHA256, rec.Size, rec.ContentType, rec.Extension); err != nil {
+			return err
+		}
+		// Under the lock: if the transaction fails from here on, the file may
+		// stay without a row; Recover removes such files on the next start.
+		if err := s.disk.place(rec.path, rec.SHA256); err != nil {
+			return fmt.Errorf("store blob: %w", err)
+		}
+		rec.path = ""
+		return tx.QueryRow(ctx, `INSERT INTO media (filename, blob, owner_id) VALUES ($1, $2, $3) RETURNING id`,
+			filename, rec.SHA256, p.UserID).Scan(&id)
+	})
+	if err != nil {
+		return Item{}, fmt.Errorf("create item: %w", err)
+	}
+	return s.Get(ctx, p, id)
+}
+
+const itemColumns = `m.id, m.filename, b.sha256, b.size, b.content_type, b.extension,
+	COALESCE(o.email, ''), COALESCE(m.public_name, ''), m.created_at, b.created_at`
+
+const itemFrom = ` FROM media m JOIN blobs b ON b.sha256 = m.blob LEFT JOIN users o ON o.id = m.owner_id `
+
+func scanItem(row pgx.Row, extra ...any) (Item, error) {
+	var it Item
+	dst := append([]any{&it.ID, &it.Filename, &it.SHA256, &it.Size, &it.ContentType, &it.Extension,
+		&it.Owner, &it.PublicName, &it.CreatedAt, &it.StoredAt}, extra...)
+	err := row.Scan(dst...)
+	return it, err
+}
+
+// Get returns the item with id if p may view it, with p's permission, in one
+// round trip. Without view permission the item does not exist (ErrNotFound).
+func (s *Store) Get(ctx context.Context, p acl.Principal, id string) (Item, error) {
+	if !p.Valid() {
+		return Item{}, errs.ErrUnauthenticated
+	}
+	notFound := fmt.Errorf("%w: no such media item", errs.ErrNotFound)
+	if !acl.ValidID(id) {
+		return Item{}, notFound
+	}
+	var level acl.Level
+	row := s.pool.QueryRow(ctx, `SELECT `+itemColumns+`, mg_level($2, $3, m.id)`+itemFrom+`WHERE m.id = $1`,
+		id, p.UserID, string(p.Role))
+	it, err := scanItem(row, &level)
+	if errors.Is(err, pgx.ErrNoRows) || (err == nil && level < acl.View) {
+		return Item{}, notFound
+	}
+	if err != nil {
+		return Item{}, fmt.Errorf("%w: load item: %w", errs.ErrUnavailable, err)
+	}
+	it.Permission = level
+	return it, nil
+}
+
+// Page is one page of a listing.
+type Page struct {
+	Items []Item
+	Next  string // cursor for the next page; empty on the last
+}
+
+// List returns what p may view, newest first, limit at a time from cursor.
+func (s *Store) List(ctx context.Context, p acl.Principal, cursor string, limit int) (Page, error) {
+	if !p.Valid() {
+		return Page{}, errs.ErrUnauthenticated
+	}
+	if limit <= 0 {
+		limit = 50
+	}
+	limit = min(limit, 200)
+	after, afterID, err := decodeCursor(cursor)
+	if err != nil {
+		return Page{}, err
+	}
+	rows, err := s.pool.Query(ctx, `
+		SELECT `+itemColumns+`, lvl`+itemFrom+`
+		CROSS JOIN LATERAL mg_level($1, $2, m.id) AS lvl
+		WHERE lvl >= 1 AND ($3::timestamptz IS NULL OR (m.created_at, m.id) < ($3, $4::uuid))
+		ORDER BY m.created_at DESC, m.id DESC
+		LIMIT $5`, p.UserID, string(p.Role), after, afterID, limit+1)
+	if err != nil {
+		return Page{}, fmt.Errorf("list items: %w", err)
+	}
+	items, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (Item, error) {
+		var level acl.Level
+		it, err := scanItem(row, &level)
+		it.Permission = level
+		return it, err
+	})
+	if err != nil {
+		return Page{}, fmt.Errorf("list items: %w", err)
+	}
+	page := Page{Items: items}
+	if len(items) > limit {
+		page.Items = items[:limit]
+		last := page.Items[limit-1]
+		page.Next = encodeCursor(last.CreatedAt, last.ID)
+	}
+	if page.Items == nil {
+		page.Items = []Item{}
+	}
+	return page, nil
+}
+
+func encodeCursor(t time.Time, id string) string {
+	return base64.RawURLEncoding.EncodeToString([]byte(t.UTC().Format(time.RFC3339Nano) + "|" + id))
+}
+
+func decodeCursor(c string) (*time.Time, *string, error) {
+	if c == "" {
+		return nil, nil, nil
+	}
+	bad := fmt.Errorf("%w: malformed cursor", errs.ErrInvalid)
+	b, err := base64.RawURLEncoding.DecodeString(c)
+	if err != nil {
+		return nil, nil, bad
+	}
+	ts, id, ok := strings.Cut(string(b), "|")
+	t, err := time.Parse(time.RFC3339Nano, ts)
+	if !ok || err != nil || !acl.ValidID(id) {
+		return nil, nil, bad
+	}
+	return &t, &id, nil
+}
+
+// Delete removes the item. Its blob goes too when no other item uses it.
+func (s *Store) Delete(ctx context.Context, p acl.Principal, id string) error {
+	if err := s.decide.Require(ctx, p, id, acl.Manage); err != nil {
+		return err
+	}
+	var sha, publicName string
+	var trashed bool
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		err := tx.QueryRow(ctx, `DELETE FROM media WHERE id = $1 RETURNING blob, COALESCE(public_name, '')`, id).
+			Scan(&sha, &publicName)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return fmt.Errorf("%w: no such media item", errs.ErrNotFound)
+		}
+		if err != nil {
+			return err
+		}
+		if err := blobLock(ctx, tx, sha); err != nil {
+			return err
+		}
+		tag, err := tx.Exec(ctx, `DELETE FROM blobs b WHERE sha256 = $1
+			AND NOT EXISTS (SELECT 1 FROM media WHERE blob = $1)`, sha)
+		if err != nil || tag.RowsAffected() == 0 {
+			return err
+		}
+		// The file goes to the trash before the commit and is unlinked after
+		// it: a failed commit puts it back, a crash is settled by Recover.
+		if err := os.Rename(s.disk.BlobPath(sha), s.disk.trashPath(sha)); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("trash blob: %w", err)
+		}
+		trashed = true
+		return nil
+	})
+	if err != nil {
+		if trashed {
+			if rerr := os.Rename(s.disk.trashPath(sha), s.disk.BlobPath(sha)); rerr != nil {
+				s.log.Error("restore trashed blob", "sha256", sha, "err", rerr)
+			}
+		}
+		return fmt.Errorf("delete item: %w", err)
+	}
+	if publicName != "" {
+		if err := s.disk.unpublish(publicName); err != nil {
+			s.log.Error("remove public link", "name", publicName, "err", err)
+		}
+	}
+	if trashed {
+		if err := os.Remove(s.disk.trashPath(sha)); err != nil && !errors.Is(err, os.ErrNotExist) {
+			s.log.Error("remove trashed blob", "sha256", sha, "err", err)
+		}
+	}
+	return nil
+}
+
+// Publish makes the item public at PublicPrefix + the returned name. It is
+// idempotent: a published item keeps its name.
+func (s *Store) Publish(ctx context.Context, p acl.Principal, id string) (string, error) {
+	if err := s.decide.Require(ctx, p, id, acl.Manage); err != nil {
+		return "", err
+	}
+	var name string
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		var sha, ext string
+		err := tx.QueryRow(ctx, `SELECT b.sha256, b.extension, COALESCE(m.public_name, '')
+			FROM media m JOIN blobs b ON b.sha256 = m.blob WHERE m.id = $1 FOR UPDATE OF m`, id).Scan(&sha, &ext, &name)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return fmt.Errorf("%w: no such media item", errs.ErrNotFound)
+		}
+		if err != nil {
+			return err
+		}
+		if name == "" {
+			name = newPublicName(ext)
+			if _, err := tx.Exec(ctx, `UPDATE media SET public_name = $2 WHERE id = $1`, id, name); err != nil {
+				return err
+			}
+		}
+		// A link made for a transaction that then fails is removed by Recover.
+		return s.disk.publish(sha, name)
+	})
+	if err != nil {
+		return "", fmt.Errorf("publish: %w", err)
+	}
+	return name, nil
+}
+
+// Unpublish takes the item off PublicPrefix. The public file is gone before
+// this returns.
+func (s *Store) Unpublish(ctx context.Context, p acl.Principal, id string) error {
+	if err := s.decide.Require(ctx, p, id, acl.Manage); err != nil {
+		return err
+	}
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		var name string
+		err := tx.QueryRow(ctx, `SELECT COALESCE(public_name, '') FROM media WHERE id = $1 FOR UPDATE`, id).Scan(&name)
+		if err != nil || name == "" {
+			return err
+		}
+		// The link goes first: if the update then fails the item is merely
+		// unreachable, and Recover relinks what the database says is public.
+		if err := s.disk.unpublish(name); err != nil {
+			return err
+		}
+		_, err = tx.Exec(ctx, `UPDATE media SET public_name = NULL WHERE id = $1`, id)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("unpublish: %w", err)
+	}
+	return nil
+}
+
+// ByPublicName returns the published item with name, for serving it without
+// nginx. Only names of Publish's own form are looked up.
+func (s *Store) ByPublicName(ctx context.Context, name string) (Item, error) {
+	if !publicNameRE.MatchString(name) {
+		return Item{}, fmt.Errorf("%w: no such file", errs.ErrNotFound)
+	}
+	it, err := scanItem(s.pool.QueryRow(ctx, `SELECT `+itemColumns+itemFrom+`WHERE m.public_name = $1`, name))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return Item{}, fmt.Errorf("%w: no such file", errs.ErrNotFound)
+	}
+	if err != nil {
+		return Item{}, fmt.Errorf("%w: load item: %w", errs.ErrUnavailable, err)
+	}
+	return it, nil
+}

@@ -1,0 +1,173 @@
+package media
+
+import (
+	"fmt"
+	"mime"
+	"net"
+	"net/http"
+	"net/netip"
+	"os"
+	"strings"
+	"unicode"
+
+	"github.com/mediagate/mediagate/internal/config"
+)
+
+// PrivateCacheControl keeps private media out of shared caches and makes the
+// browser come back (and be re-authorized) before reusing a copy.
+const PrivateCacheControl = "private, no-cache"
+
+// PublicCacheControl is what published files are served with.
+const PublicCacheControl = "public, max-age=300"
+
+// SandboxCSP stops anything active in a served file from running in our origin.
+const SandboxCSP = "default-src 'none'; style-src 'unsafe-inline'; media-src 'self'; img-src 'self'; sandbox"
+
+// Sender delivers blobs: by X-Accel-Redirect when nginx is in front, else by
+// streaming the file itself.
+type Sender struct {
+	disk    *Disk
+	mode    config.AccelMode
+	trusted []netip.Prefix
+}
+
+// NewSender returns a Sender for cfg.
+func NewSender(disk *Disk, cfg config.Config) *Sender {
+	return &Sender{disk: disk, mode: cfg.Accel, trusted: cfg.TrustedProxies}
+}
+
+// Trusted reports whether the request's peer is a trusted proxy.
+func (s *Sender) Trusted(r *http.Request) bool {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return false
+	}
+	a, err := netip.ParseAddr(host)
+	if err != nil {
+		return false
+	}
+	a = a.Unmap()
+	for _, p := range s.trusted {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
+}
+
+// UseAccel reports whether r should be answered with X-Accel-Redirect. In
+// auto mode that is when a trusted proxy announced it can (the
+// Rack::Sendfile convention), so the same app also works without nginx.
+func (s *Sender) UseAccel(r *http.Request) bool {
+	switch s.mode {
+	case config.AccelNginx:
+		return true
+	case config.AccelAuto:
+		return strings.EqualFold(r.Header.Get("X-Sendfile-Type"), "X-Accel-Redirect") && s.Trusted(r)
+	}
+	return false
+}
+
+// SendPrivate answers r with the item's bytes for someone already authorized.
+func (s *Sender) SendPrivate(w http.ResponseWriter, r *http.Request, it Item) {
+	h := w.Header()
+	h.Set("Content-Type", it.ContentType)
+	h.Set("Content-Disposition", ContentDisposition(it.Filename, Inline(it.ContentType)))
+	h.Set("Cache-Control", PrivateCacheControl)
+	if s.UseAccel(r) {
+		// nginx serves the body, Range and conditionals; the headers above
+		// are among those it keeps on an internal redirect, and its /pmedia/
+		// location adds nosniff and the CSP.
+		h.Set("X-Accel-Redirect", AccelPath(it.SHA256))
+		w.WriteHeader(http.StatusOK)
+		return
+	}
+	s.sendFile(w, r, it, s.disk.BlobPath(it.SHA256))
+}
+
+// SendPublic answers r with a published item's bytes, as nginx would serve
+// them from the public dir.
+func (s *Sender) SendPublic(w http.ResponseWriter, r *http.Request, it Item) {
+	ct := "application/octet-stream"
+	if i := strings.LastIndexByte(it.PublicName, '.'); i >= 0 {
+		if t, ok := config.PublicTypes[it.PublicName[i:]]; ok {
+			ct = t
+		}
+	}
+	w.Header().Set("Content-Type", ct)
+	w.Header().Set("Cache-Control", PublicCacheControl)
+	s.sendFile(w, r, it, s.disk.PublicPath(it.PublicName))
+}
+
+func (s *Sender) sendFile(w http.ResponseWriter, r *http.Request, it Item, path string) {
+	f, err := os.Open(path)
+	if err != nil {
+		// The row says the file exists: this is our fault, not the client's.
+		http.Error(w, "media file missing", http.StatusInternalServerError)
+		return
+	}
+	defer f.Close()
+	h := w.Header()
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Content-Security-Policy", SandboxCSP)
+	h.Set("ETag", `"`+it.SHA256+`"`)
+	http.ServeContent(w, r, "", it.StoredAt, f)
+}
+
+// Inline reports whether a type may be shown in the browser rather than
+// downloaded: audio, video and raster images. Everything else, and anything
+// active such as SVG, HTML or XML, is an attachment.
+func Inline(contentType string) bool {
+	mt, _, _ := mime.ParseMediaType(contentType)
+	switch {
+	case strings.HasPrefix(mt, "video/"), strings.HasPrefix(mt, "audio/"):
+		return true
+	case strings.HasPrefix(mt, "image/"):
+		return mt != "image/svg+xml"
+	}
+	return false
+}
+
+// ContentDisposition returns the header for a file named name (RFC 6266):
+// an ASCII fallback in filename and the exact name in filename* (RFC 8187).
+// Quotes, backslashes, semicolons and control characters can't break out.
+func ContentDisposition(name string, inline bool) string {
+	kind := "attachment"
+	if inline {
+		kind = "inline"
+	}
+	fallback := strings.Map(func(r rune) rune {
+		switch {
+		case r == '"' || r == '\\' || r == ';' || r == '%':
+			return '_'
+		case r < 0x20 || r == 0x7f:
+			return -1
+		case r > 0x7e:
+			return '_'
+		}
+		return r
+	}, name)
+	if fallback == "" {
+		fallback = "download"
+	}
+	return fmt.Sprintf(`%s; filename="%s"; filename*=UTF-8''%s`, kind, fallback, encodeRFC8187(name))
+}
+
+// encodeRFC8187 percent-encodes everything but RFC 8187's attr-char.
+func encodeRFC8187(s string) string {
+	var b strings.Builder
+	for _, c := range []byte(strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) {
+			return -1
+		}
+		return r
+	}, s)) {
+		if c < 0x80 && (c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' ||
+			strings.IndexByte("!#$&+-.^_`|~", c) >= 0) {
+			b.WriteByte(c)
+			continue
+		}
+		fmt.Fprintf(&b, "%%%02X", c)
+	}
+	return b.String()
+}

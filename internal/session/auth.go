@@ -1,0 +1,177 @@
+package session
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+
+	"github.com/alexedwards/scs/pgxstore"
+	"github.com/alexedwards/scs/v2"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/mediagate/mediagate/internal/acl"
+	"github.com/mediagate/mediagate/internal/config"
+	"github.com/mediagate/mediagate/internal/errs"
+)
+
+// CookieName is the session cookie's name.
+const CookieName = "mediagate_session"
+
+const userIDKey = "user_id"
+
+// Auth signs users in and out and tells who is calling.
+type Auth struct {
+	Users    *Users
+	Sessions *scs.SessionManager
+	Throttle *Throttle
+	store    *pgxstore.PostgresStore
+	log      *slog.Logger
+}
+
+// NewAuth returns an Auth whose sessions live in PostgreSQL.
+func NewAuth(pool *pgxpool.Pool, cfg config.Config, log *slog.Logger) *Auth {
+	store := pgxstore.New(pool)
+	sm := scs.New()
+	sm.Store = store
+	sm.Lifetime = cfg.SessionLifetime
+	sm.IdleTimeout = cfg.SessionIdle
+	sm.Cookie.Name = CookieName
+	sm.Cookie.HttpOnly = true
+	sm.Cookie.SameSite = http.SameSiteLaxMode
+	sm.Cookie.Secure = cfg.CookieSecure
+	sm.Cookie.Path = "/"
+	sm.ErrorFunc = func(w http.ResponseWriter, r *http.Request, err error) {
+		log.Error("session store", "err", err)
+		http.Error(w, "session store unavailable", http.StatusServiceUnavailable)
+	}
+	return &Auth{Users: NewUsers(pool), Sessions: sm, Throttle: NewThrottle(pool), store: store, log: log}
+}
+
+// Close stops the expired-session cleaner.
+func (a *Auth) Close() { a.store.StopCleanup() }
+
+// Login checks the credentials under the throttle and, when right, binds the
+// user to a new session token. ctx must carry a loaded session.
+func (a *Auth) Login(ctx context.Context, email, password, client string) (User, error) {
+	email = strings.ToLower(strings.TrimSpace(email))
+	if email == "" || password == "" {
+		return User{}, fmt.Errorf("%w: email and password are required", errs.ErrInvalid)
+	}
+	if err := a.Throttle.Check(ctx, email, client); err != nil {
+		return User{}, err
+	}
+	u, err := a.Users.CheckPassword(ctx, email, password)
+	if errors.Is(err, ErrBadCredentials) {
+		if ferr := a.Throttle.Fail(ctx, email, client); ferr != nil {
+			return User{}, ferr
+		}
+		a.log.Info("login failed", "email", email, "client", client)
+		return User{}, err
+	}
+	if err != nil {
+		return User{}, err
+	}
+	if err := a.Throttle.Succeed(ctx, email); err != nil {
+		return User{}, err
+	}
+	// A new token on every privilege change defeats session fixation.
+	if err := a.Sessions.RenewToken(ctx); err != nil {
+		return User{}, fmt.Errorf("renew session: %w", err)
+	}
+	a.Sessions.Put(ctx, userIDKey, u.ID)
+	return u, nil
+}
+
+// Logout ends the session in ctx.
+func (a *Auth) Logout(ctx context.Context) error {
+	if err := a.Sessions.Clear(ctx); err != nil {
+		return err
+	}
+	return a.Sessions.RenewToken(ctx)
+}
+
+type identityKey struct{}
+
+type identity struct {
+	p   acl.Principal
+	err error
+}
+
+// Caller returns the principal the request was identified as. Without
+// credentials it is ErrUnauthenticated; when identification failed (a bad
+// token, the database down) it is that error, so callers fail closed.
+func Caller(ctx context.Context) (acl.Principal, error) {
+	id, ok := ctx.Value(identityKey{}).(identity)
+	if !ok {
+		return acl.Principal{}, errs.ErrUnauthenticated
+	}
+	if id.err != nil {
+		return acl.Principal{}, id.err
+	}
+	if !id.p.Valid() {
+		return acl.Principal{}, errs.ErrUnauthenticated
+	}
+	return id.p, nil
+}
+
+// Identify is middleware that works out the caller, from a bearer token or the
+// session loaded by Sessions.LoadAndSave, and stores it for Caller.
+func (a *Auth) Identify(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		next.ServeHTTP(w, r.WithContext(a.identify(r.Context(), r)))
+	})
+}
+
+// IdentifyReadOnly is Identify for routes that must not write the session
+// (the streaming path): it loads the session itself and never saves it, so a
+// player's many Range requests cost no session writes and no buffering.
+func (a *Auth) IdentifyReadOnly(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var token string // an empty token loads an empty session without a query
+		if c, err := r.Cookie(CookieName); err == nil && r.Header.Get("Authorization") == "" {
+			token = c.Value
+		}
+		ctx, err := a.Sessions.Load(r.Context(), token)
+		if err != nil {
+			a.log.Error("load session", "err", err)
+			ctx = context.WithValue(r.Context(), identityKey{},
+				identity{err: fmt.Errorf("%w: session store: %w", errs.ErrUnavailable, err)})
+			next.ServeHTTP(w, r.WithContext(ctx))
+			return
+		}
+		next.ServeHTTP(w, r.WithContext(a.identify(ctx, r)))
+	})
+}
+
+func (a *Auth) identify(ctx context.Context, r *http.Request) context.Context {
+	var id identity
+	if h := r.Header.Get("Authorization"); h != "" {
+		token, ok := strings.CutPrefix(h, "Bearer ")
+		if !ok {
+			id.err = fmt.Errorf("%w: Authorization must be \"Bearer <token>\"", errs.ErrUnauthenticated)
+		} else {
+			u, err := a.Users.ByToken(ctx, strings.TrimSpace(token))
+			id = identity{p: u.Principal(), err: unavailable(err)}
+		}
+	} else if uid := a.Sessions.GetString(ctx, userIDKey); uid != "" {
+		u, err := a.Users.Active(ctx, uid)
+		if errors.Is(err, errs.ErrNotFound) {
+			err = nil // deleted or disabled since: signed out
+		}
+		id = identity{p: u.Principal(), err: unavailable(err)}
+	}
+	return context.WithValue(ctx, identityKey{}, id)
+}
+
+// unavailable marks errors that are not about the credentials themselves as
+// ErrUnavailable, so a database outage is a 503, never an anonymous or
+// authorized answer.
+func unavailable(err error) error {
+	if err == nil || errors.Is(err, errs.ErrUnauthenticated) || errors.Is(err, errs.ErrNotFound) {
+		return err
+	}
+	return fmt.Errorf("%w: %w", errs.ErrUnavailable, err)
+}

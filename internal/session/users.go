@@ -1,0 +1,190 @@
+// Package session knows who is calling: user accounts and their passwords,
+// browser sessions (scs in PostgreSQL), API tokens and login throttling.
+package session
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"net/mail"
+	"strings"
+	"time"
+
+	"github.com/alexedwards/argon2id"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/mediagate/mediagate/internal/acl"
+	"github.com/mediagate/mediagate/internal/errs"
+)
+
+// PasswordParams are OWASP's argon2id recommendation (19 MiB, 2 passes, 1 lane).
+var PasswordParams = &argon2id.Params{Memory: 19 * 1024, Iterations: 2, Parallelism: 1, SaltLength: 16, KeyLength: 32}
+
+// MinPasswordLength is the shortest password accepted.
+const MinPasswordLength = 8
+
+// User is an account.
+type User struct {
+	ID         string     `json:"id"`
+	Email      string     `json:"email"`
+	Role       acl.Role   `json:"role"`
+	DisabledAt *time.Time `json:"disabled_at,omitempty"`
+	CreatedAt  time.Time  `json:"created_at"`
+}
+
+// Principal returns the acl principal for u.
+func (u User) Principal() acl.Principal {
+	return acl.Principal{UserID: u.ID, Email: u.Email, Role: u.Role}
+}
+
+// Users stores accounts.
+type Users struct {
+	pool *pgxpool.Pool
+}
+
+// NewUsers returns a Users on pool.
+func NewUsers(pool *pgxpool.Pool) *Users { return &Users{pool: pool} }
+
+// NormalizeEmail checks an address and returns its canonical (lower-case) form.
+func NormalizeEmail(s string) (string, error) {
+	s = strings.ToLower(strings.TrimSpace(s))
+	a, err := mail.ParseAddress(s)
+	if err != nil || a.Address != s {
+		return "", fmt.Errorf("%w: %q is not an email address", errs.ErrInvalid, s)
+	}
+	return s, nil
+}
+
+// Create adds a user. An empty password is refused; callers generate one.
+func (us *Users) Create(ctx context.Context, email string, role acl.Role, password string) (User, error) {
+	email, err := NormalizeEmail(email)
+	if err != nil {
+		return User{}, err
+	}
+	if _, err := acl.ParseRole(string(role)); err != nil {
+		return User{}, err
+	}
+	if len(password) < MinPasswordLength {
+		return User{}, fmt.Errorf("%w: password must have at least %d characters", errs.ErrInvalid, MinPasswordLength)
+	}
+	hash, err := argon2id.CreateHash(password, PasswordParams)
+	if err != nil {
+		return User{}, fmt.Errorf("hash password: %w", err)
+	}
+	var u User
+	err = us.pool.QueryRow(ctx, `
+		INSERT INTO users (email, role, password_hash) VALUES ($1, $2, $3)
+		RETURNING id, email, role, disabled_at, created_at`, email, role, hash).
+		Scan(&u.ID, &u.Email, &u.Role, &u.DisabledAt, &u.CreatedAt)
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && pgErr.Code == "23505" {
+		return User{}, fmt.Errorf("%w: a user with email %s exists", errs.ErrConflict, email)
+	}
+	if err != nil {
+		return User{}, fmt.Errorf("create user: %w", err)
+	}
+	return u, nil
+}
+
+// ByEmail returns the user with email.
+func (us *Users) ByEmail(ctx context.Context, email string) (User, error) {
+	return us.one(ctx, `WHERE email = $1`, strings.ToLower(strings.TrimSpace(email)))
+}
+
+// ByID returns the user with id.
+func (us *Users) ByID(ctx context.Context, id string) (User, error) {
+	if !acl.ValidID(id) {
+		return User{}, fmt.Errorf("%w: no such user", errs.ErrNotFound)
+	}
+	return us.one(ctx, `WHERE id = $1`, id)
+}
+
+// Active returns the user with id unless the account is disabled.
+func (us *Users) Active(ctx context.Context, id string) (User, error) {
+	if !acl.ValidID(id) {
+		return User{}, fmt.Errorf("%w: no such user", errs.ErrNotFound)
+	}
+	return us.one(ctx, `WHERE id = $1 AND disabled_at IS NULL`, id)
+}
+
+func (us *Users) one(ctx context.Context, where string, arg any) (User, error) {
+	var u User
+	err := us.pool.QueryRow(ctx, `SELECT id, email, role, disabled_at, created_at FROM users `+where, arg).
+		Scan(&u.ID, &u.Email, &u.Role, &u.DisabledAt, &u.CreatedAt)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return User{}, fmt.Errorf("%w: no such user", errs.ErrNotFound)
+	}
+	if err != nil {
+		return User{}, fmt.Errorf("load user: %w", err)
+	}
+	return u, nil
+}
+
+// Count returns how many users exist.
+func (us *Users) Count(ctx context.Context) (int, error) {
+	var n int
+	err := us.pool.QueryRow(ctx, `SELECT count(*) FROM users`).Scan(&n)
+	return n, err
+}
+
+// EnsureAdmin creates an admin with email when there is no user at all. When
+// password is empty one is generated and returned; created says whether a
+// user was made.
+func (us *Users) EnsureAdmin(ctx context.Context, email, password string) (u User, generated string, created bool, err error) {
+	n, err := us.Count(ctx)
+	if err != nil || n > 0 {
+		return User{}, "", false, err
+	}
+	if password == "" {
+		password = GeneratePassword()
+		generated = password
+	}
+	u, err = us.Create(ctx, email, acl.RoleAdmin, password)
+	if errors.Is(err, errs.ErrConflict) { // another instance made it first
+		return User{}, "", false, nil
+	}
+	return u, generated, err == nil, err
+}
+
+// GeneratePassword returns a random password of 20 URL-safe characters.
+func GeneratePassword() string {
+	b := make([]byte, 15)
+	rand.Read(b)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// dummyHash is compared against when the email is unknown, so that a login
+// takes as long whether or not the account exists.
+var dummyHash, _ = argon2id.CreateHash("mediagate-no-such-user", PasswordParams)
+
+// CheckPassword returns the active user with email when password is right.
+func (us *Users) CheckPassword(ctx context.Context, email, password string) (User, error) {
+	var u User
+	var hash string
+	err := us.pool.QueryRow(ctx, `
+		SELECT id, email, role, disabled_at, created_at, password_hash FROM users WHERE email = $1`,
+		strings.ToLower(strings.TrimSpace(email))).
+		Scan(&u.ID, &u.Email, &u.Role, &u.DisabledAt, &u.CreatedAt, &hash)
+	if errors.Is(err, pgx.ErrNoRows) {
+		argon2id.ComparePasswordAndHash(password, dummyHash) //nolint:errcheck
+		return User{}, ErrBadCredentials
+	}
+	if err != nil {
+		return User{}, fmt.Errorf("load user: %w", err)
+	}
+	ok, err := argon2id.ComparePasswordAndHash(password, hash)
+	if err != nil {
+		return User{}, fmt.Errorf("check password: %w", err)
+	}
+	if !ok || u.DisabledAt != nil {
+		return User{}, ErrBadCredentials
+	}
+	return u, nil
+}
+
+// ErrBadCredentials is a failed login; it says nothing of which part was wrong.
+var ErrBadCredentials = fmt.Errorf("%w: wrong email or password", errs.ErrUnauthenticated)

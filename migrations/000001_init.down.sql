@@ -1,0 +1,2 @@
+DROP FUNCTION mg_level;
+DROP TABLE grants, media, blobs, login_failures, api_tokens, sessions, users;
