@@ -7,7 +7,10 @@ import (
 	"fmt"
 	"os"
 	"os/user"
+	"path/filepath"
+	"strconv"
 	"strings"
+	"syscall"
 
 	"github.com/mediagate/mediagate/internal/acl"
 	"github.com/mediagate/mediagate/internal/nginxconf"
@@ -101,13 +104,32 @@ func nginxConfig(_ context.Context, e env, args []string) error {
 	}
 	if os.Geteuid() == 0 {
 		// nginx started as root runs its workers as nobody, who may not be
-		// able to read the data dir: keep them as the user that owns it.
-		if u, err := user.Current(); err == nil {
-			opt.User = u.Username
-		}
+		// able to read the data dir: run them as the data dir's owner.
+		opt.User = dataDirOwner(cfg.DataDir)
 	}
 	if serverOnly {
 		return nginxconf.RenderServer(e.stdout, cfg, opt)
 	}
 	return nginxconf.Render(e.stdout, cfg, opt)
+}
+
+// dataDirOwner names the user owning dir (or its nearest existing parent).
+func dataDirOwner(dir string) string {
+	for ; ; dir = filepath.Dir(dir) {
+		if fi, err := os.Stat(dir); err == nil {
+			if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+				if u, err := user.LookupId(strconv.Itoa(int(st.Uid))); err == nil {
+					return u.Username
+				}
+			}
+			break
+		}
+		if dir == filepath.Dir(dir) {
+			break
+		}
+	}
+	if u, err := user.Current(); err == nil {
+		return u.Username
+	}
+	return ""
 }

@@ -103,9 +103,6 @@ func (a *App) apiUpload(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// multipartSlack is what a multipart body may carry beyond the file itself.
-const multipartSlack = 1 << 20
-
 // upload takes a multipart field "file" or a raw body named by ?filename=,
 // streams it to disk and stores it. The caller is checked before a byte is read.
 func (a *App) upload(w http.ResponseWriter, r *http.Request) (media.Item, error) {
@@ -117,10 +114,10 @@ func (a *App) upload(w http.ResponseWriter, r *http.Request) (media.Item, error)
 		return media.Item{}, fmt.Errorf("%w: your role (%s) may not upload", errs.ErrForbidden, p.Role)
 	}
 	limit := a.cfg.MaxUpload
-	if r.ContentLength > limit+multipartSlack {
+	if r.ContentLength > a.cfg.MaxUploadBody() {
 		return media.Item{}, fmt.Errorf("%w: uploads are limited to %d bytes", errs.ErrTooLarge, limit)
 	}
-	r.Body = http.MaxBytesReader(w, r.Body, limit+multipartSlack)
+	r.Body = http.MaxBytesReader(w, r.Body, a.cfg.MaxUploadBody())
 	body, filename, err := uploadBody(r)
 	if err != nil {
 		return media.Item{}, err

@@ -102,4 +102,3 @@ func caller(r *http.Request) (acl.Principal, error) { return session.Caller(r.Co
 // detach keeps work that must finish (a commit after a long upload) from
 // being cancelled by a client that goes away at the last moment.
 func detach(ctx context.Context) context.Context { return context.WithoutCancel(ctx) }
-

@@ -33,6 +33,22 @@ const (
 	AccelOff   AccelMode = "off"   // the app streams every file itself
 )
 
+// Headers every media response carries, from the app or from nginx.
+const (
+	// MediaCSP stops a media file opened as a page from running anything in
+	// our origin.
+	MediaCSP = "default-src 'none'; sandbox"
+	// PrivateCacheControl keeps private media out of shared caches and makes
+	// the browser come back (and be re-authorized) before reusing a copy.
+	PrivateCacheControl = "private, no-cache"
+	// PublicCacheControl is what published files are served with.
+	PublicCacheControl = "public, max-age=300"
+)
+
+// UploadSlack is what a multipart request body may carry beyond the file
+// itself (boundaries, part headers, small fields).
+const UploadSlack = 1 << 20
+
 // Config is the whole of Mediagate's configuration.
 type Config struct {
 	DatabaseURL     string
@@ -181,6 +197,10 @@ func (c *Config) Validate() error {
 	return nil
 }
 
+// MaxUploadBody is the largest request body an upload may have: the file
+// limit plus multipart overhead. nginx's client_max_body_size is this.
+func (c Config) MaxUploadBody() int64 { return c.MaxUpload + UploadSlack }
+
 // PrivateDir holds private blobs under content-derived names.
 func (c Config) PrivateDir() string { return filepath.Join(c.DataDir, "private") }
 
@@ -246,6 +266,7 @@ var PublicTypes = map[string]string{
 	".m4v":  "video/x-m4v",
 	".webm": "video/webm",
 	".mov":  "video/quicktime",
+	".mkv":  "video/x-matroska",
 	".ogv":  "video/ogg",
 	".mp3":  "audio/mpeg",
 	".m4a":  "audio/mp4",
@@ -256,6 +277,7 @@ var PublicTypes = map[string]string{
 	".flac": "audio/flac",
 	".aac":  "audio/aac",
 	".jpg":  "image/jpeg",
+	".jpeg": "image/jpeg",
 	".png":  "image/png",
 	".gif":  "image/gif",
 	".webp": "image/webp",

@@ -13,16 +13,6 @@ import (
 	"github.com/mediagate/mediagate/internal/config"
 )
 
-// PrivateCacheControl keeps private media out of shared caches and makes the
-// browser come back (and be re-authorized) before reusing a copy.
-const PrivateCacheControl = "private, no-cache"
-
-// PublicCacheControl is what published files are served with.
-const PublicCacheControl = "public, max-age=300"
-
-// SandboxCSP stops anything active in a served file from running in our origin.
-const SandboxCSP = "default-src 'none'; style-src 'unsafe-inline'; media-src 'self'; img-src 'self'; sandbox"
-
 // Sender delivers blobs: by X-Accel-Redirect when nginx is in front, else by
 // streaming the file itself.
 type Sender struct {
@@ -73,7 +63,7 @@ func (s *Sender) SendPrivate(w http.ResponseWriter, r *http.Request, it Item) {
 	h := w.Header()
 	h.Set("Content-Type", it.ContentType)
 	h.Set("Content-Disposition", ContentDisposition(it.Filename, Inline(it.ContentType)))
-	h.Set("Cache-Control", PrivateCacheControl)
+	h.Set("Cache-Control", config.PrivateCacheControl)
 	if s.UseAccel(r) {
 		// nginx serves the body, Range and conditionals; the headers above
 		// are among those it keeps on an internal redirect, and its /pmedia/
@@ -95,7 +85,7 @@ func (s *Sender) SendPublic(w http.ResponseWriter, r *http.Request, it Item) {
 		}
 	}
 	w.Header().Set("Content-Type", ct)
-	w.Header().Set("Cache-Control", PublicCacheControl)
+	w.Header().Set("Cache-Control", config.PublicCacheControl)
 	s.sendFile(w, r, it, s.disk.PublicPath(it.PublicName))
 }
 
@@ -109,7 +99,7 @@ func (s *Sender) sendFile(w http.ResponseWriter, r *http.Request, it Item, path 
 	defer f.Close()
 	h := w.Header()
 	h.Set("X-Content-Type-Options", "nosniff")
-	h.Set("Content-Security-Policy", SandboxCSP)
+	h.Set("Content-Security-Policy", config.MediaCSP)
 	h.Set("ETag", `"`+it.SHA256+`"`)
 	http.ServeContent(w, r, "", it.StoredAt, f)
 }

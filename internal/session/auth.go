@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/alexedwards/scs/pgxstore"
 	"github.com/alexedwards/scs/v2"
@@ -27,13 +28,15 @@ type Auth struct {
 	Users    *Users
 	Sessions *scs.SessionManager
 	Throttle *Throttle
-	store    *pgxstore.PostgresStore
 	log      *slog.Logger
+	stop     chan struct{}
+	done     chan struct{}
 }
 
 // NewAuth returns an Auth whose sessions live in PostgreSQL.
 func NewAuth(pool *pgxpool.Pool, cfg config.Config, log *slog.Logger) *Auth {
-	store := pgxstore.New(pool)
+	// pgxstore's own cleaner races with its StopCleanup; ours is below.
+	store := pgxstore.NewWithCleanupInterval(pool, 0)
 	sm := scs.New()
 	sm.Store = store
 	sm.Lifetime = cfg.SessionLifetime
@@ -47,11 +50,34 @@ func NewAuth(pool *pgxpool.Pool, cfg config.Config, log *slog.Logger) *Auth {
 		log.Error("session store", "err", err)
 		http.Error(w, "session store unavailable", http.StatusServiceUnavailable)
 	}
-	return &Auth{Users: NewUsers(pool), Sessions: sm, Throttle: NewThrottle(pool), store: store, log: log}
+	a := &Auth{Users: NewUsers(pool), Sessions: sm, Throttle: NewThrottle(pool), log: log,
+		stop: make(chan struct{}), done: make(chan struct{})}
+	go a.cleanExpired(pool, 5*time.Minute)
+	return a
+}
+
+// cleanExpired deletes expired sessions every interval until Close.
+func (a *Auth) cleanExpired(pool *pgxpool.Pool, interval time.Duration) {
+	defer close(a.done)
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-a.stop:
+			return
+		case <-t.C:
+			if _, err := pool.Exec(context.Background(), `DELETE FROM sessions WHERE expiry < now()`); err != nil {
+				a.log.Warn("delete expired sessions", "err", err)
+			}
+		}
+	}
 }
 
 // Close stops the expired-session cleaner.
-func (a *Auth) Close() { a.store.StopCleanup() }
+func (a *Auth) Close() {
+	close(a.stop)
+	<-a.done
+}
 
 // Login checks the credentials under the throttle and, when right, binds the
 // user to a new session token. ctx must carry a loaded session.

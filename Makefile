@@ -1,0 +1,45 @@
+# Mediagate. The two commands a fresh machine needs: `make run` and `make test`.
+GO      ?= go
+BIN     := bin/mediagate
+GOBIN   := $(shell $(GO) env GOPATH)/bin
+# Debian keeps nginx in /usr/sbin; staticcheck lands in GOBIN.
+export PATH := $(PATH):/usr/sbin:/sbin:$(GOBIN)
+
+.PHONY: build run test deps lint fmt vet staticcheck bench e2e clean compose-check
+
+build:
+	$(GO) build -o $(BIN) ./cmd/server
+
+## run: build, then serve with nginx in front when nginx is installed (Ctrl-C stops both)
+run: build
+	./scripts/run.sh
+
+## test: install what the tests need when missing, lint, then run every test
+test: deps lint
+	$(GO) test -race -count=1 -timeout 20m ./...
+
+deps:
+	./scripts/deps.sh
+
+lint: vet fmt staticcheck
+
+vet:
+	$(GO) vet ./...
+
+fmt:
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+
+staticcheck:
+	staticcheck ./...
+
+## bench: the benchmarks behind docs/benchmarks.md
+bench: deps build
+	$(GO) test -run '^$$' -bench . -benchmem -count=1 -timeout 30m ./...
+
+## compose-check: validate docker-compose.yml (needs Debian's docker-compose)
+compose-check:
+	docker-compose -f docker-compose.yml config -q
+
+clean:
+	rm -rf bin var

@@ -1,0 +1,383 @@
+// Package nginxconf renders the nginx configuration that fronts Mediagate:
+// nginx serves private media after the app answered with X-Accel-Redirect,
+// serves published media straight from disk, and proxies everything else to
+// the app. Every path and URL prefix comes from package config, so nginx and
+// the app cannot disagree about them.
+package nginxconf
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"text/template"
+
+	"github.com/mediagate/mediagate/internal/config"
+)
+
+// Defaults for Options fields left empty.
+const (
+	DefaultListen = "127.0.0.1:8081"
+	DefaultPrefix = "./var/nginx"
+)
+
+// UpstreamName is the name of the upstream block that points at the app. It
+// must be unique within the http{} context the server block is included into.
+const UpstreamName = "mediagate_app"
+
+// mediaCSP is sent with every media file, private or public: the file may be
+// opened as a top-level document, and must then not run anything.
+const mediaCSP = config.MediaCSP
+
+// Options are the parts of the nginx config that are not app configuration.
+// When Upstream is empty, nginx connects to cfg.Addr, with a wildcard or
+// missing host (":8080", "0.0.0.0:8080", "[::]:8080") replaced by loopback.
+type Options struct {
+	Listen   string // address nginx listens on, default "127.0.0.1:8081"
+	Upstream string // the app's address, default cfg.Addr
+	Prefix   string // nginx prefix dir (pid, logs, temp files go under it); default "./var/nginx", made absolute
+	User     string // when non-empty, emit `user NAME;` (the caller passes the current user's name when running as root so workers can read the data dir)
+}
+
+// mimeType maps file name extensions to a media type.
+type mimeType struct {
+	Type string
+	Exts []string
+}
+
+// mimeTypes is the whole types{} block, made from config.PublicTypes: only
+// types a browser cannot run as a page or script. Everything else is
+// application/octet-stream.
+func mimeTypes() []mimeType {
+	byType := map[string][]string{}
+	for ext, t := range config.PublicTypes {
+		byType[t] = append(byType[t], strings.TrimPrefix(ext, "."))
+	}
+	out := make([]mimeType, 0, len(byType))
+	for t, exts := range byType {
+		slices.Sort(exts)
+		out = append(out, mimeType{Type: t, Exts: exts})
+	}
+	slices.SortFunc(out, func(a, b mimeType) int { return strings.Compare(a.Type, b.Type) })
+	return out
+}
+
+// data is what the template sees; every string in it is already checked and,
+// where needed, quoted for nginx.
+type data struct {
+	User         string
+	Prefix       string
+	Pid          string
+	ErrorLog     string
+	AccessLog    string
+	TempPaths    []tempPath
+	UpstreamName string
+	Upstream     string
+	Listen       string
+	MaxBody      int64
+	PublicCache  string
+	AccelPrefix  string
+	PrivateAlias string
+	PublicPrefix string
+	PublicAlias  string
+	CSP          string
+	Types        []mimeType
+	Server       string // the rendered "server" template, indented, for Render
+}
+
+type tempPath struct {
+	Directive string
+	Path      string
+}
+
+// tmpl holds both the whole file ("main") and the part that can be included
+// into an existing http{} context ("server").
+var tmpl = template.Must(template.New("nginx").Parse(`
+{{- define "main" -}}
+# nginx.conf for Mediagate, written by "mediagate nginx-config".
+# Regenerate it rather than edit it: its paths and prefixes come from
+# Mediagate's configuration. Run it with
+#   nginx -p {{.Prefix}} -e {{.ErrorLog}} -c THIS_FILE -g 'daemon off;'
+# (the prefix directory must exist).
+{{if .User}}
+user {{.User}};
+{{- end}}
+worker_processes auto;
+pid {{.Pid}};
+error_log {{.ErrorLog}};
+
+events {
+    worker_connections 1024;
+}
+
+http {
+    access_log {{.AccessLog}};
+{{range .TempPaths}}    {{.Directive}} {{.Path}};
+{{end}}
+{{.Server -}}
+}
+{{end -}}
+
+{{- define "server" -}}
+# Mediagate: the app, and the server in front of it.
+upstream {{.UpstreamName}} {
+    server {{.Upstream}};
+    keepalive 16;
+}
+
+server {
+    listen {{.Listen}};
+
+    server_tokens off;
+    absolute_redirect off;
+    sendfile on;
+    tcp_nopush on;
+    max_ranges 16;
+
+    # Only types a browser cannot run; anything else is a download.
+    types {
+{{- range .Types}}
+        {{.Type}}{{range .Exts}} {{.}}{{end}};
+{{- end}}
+    }
+    default_type application/octet-stream;
+
+    # Uploads stream to the app, which enforces the same limit.
+    client_max_body_size {{.MaxBody}};
+    client_body_timeout 5m;
+    send_timeout 5m;
+
+    # Private media: reachable only through the app's X-Accel-Redirect.
+    # nginx keeps the app's Content-Type, Content-Disposition, Cache-Control,
+    # Expires, Set-Cookie and Accept-Ranges on such a redirect and drops the
+    # other headers, so the security headers are set here.
+    location ^~ {{.AccelPrefix}} {
+        internal;
+        alias {{.PrivateAlias}};
+        add_header X-Content-Type-Options nosniff always;
+        add_header Content-Security-Policy "{{.CSP}}" always;
+        add_header Referrer-Policy no-referrer always;
+    }
+
+    # Published media, straight from disk.
+    location ^~ {{.PublicPrefix}} {
+        alias {{.PublicAlias}};
+        autoindex off;
+        add_header X-Content-Type-Options nosniff always;
+        add_header Content-Security-Policy "{{.CSP}}" always;
+        add_header Referrer-Policy no-referrer always;
+        add_header Cache-Control "{{.PublicCache}}";
+    }
+
+    location / {
+        proxy_pass http://{{.UpstreamName}};
+        proxy_http_version 1.1;
+        proxy_set_header Connection "";
+        proxy_set_header Host $http_host;
+        proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+        proxy_set_header X-Forwarded-Proto $scheme;
+        proxy_set_header X-Real-IP $remote_addr;
+        # Tells the app it may answer with X-Accel-Redirect (Rack::Sendfile's
+        # convention); a client's own value is replaced.
+        proxy_set_header X-Sendfile-Type X-Accel-Redirect;
+        proxy_request_buffering off;
+        proxy_send_timeout 1h;
+        proxy_read_timeout 1h;
+    }
+}
+{{end -}}
+`))
+
+// Render writes a complete nginx.conf for cfg. It is meant to be run with
+// `nginx -p PREFIX -c FILE -g 'daemon off;'` and holds no daemon directive.
+func Render(w io.Writer, cfg config.Config, opt Options) error {
+	d, err := newData(cfg, opt)
+	if err != nil {
+		return err
+	}
+	var server bytes.Buffer
+	if err := tmpl.ExecuteTemplate(&server, "server", d); err != nil {
+		return fmt.Errorf("nginxconf: %w", err)
+	}
+	d.Server = indent(server.String(), "    ")
+	return execute(w, "main", d)
+}
+
+// RenderServer writes only the upstream and server blocks, to be included
+// into the http{} context of an existing nginx, which has its own pid, logs,
+// temp paths and user: Options.Prefix and Options.User do not appear in it.
+func RenderServer(w io.Writer, cfg config.Config, opt Options) error {
+	d, err := newData(cfg, opt)
+	if err != nil {
+		return err
+	}
+	return execute(w, "server", d)
+}
+
+func execute(w io.Writer, name string, d data) error {
+	var buf bytes.Buffer
+	if err := tmpl.ExecuteTemplate(&buf, name, d); err != nil {
+		return fmt.Errorf("nginxconf: %w", err)
+	}
+	_, err := w.Write(buf.Bytes())
+	return err
+}
+
+func newData(cfg config.Config, opt Options) (data, error) {
+	var errs []error
+	check := func(what, s string, f func(string) (string, error)) string {
+		q, err := f(s)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", what, err))
+		}
+		return q
+	}
+
+	if cfg.MaxUpload <= 0 {
+		errs = append(errs, errors.New("max upload must be positive"))
+	}
+	if cfg.DataDir == "" {
+		errs = append(errs, errors.New("data dir must not be empty"))
+	} else if abs, err := filepath.Abs(cfg.DataDir); err != nil {
+		errs = append(errs, fmt.Errorf("data dir: %w", err))
+	} else {
+		cfg.DataDir = abs
+	}
+	prefix := opt.Prefix
+	if prefix == "" {
+		prefix = DefaultPrefix
+	}
+	prefix, err := filepath.Abs(prefix)
+	if err != nil {
+		errs = append(errs, fmt.Errorf("prefix: %w", err))
+	}
+	listen := opt.Listen
+	if listen == "" {
+		listen = DefaultListen
+	}
+	upstream := opt.Upstream
+	if upstream == "" {
+		upstream, err = dialAddr(cfg.Addr)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("app address: %w", err))
+		}
+	}
+
+	under := func(name string) string { return check("prefix", filepath.Join(prefix, name), quotePath) }
+	d := data{
+		User:         check("user", opt.User, userToken),
+		Prefix:       check("prefix", prefix, quotePath),
+		Pid:          under("nginx.pid"),
+		ErrorLog:     under("error.log"),
+		AccessLog:    under("access.log"),
+		UpstreamName: UpstreamName,
+		Upstream:     check("upstream", upstream, addrToken),
+		Listen:       check("listen", listen, addrToken),
+		MaxBody:      cfg.MaxUploadBody(),
+		AccelPrefix:  check("accel prefix", config.AccelPrefix, locationPrefix),
+		PrivateAlias: check("private dir", cfg.PrivateDir()+"/", quotePath),
+		PublicPrefix: check("public prefix", config.PublicPrefix, locationPrefix),
+		PublicAlias:  check("public dir", cfg.PublicDir()+"/", quotePath),
+		CSP:          mediaCSP,
+		PublicCache:  config.PublicCacheControl,
+		Types:        mimeTypes(),
+	}
+	for _, t := range []string{"client_body", "proxy", "fastcgi", "uwsgi", "scgi"} {
+		d.TempPaths = append(d.TempPaths, tempPath{t + "_temp_path", under(t + "_temp")})
+	}
+	if err := errors.Join(errs...); err != nil {
+		return data{}, fmt.Errorf("nginxconf: %w", err)
+	}
+	return d, nil
+}
+
+// dialAddr turns the app's listen address into one nginx can connect to:
+// a wildcard or missing host becomes the loopback address.
+func dialAddr(addr string) (string, error) {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "", err
+	}
+	switch host {
+	case "", "0.0.0.0":
+		host = "127.0.0.1"
+	case "::":
+		host = "::1"
+	}
+	return net.JoinHostPort(host, port), nil
+}
+
+var (
+	// bareRe matches what nginx takes unquoted and without surprises.
+	bareRe  = regexp.MustCompile(`^[A-Za-z0-9/._+,=@%:-]+$`)
+	addrRe  = regexp.MustCompile(`^[A-Za-z0-9._:\[\]/-]+$`)
+	userRe  = regexp.MustCompile(`^[A-Za-z0-9._][A-Za-z0-9._-]*( [A-Za-z0-9._][A-Za-z0-9._-]*)?$`)
+	badPath = "\"'\\;{}$#"
+)
+
+// quotePath returns an absolute path as an nginx argument: bare when that is
+// safe, else in double quotes. Paths nginx would misread even quoted (quotes,
+// backslashes, variables, control characters) are refused, and so are ;, {,
+// } and # so that a mistake can never end or open a directive or block.
+func quotePath(p string) (string, error) {
+	if !filepath.IsAbs(p) {
+		return "", fmt.Errorf("%q is not an absolute path", p)
+	}
+	if strings.ContainsAny(p, badPath) {
+		return "", fmt.Errorf("%q holds one of %s, which the nginx config does not take", p, badPath)
+	}
+	for _, r := range p {
+		if r < 0x20 || r == 0x7f {
+			return "", fmt.Errorf("%q holds a control character", p)
+		}
+	}
+	if bareRe.MatchString(p) {
+		return p, nil
+	}
+	return `"` + p + `"`, nil
+}
+
+// locationPrefix checks a URL prefix used as a location: it must be a plain
+// path that starts and ends with a slash (the alias ends with one too, which
+// keeps /media../ from escaping the directory).
+func locationPrefix(p string) (string, error) {
+	if len(p) < 2 || p[0] != '/' || p[len(p)-1] != '/' || !bareRe.MatchString(p) || strings.Contains(p, "..") {
+		return "", fmt.Errorf("%q is not a plain /prefix/", p)
+	}
+	return p, nil
+}
+
+// addrToken checks a listen or upstream address such as 127.0.0.1:8081,
+// [::1]:8080 or unix:/run/mediagate.sock.
+func addrToken(a string) (string, error) {
+	if !addrRe.MatchString(a) {
+		return "", fmt.Errorf("%q is not an address nginx can take", a)
+	}
+	return a, nil
+}
+
+// userToken checks the argument of the user directive: "user" or "user group".
+func userToken(u string) (string, error) {
+	if u != "" && !userRe.MatchString(u) {
+		return "", fmt.Errorf("%q is not a user name (or user and group)", u)
+	}
+	return u, nil
+}
+
+// indent prefixes every non-empty line of s with pre.
+func indent(s, pre string) string {
+	lines := strings.SplitAfter(s, "\n")
+	var b strings.Builder
+	for _, l := range lines {
+		if strings.TrimSpace(l) != "" {
+			b.WriteString(pre)
+		}
+		b.WriteString(l)
+	}
+	return b.String()
+}

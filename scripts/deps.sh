@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Installs what `make test` needs when it is missing: nginx and ffmpeg from
+# Debian's packages (when run as root with apt), staticcheck from the Go
+# module proxy; and starts the local PostgreSQL cluster if it is stopped.
+set -euo pipefail
+
+missing=()
+command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || missing+=(nginx)
+command -v ffmpeg >/dev/null 2>&1 || missing+=(ffmpeg)
+command -v docker-compose >/dev/null 2>&1 || missing+=(docker-compose)
+if [ ${#missing[@]} -gt 0 ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "deps: installing ${missing[*]} from Debian's packages" >&2
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  else
+    echo "deps: missing ${missing[*]}; install them (tests that need them will skip)" >&2
+  fi
+fi
+
+gobin="$(go env GOPATH)/bin"
+if ! command -v staticcheck >/dev/null 2>&1 && [ ! -x "$gobin/staticcheck" ]; then
+  echo "deps: installing staticcheck" >&2
+  go install honnef.co/go/tools/cmd/staticcheck@v0.8.2
+fi
+
+# PostgreSQL: start the local cluster when it is installed but stopped.
+if command -v pg_isready >/dev/null 2>&1 && ! pg_isready -q -h 127.0.0.1 -p 5432; then
+  if command -v pg_ctlcluster >/dev/null 2>&1 && [ -d /etc/postgresql ]; then
+    for v in /etc/postgresql/*; do
+      pg_ctlcluster --skip-systemctl-redirect "$(basename "$v")" main start || true
+    done
+    for _ in $(seq 1 30); do pg_isready -q -h 127.0.0.1 -p 5432 && break; sleep 1; done
+  fi
+fi
