@@ -80,6 +80,7 @@ type data struct {
 	Upstream     string
 	Listen       string
 	MaxBody      int64
+	MaxUpload    int64
 	PublicCache  string
 	AccelPrefix  string
 	PrivateAlias string
@@ -174,20 +175,34 @@ server {
         add_header Cache-Control "{{.PublicCache}}";
     }
 
+    # Everything else goes to the app. The proxy settings sit at server level
+    # so that both locations below inherit them.
+    proxy_http_version 1.1;
+    proxy_set_header Connection "";
+    proxy_set_header Host $http_host;
+    proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+    proxy_set_header X-Forwarded-Proto $scheme;
+    proxy_set_header X-Real-IP $remote_addr;
+    # Tells the app it may answer with X-Accel-Redirect (Rack::Sendfile's
+    # convention); a client's own value is replaced.
+    proxy_set_header X-Sendfile-Type X-Accel-Redirect;
+    proxy_request_buffering off;
+    proxy_send_timeout 1h;
+    proxy_read_timeout 1h;
+
     location / {
         proxy_pass http://{{.UpstreamName}};
-        proxy_http_version 1.1;
-        proxy_set_header Connection "";
-        proxy_set_header Host $http_host;
-        proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
-        proxy_set_header X-Forwarded-Proto $scheme;
-        proxy_set_header X-Real-IP $remote_addr;
-        # Tells the app it may answer with X-Accel-Redirect (Rack::Sendfile's
-        # convention); a client's own value is replaced.
-        proxy_set_header X-Sendfile-Type X-Accel-Redirect;
-        proxy_request_buffering off;
-        proxy_send_timeout 1h;
-        proxy_read_timeout 1h;
+    }
+
+    # API clients get nginx's own refusals as JSON, like the app's.
+    location /api/ {
+        proxy_pass http://{{.UpstreamName}};
+        error_page 413 @api_too_large;
+    }
+
+    location @api_too_large {
+        default_type application/json;
+        return 413 '{"error":"too large: uploads are limited to {{.MaxUpload}} bytes"}\n';
     }
 }
 {{end -}}
@@ -279,6 +294,7 @@ func newData(cfg config.Config, opt Options) (data, error) {
 		Upstream:     check("upstream", upstream, addrToken),
 		Listen:       check("listen", listen, addrToken),
 		MaxBody:      cfg.MaxUploadBody(),
+		MaxUpload:    cfg.MaxUpload,
 		AccelPrefix:  check("accel prefix", config.AccelPrefix, locationPrefix),
 		PrivateAlias: check("private dir", cfg.PrivateDir()+"/", quotePath),
 		PublicPrefix: check("public prefix", config.PublicPrefix, locationPrefix),

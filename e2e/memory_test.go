@@ -1,0 +1,99 @@
+package e2e
+
+import (
+	"bufio"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// Sizes of the memory test.
+const (
+	bigUpload     = 2 << 30  // bytes uploaded
+	maxRSSGrowth  = 32 << 20 // allowed growth of the server's peak RSS
+	bigUploadTime = 5 * time.Minute
+)
+
+// TestUploadMemory uploads 2 GiB straight to the app, generated on the fly,
+// and checks that the server's peak RSS (VmHWM) grows by less than 32 MiB:
+// uploads must stream to disk. It also starts the server with no arguments,
+// relying on serve being the default command.
+func TestUploadMemory(t *testing.T) {
+	if testing.Short() {
+		t.Skip("skipping the 2 GiB upload in -short mode")
+	}
+	s := startSuite(t, suiteOptions{mode: modeDirect, maxUpload: "3GiB"})
+	owner := s.addUser(t, "big@e2e.test", "editor")
+
+	// Warm up the upload and download paths before the first reading.
+	data := sampleMP4(t)
+	warm := s.mustMultipart(t, owner.token, "warmup.mp4", data)
+	mustStatus(t, "warm-up GET", s.get(t, warm.URL, owner.token), http.StatusOK)
+	s.deleteItem(t, owner.token, warm.ID)
+
+	pid := s.server.pid()
+	before := peakRSS(t, pid)
+	h := sha256.New()
+	src := io.TeeReader(io.LimitReader(rand.NewChaCha8([32]byte{'m', 'e', 'd', 'i', 'a', 'g', 'a', 't', 'e'}), bigUpload), h)
+	start := time.Now()
+	a, err := s.uploadMultipart(owner.token, "big.bin", src, bigUpload, bigUploadTime)
+	if err != nil {
+		t.Fatalf("uploading %d bytes: %v", bigUpload, err)
+	}
+	elapsed := time.Since(start)
+	after := peakRSS(t, pid)
+	mustStatus(t, "2 GiB upload", a, http.StatusCreated)
+	it := decodeJSON[mediaItem](t, "2 GiB upload", a)
+	defer func() {
+		s.deleteItem(t, owner.token, it.ID)
+		if !eventually(30*time.Second, func() bool { return len(listFiles(t, s.privateDir())) == 0 }) {
+			t.Errorf("the 2 GiB blob is still on disk after its item was deleted: %v", listFiles(t, s.privateDir()))
+		}
+	}()
+	if it.Size != bigUpload {
+		t.Errorf("2 GiB upload: size %d, want %d", it.Size, bigUpload)
+	}
+	if want := hex.EncodeToString(h.Sum(nil)); it.SHA256 != want {
+		t.Errorf("2 GiB upload: sha256 %s, the client sent %s", it.SHA256, want)
+	}
+
+	growth := after - before
+	t.Logf("uploaded %d MiB in %v (%.0f MiB/s); server VmHWM %d KiB before, %d KiB after: grew %.1f MiB (limit %d MiB)",
+		bigUpload>>20, elapsed.Round(time.Millisecond), float64(bigUpload>>20)/elapsed.Seconds(),
+		before>>10, after>>10, float64(growth)/(1<<20), maxRSSGrowth>>20)
+	if growth >= maxRSSGrowth {
+		t.Errorf("the server's peak RSS grew by %.1f MiB during a 2 GiB upload; want less than %d MiB", float64(growth)/(1<<20), maxRSSGrowth>>20)
+	}
+}
+
+// peakRSS returns the process's peak resident set size (VmHWM) in bytes.
+func peakRSS(t testing.TB, pid int) int64 {
+	t.Helper()
+	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		t.Fatalf("reading the server's memory figures: %v", err)
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		rest, ok := strings.CutPrefix(sc.Text(), "VmHWM:")
+		if !ok {
+			continue
+		}
+		kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 10, 64)
+		if err != nil {
+			t.Fatalf("VmHWM line %q: %v", sc.Text(), err)
+		}
+		return kb << 10
+	}
+	t.Fatalf("no VmHWM in /proc/%d/status (%v)", pid, sc.Err())
+	return 0
+}
