@@ -326,7 +326,7 @@ func (s *suite) testAccess(t *testing.T, f *servingFixture) {
 	mustStatus(t, "grant view", a, http.StatusOK, http.StatusNoContent)
 	a = s.get(t, itemPath(it.ID, "/grants"), s.owner.token)
 	mustStatus(t, "GET grants", a, http.StatusOK)
-	if g := decodeJSON[grantList](t, "GET grants", a); !slices.Contains(g.Grants, grant{s.viewer.email, "view"}) {
+	if g := decodeJSON[grantList](t, "GET grants", a); !slices.Contains(g.Grants, grant{"user:" + s.viewer.email, "view"}) {
 		t.Errorf("GET grants: %+v does not hold {%s view}", g.Grants, s.viewer.email)
 	}
 	a = s.get(t, it.URL, s.viewer.token)
@@ -348,7 +348,7 @@ func (s *suite) testAccess(t *testing.T, f *servingFixture) {
 	a = s.get(t, itemPath(it.ID, "/grants"), s.owner.token)
 	mustStatus(t, "GET grants after the revoke", a, http.StatusOK)
 	for _, g := range decodeJSON[grantList](t, "GET grants", a).Grants {
-		if g.Subject == s.viewer.email {
+		if g.Subject == "user:"+s.viewer.email {
 			t.Errorf("GET grants after the revoke still lists %+v", g)
 		}
 	}

@@ -254,8 +254,7 @@ func apiNotFound(w http.ResponseWriter, r *http.Request) error {
 }
 
 func apiMethodNotAllowed(w http.ResponseWriter, r *http.Request) error {
-	writeJSON(w, http.StatusMethodNotAllowed, map[string]string{"error": r.Method + " is not allowed on " + r.URL.Path})
-	return nil
+	return fmt.Errorf("%w: %s is not allowed on %s", errs.ErrMethod, r.Method, r.URL.Path)
 }
 
 func notFound(w http.ResponseWriter, r *http.Request) error {

@@ -287,7 +287,7 @@ func TestAccessRules(t *testing.T) {
 	wantStatus(t, h.do("POST", "/api/media/"+it.ID+"/publish", grantee, nil), 403)
 
 	grants := decode[map[string][]acl.Grant](t, h.do("GET", "/api/media/"+it.ID+"/grants", owner, nil))
-	if g := grants["grants"]; len(g) != 1 || g[0].Subject != granteeEmail || g[0].Permission != "view" {
+	if g := grants["grants"]; len(g) != 1 || g[0].Subject != "user:"+granteeEmail || g[0].Permission != "view" {
 		t.Errorf("grants = %+v", g)
 	}
 	list := decode[struct{ Items []itemJSON }](t, h.do("GET", "/api/media", grantee, nil))

@@ -33,6 +33,7 @@ func statusOf(err error) int {
 		{errs.ErrUnauthenticated, http.StatusUnauthorized},
 		{errs.ErrForbidden, http.StatusForbidden},
 		{errs.ErrNotFound, http.StatusNotFound},
+		{errs.ErrMethod, http.StatusMethodNotAllowed},
 		{errs.ErrConflict, http.StatusConflict},
 		{errs.ErrTooLarge, http.StatusRequestEntityTooLarge},
 		{errs.ErrThrottled, http.StatusTooManyRequests},

@@ -53,7 +53,11 @@ func (a *App) render(w http.ResponseWriter, status int, page string, data any) {
 		http.Error(w, "internal error", http.StatusInternalServerError)
 		return
 	}
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	h := w.Header()
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	// Error pages under the media prefixes too get the page policy.
+	h.Set("Content-Security-Policy", pageCSP)
+	h.Set("X-Frame-Options", "DENY")
 	w.WriteHeader(status)
 	buf.WriteTo(w)
 }

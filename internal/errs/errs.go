@@ -10,6 +10,7 @@ var (
 	ErrUnauthenticated = errors.New("authentication required") // 401
 	ErrForbidden       = errors.New("forbidden")               // 403
 	ErrNotFound        = errors.New("not found")               // 404
+	ErrMethod          = errors.New("method not allowed")      // 405
 	ErrConflict        = errors.New("conflict")                // 409
 	ErrTooLarge        = errors.New("too large")               // 413
 	ErrThrottled       = errors.New("too many attempts")       // 429
