@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/mediagate/mediagate/internal/errs"
+	"github.com/mediagate/mediagate/internal/invalidate"
 )
 
 // Role is a user's global role.
@@ -78,30 +79,89 @@ var uuidRE = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4
 // query turns a malformed id into a plain not-found.
 func ValidID(s string) bool { return uuidRE.MatchString(s) }
 
-// Decider answers access questions from the database.
+// Decider answers access questions from the database, through an
+// in-process cache when it has one.
 type Decider struct {
-	pool *pgxpool.Pool
+	pool   *pgxpool.Pool
+	hub    *invalidate.Hub
+	levels *invalidate.Cache[decisionKey, Level]
 }
 
-// NewDecider returns a Decider on pool.
-func NewDecider(pool *pgxpool.Pool) *Decider { return &Decider{pool: pool} }
+// decisionKey is one question: this principal (as of this role), this
+// item or folder.
+type decisionKey struct {
+	user, role, id string
+	folder         bool
+}
 
-// Level returns p's level on item, None when the item does not exist. It is
-// one round trip. Errors fail closed: the level is then None.
+// NewDecider returns a Decider on pool, without a cache.
+func NewDecider(pool *pgxpool.Pool) *Decider {
+	return &Decider{pool: pool, levels: invalidate.NewCache[decisionKey, Level](nil, "", 0)}
+}
+
+// Cached returns d with a decision cache kept exact by hub.
+func (d *Decider) Cached(hub *invalidate.Hub) *Decider {
+	d.hub = hub
+	d.levels = invalidate.NewCache[decisionKey, Level](hub, invalidate.ACL, 100_000)
+	return d
+}
+
+// Hub returns the invalidation hub the decider's cache listens to (nil
+// without a cache).
+func (d *Decider) Hub() *invalidate.Hub { return d.hub }
+
+// Level returns p's level on item, None when the item does not exist. A
+// miss is one round trip. Errors fail closed: the level is then None.
 func (d *Decider) Level(ctx context.Context, p Principal, item string) (Level, error) {
 	if !p.Valid() || !ValidID(item) {
 		return None, nil
 	}
-	var l Level
-	err := d.pool.QueryRow(ctx, `SELECT mg_level($1, $2, m.id) FROM media m WHERE m.id = $3`,
-		p.UserID, string(p.Role), item).Scan(&l)
-	if errors.Is(err, pgx.ErrNoRows) {
+	return d.levels.Get(ctx, decisionKey{p.UserID, string(p.Role), item, false}, func(ctx context.Context) (Level, error) {
+		var l Level
+		err := d.pool.QueryRow(ctx, `SELECT mg_level($1, $2, m.id) FROM media m WHERE m.id = $3`,
+			p.UserID, string(p.Role), item).Scan(&l)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return None, nil
+		}
+		if err != nil {
+			return None, fmt.Errorf("%w: decide on %s: %w", errs.ErrUnavailable, item, err)
+		}
+		return l, nil
+	})
+}
+
+// FolderLevel returns p's level on folder, None when it does not exist.
+func (d *Decider) FolderLevel(ctx context.Context, p Principal, folder string) (Level, error) {
+	if !p.Valid() || !ValidID(folder) {
 		return None, nil
 	}
-	if err != nil {
-		return None, fmt.Errorf("decide on %s: %w", item, err)
+	return d.levels.Get(ctx, decisionKey{p.UserID, string(p.Role), folder, true}, func(ctx context.Context) (Level, error) {
+		var l Level
+		err := d.pool.QueryRow(ctx, `SELECT mg_folder_level($1, $2, f.id) FROM folders f WHERE f.id = $3`,
+			p.UserID, string(p.Role), folder).Scan(&l)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return None, nil
+		}
+		if err != nil {
+			return None, fmt.Errorf("%w: decide on folder %s: %w", errs.ErrUnavailable, folder, err)
+		}
+		return l, nil
+	})
+}
+
+// RequireFolder is Require for a folder.
+func (d *Decider) RequireFolder(ctx context.Context, p Principal, folder string, need Level) error {
+	if !p.Valid() {
+		return errs.ErrUnauthenticated
 	}
-	return l, nil
+	l, err := d.FolderLevel(ctx, p, folder)
+	if err != nil {
+		return err
+	}
+	if l < View {
+		return fmt.Errorf("%w: no such folder", errs.ErrNotFound)
+	}
+	return Check(l, need)
 }
 
 // Require returns nil when p has at least need on item. Below view the item
