@@ -10,12 +10,14 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/mediagate/mediagate/internal/acl"
 	"github.com/mediagate/mediagate/internal/app"
 	"github.com/mediagate/mediagate/internal/config"
 	"github.com/mediagate/mediagate/internal/db"
+	"github.com/mediagate/mediagate/internal/invalidate"
 	"github.com/mediagate/mediagate/internal/media"
 	"github.com/mediagate/mediagate/internal/session"
 )
@@ -59,18 +61,33 @@ func serve(ctx context.Context, e env, args []string) error {
 		}
 	}
 
+	// Caches are bypassed until the invalidation listener is up, so serving
+	// may start before it.
+	hub := invalidate.NewHub(e.log)
+	listenCtx, stopListening := context.WithCancel(context.Background())
+	listening := make(chan struct{})
+	go func() {
+		defer close(listening)
+		hub.Run(listenCtx, func(ctx context.Context) (*pgx.Conn, error) { return pgx.Connect(ctx, cfg.DatabaseURL) })
+	}()
+	defer func() { stopListening(); <-listening }()
+	waitCtx, cancelWait := context.WithTimeout(ctx, 5*time.Second)
+	hub.WaitHealthy(waitCtx)
+	cancelWait()
+
 	disk, err := media.OpenDisk(cfg)
 	if err != nil {
 		return err
 	}
 	defer disk.Close()
-	store := media.NewStore(pool, disk, acl.NewDecider(pool), e.log)
+	decide := acl.NewDecider(pool).Cached(hub)
+	store := media.NewStore(pool, disk, decide, e.log)
 	if err := store.Recover(ctx); err != nil {
 		return fmt.Errorf("recover data dir: %w", err)
 	}
-	auth := session.NewAuth(pool, cfg, e.log)
+	auth := session.NewAuth(pool, cfg, e.log, hub)
 	defer auth.Close()
-	a, err := app.New(cfg, pool, auth, store, e.log)
+	a, err := app.New(cfg, pool, auth, decide, store, e.log)
 	if err != nil {
 		return err
 	}

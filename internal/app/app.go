@@ -31,7 +31,9 @@ type App struct {
 }
 
 // New returns an App. It parses the templates, so a broken one fails start-up.
-func New(cfg config.Config, pool *pgxpool.Pool, auth *session.Auth, store *media.Store, log *slog.Logger) (*App, error) {
+// decide must be the decider store uses, so that a change made through one
+// drops what the other cached.
+func New(cfg config.Config, pool *pgxpool.Pool, auth *session.Auth, decide *acl.Decider, store *media.Store, log *slog.Logger) (*App, error) {
 	p, err := parsePages()
 	if err != nil {
 		return nil, err
@@ -40,7 +42,7 @@ func New(cfg config.Config, pool *pgxpool.Pool, auth *session.Auth, store *media
 		cfg:    cfg,
 		pool:   pool,
 		auth:   auth,
-		decide: acl.NewDecider(pool),
+		decide: decide,
 		media:  store,
 		send:   media.NewSender(store.Disk(), cfg),
 		pages:  p,

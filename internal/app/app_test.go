@@ -21,10 +21,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/mediagate/mediagate/internal/acl"
 	"github.com/mediagate/mediagate/internal/config"
+	"github.com/mediagate/mediagate/internal/invalidate"
 	"github.com/mediagate/mediagate/internal/media"
 	"github.com/mediagate/mediagate/internal/session"
 	"github.com/mediagate/mediagate/internal/testdb"
@@ -38,6 +40,7 @@ type harness struct {
 	pool  *pgxpool.Pool
 	users *session.Users
 	srv   *httptest.Server
+	hub   *invalidate.Hub
 	n     atomic.Int32
 }
 
@@ -60,16 +63,31 @@ func newHarness(t *testing.T, mutate func(*config.Config)) *harness {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { disk.Close() })
-	store := media.NewStore(pool, disk, acl.NewDecider(pool), log)
-	auth := session.NewAuth(pool, cfg, log)
+	// A real invalidation hub, so every test also runs through the caches.
+	hub := invalidate.NewHub(log)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		hub.Run(ctx, func(ctx context.Context) (*pgx.Conn, error) { return pgx.Connect(ctx, url) })
+	}()
+	t.Cleanup(func() { cancel(); <-done })
+	waitCtx, cancelWait := context.WithTimeout(ctx, 10*time.Second)
+	defer cancelWait()
+	if err := hub.WaitHealthy(waitCtx); err != nil {
+		t.Fatalf("invalidation listener: %v", err)
+	}
+	decide := acl.NewDecider(pool).Cached(hub)
+	store := media.NewStore(pool, disk, decide, log)
+	auth := session.NewAuth(pool, cfg, log, hub)
 	t.Cleanup(auth.Close)
-	a, err := New(cfg, pool, auth, store, log)
+	a, err := New(cfg, pool, auth, decide, store, log)
 	if err != nil {
 		t.Fatal(err)
 	}
 	srv := httptest.NewServer(a.Routes())
 	t.Cleanup(srv.Close)
-	return &harness{t: t, cfg: cfg, pool: pool, users: auth.Users, srv: srv}
+	return &harness{t: t, cfg: cfg, pool: pool, users: auth.Users, srv: srv, hub: hub}
 }
 
 // user makes a user with role and returns its email and an API token.
@@ -462,6 +480,13 @@ func TestDatabaseFailureFailsClosedAndRecovers(t *testing.T) {
 	}
 	exec("ALTER DATABASE " + dbName + " WITH ALLOW_CONNECTIONS false")
 	exec("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '" + dbName + "'")
+	// Cached decisions may be used until the listener notices its
+	// connection is gone; from then on every request goes to the database.
+	for start := time.Now(); h.hub.Healthy(); time.Sleep(10 * time.Millisecond) {
+		if time.Since(start) > 5*time.Second {
+			t.Fatal("the invalidation listener did not notice the database going away")
+		}
+	}
 
 	for i := 0; i < 3; i++ {
 		resp := h.do("GET", it.URL, token, nil, "X-Sendfile-Type", "X-Accel-Redirect")

@@ -39,13 +39,21 @@ func OpenDisk(cfg config.Config) (*Disk, error) {
 			return nil, fmt.Errorf("data dir: %w", err)
 		}
 	}
+	// The lock file is locked under a name the cleaners ignore and only then
+	// renamed into place, so no starting instance can take it for a dead one.
 	name := randomHex(8)
-	lock, err := os.OpenFile(filepath.Join(d.tmp, name+".lock"), os.O_CREATE|os.O_RDWR, 0o600)
+	lock, err := os.OpenFile(filepath.Join(d.tmp, name+pendingSuffix), os.O_CREATE|os.O_EXCL|os.O_RDWR, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("data dir: %w", err)
 	}
 	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
 		lock.Close()
+		os.Remove(lock.Name())
+		return nil, fmt.Errorf("lock temp dir: %w", err)
+	}
+	if err := os.Rename(lock.Name(), filepath.Join(d.tmp, name+".lock")); err != nil {
+		lock.Close()
+		os.Remove(lock.Name())
 		return nil, fmt.Errorf("lock temp dir: %w", err)
 	}
 	d.work, d.lock = filepath.Join(d.tmp, name), lock
@@ -56,10 +64,13 @@ func OpenDisk(cfg config.Config) (*Disk, error) {
 	return d, nil
 }
 
+// pendingSuffix marks a lock file being set up.
+const pendingSuffix = ".pending"
+
 // Close removes this process's temp dir and releases its lock.
 func (d *Disk) Close() error {
 	err := os.RemoveAll(d.work)
-	os.Remove(d.lock.Name())
+	os.Remove(d.work + ".lock")
 	return errors.Join(err, d.lock.Close())
 }
 

@@ -15,6 +15,7 @@ import (
 
 	"github.com/mediagate/mediagate/internal/acl"
 	"github.com/mediagate/mediagate/internal/errs"
+	"github.com/mediagate/mediagate/internal/invalidate"
 )
 
 // Item is a media item as one caller sees it.
@@ -39,12 +40,21 @@ type Store struct {
 	disk   *Disk
 	decide *acl.Decider
 	log    *slog.Logger
+	// items caches what Get answered, when the decider has a cache: the
+	// streaming path then costs no query at all.
+	items *invalidate.Cache[itemKey, Item]
 }
 
-// NewStore returns a Store.
+type itemKey struct{ user, role, id string }
+
+// NewStore returns a Store. It caches items when decide has a cache.
 func NewStore(pool *pgxpool.Pool, disk *Disk, decide *acl.Decider, log *slog.Logger) *Store {
-	return &Store{pool: pool, disk: disk, decide: decide, log: log}
+	return &Store{pool: pool, disk: disk, decide: decide, log: log,
+		items: invalidate.NewCache[itemKey, Item](decide.Hub(), invalidate.ACL, 100_000)}
 }
+
+// changed drops this instance's cached decisions after a commit.
+func (s *Store) changed() { s.decide.Hub().Changed(invalidate.ACL) }
 
 // Disk returns the store's data directory.
 func (s *Store) Disk() *Disk { return s.disk }
@@ -54,6 +64,13 @@ func (s *Store) Disk() *Disk { return s.disk }
 // are only ever seen to agree.
 func blobLock(ctx context.Context, tx pgx.Tx, sha string) error {
 	_, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended('mediagate.blob:' || $1, 0))`, sha)
+	return err
+}
+
+// publicLock serializes changes to the public dir: Publish, Unpublish and
+// Recover's sync take it inside their transactions.
+func publicLock(ctx context.Context, tx pgx.Tx) error {
+	_, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended('mediagate.public', 0))`)
 	return err
 }
 
@@ -90,6 +107,7 @@ func (s *Store) Create(ctx context.Context, p acl.Principal, rec *Received, file
 	if err != nil {
 		return Item{}, fmt.Errorf("create item: %w", err)
 	}
+	s.changed()
 	return s.Get(ctx, p, id)
 }
 
@@ -116,18 +134,20 @@ func (s *Store) Get(ctx context.Context, p acl.Principal, id string) (Item, erro
 	if !acl.ValidID(id) {
 		return Item{}, notFound
 	}
-	var level acl.Level
-	row := s.pool.QueryRow(ctx, `SELECT `+itemColumns+`, mg_level($2, $3, m.id)`+itemFrom+`WHERE m.id = $1`,
-		id, p.UserID, string(p.Role))
-	it, err := scanItem(row, &level)
-	if errors.Is(err, pgx.ErrNoRows) || (err == nil && level < acl.View) {
-		return Item{}, notFound
-	}
-	if err != nil {
-		return Item{}, fmt.Errorf("%w: load item: %w", errs.ErrUnavailable, err)
-	}
-	it.Permission = level
-	return it, nil
+	return s.items.Get(ctx, itemKey{p.UserID, string(p.Role), id}, func(ctx context.Context) (Item, error) {
+		var level acl.Level
+		row := s.pool.QueryRow(ctx, `SELECT `+itemColumns+`, mg_level($2, $3, m.id)`+itemFrom+`WHERE m.id = $1`,
+			id, p.UserID, string(p.Role))
+		it, err := scanItem(row, &level)
+		if errors.Is(err, pgx.ErrNoRows) || (err == nil && level < acl.View) {
+			return Item{}, notFound
+		}
+		if err != nil {
+			return Item{}, fmt.Errorf("%w: load item: %w", errs.ErrUnavailable, err)
+		}
+		it.Permission = level
+		return it, nil
+	})
 }
 
 // Page is one page of a listing.
@@ -240,6 +260,7 @@ func (s *Store) Delete(ctx context.Context, p acl.Principal, id string) error {
 		}
 		return fmt.Errorf("delete item: %w", err)
 	}
+	s.changed()
 	if publicName != "" {
 		if err := s.disk.unpublish(publicName); err != nil {
 			s.log.Error("remove public link", "name", publicName, "err", err)
@@ -261,6 +282,9 @@ func (s *Store) Publish(ctx context.Context, p acl.Principal, id string) (string
 	}
 	var name string
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if err := publicLock(ctx, tx); err != nil {
+			return err
+		}
 		var sha, ext string
 		err := tx.QueryRow(ctx, `SELECT b.sha256, b.extension, COALESCE(m.public_name, '')
 			FROM media m JOIN blobs b ON b.sha256 = m.blob WHERE m.id = $1 FOR UPDATE OF m`, id).Scan(&sha, &ext, &name)
@@ -282,6 +306,7 @@ func (s *Store) Publish(ctx context.Context, p acl.Principal, id string) (string
 	if err != nil {
 		return "", fmt.Errorf("publish: %w", err)
 	}
+	s.changed()
 	return name, nil
 }
 
@@ -292,8 +317,14 @@ func (s *Store) Unpublish(ctx context.Context, p acl.Principal, id string) error
 		return err
 	}
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if err := publicLock(ctx, tx); err != nil {
+			return err
+		}
 		var name string
 		err := tx.QueryRow(ctx, `SELECT COALESCE(public_name, '') FROM media WHERE id = $1 FOR UPDATE`, id).Scan(&name)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return fmt.Errorf("%w: no such media item", errs.ErrNotFound)
+		}
 		if err != nil || name == "" {
 			return err
 		}
@@ -308,6 +339,7 @@ func (s *Store) Unpublish(ctx context.Context, p acl.Principal, id string) error
 	if err != nil {
 		return fmt.Errorf("unpublish: %w", err)
 	}
+	s.changed()
 	return nil
 }
 

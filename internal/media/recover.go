@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 )
@@ -42,6 +43,14 @@ func (d *Disk) cleanDeadTemps() error {
 		return err
 	}
 	for _, e := range entries {
+		if strings.HasSuffix(e.Name(), pendingSuffix) {
+			// Another instance may be setting up this very moment; only a
+			// stale one is a crash's leftover.
+			if fi, err := e.Info(); err == nil && time.Since(fi.ModTime()) > time.Hour {
+				os.Remove(filepath.Join(d.tmp, e.Name()))
+			}
+			continue
+		}
 		name, isLock := strings.CutSuffix(e.Name(), ".lock")
 		if !isLock {
 			if _, err := os.Stat(filepath.Join(d.tmp, e.Name()+".lock")); errors.Is(err, fs.ErrNotExist) {
@@ -94,13 +103,21 @@ func (s *Store) recoverTrash(ctx context.Context) error {
 		}
 		err := s.withBlob(ctx, sha, func(hasRow bool) error {
 			if !hasRow {
-				return os.Remove(s.disk.trashPath(sha))
+				return ignoreMissing(os.Remove(s.disk.trashPath(sha)))
+			}
+			// A live instance may have unlinked it already (its delete
+			// committed and a new upload re-made the row): nothing to do then.
+			if _, err := os.Stat(s.disk.trashPath(sha)); errors.Is(err, fs.ErrNotExist) {
+				return nil
 			}
 			s.log.Warn("restoring a blob whose delete did not commit", "sha256", sha)
 			if err := os.MkdirAll(filepath.Dir(s.disk.BlobPath(sha)), 0o755); err != nil {
 				return err
 			}
-			return os.Rename(s.disk.trashPath(sha), s.disk.BlobPath(sha))
+			if _, err := os.Stat(s.disk.BlobPath(sha)); err == nil {
+				return ignoreMissing(os.Remove(s.disk.trashPath(sha)))
+			}
+			return ignoreMissing(os.Rename(s.disk.trashPath(sha), s.disk.BlobPath(sha)))
 		})
 		if err != nil {
 			return fmt.Errorf("recover trash: %w", err)
@@ -126,15 +143,34 @@ func (s *Store) sweepOrphanBlobs(ctx context.Context) error {
 				return nil
 			}
 			s.log.Info("removing a blob without a row", "sha256", sha)
-			return os.Remove(path)
+			return ignoreMissing(os.Remove(path))
 		})
 	})
 }
 
+// ignoreMissing treats a file already gone as done: another live instance
+// got there first.
+func ignoreMissing(err error) error {
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	return err
+}
+
 // syncPublic makes the public dir hold exactly the links the database says
-// are published.
+// are published. It holds the lock Publish and Unpublish take, so it never
+// sees one of them half done.
 func (s *Store) syncPublic(ctx context.Context) error {
-	rows, err := s.pool.Query(ctx, `SELECT public_name, blob FROM media WHERE public_name IS NOT NULL`)
+	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if err := publicLock(ctx, tx); err != nil {
+			return err
+		}
+		return s.syncPublicLocked(ctx, tx)
+	})
+}
+
+func (s *Store) syncPublicLocked(ctx context.Context, tx pgx.Tx) error {
+	rows, err := tx.Query(ctx, `SELECT public_name, blob FROM media WHERE public_name IS NOT NULL`)
 	if err != nil {
 		return err
 	}
@@ -157,7 +193,7 @@ func (s *Store) syncPublic(ctx context.Context) error {
 			continue
 		}
 		s.log.Info("removing an unpublished public file", "name", e.Name())
-		if err := os.RemoveAll(s.disk.PublicPath(e.Name())); err != nil {
+		if err := ignoreMissing(os.RemoveAll(s.disk.PublicPath(e.Name()))); err != nil {
 			return err
 		}
 	}

@@ -10,6 +10,7 @@ import (
 	"os"
 	"strings"
 	"unicode"
+	"unicode/utf8"
 
 	"github.com/gabriel-vasile/mimetype"
 
@@ -38,9 +39,10 @@ func (r *Received) Discard() {
 // Receive streams body into a temp file in this process's temp dir, hashing
 // as it goes, and sniffs the type from the content. It never holds the file
 // in memory. A file over limit bytes (or a body cut short by
-// http.MaxBytesReader) is ErrTooLarge; on any error nothing is left on disk.
+// http.MaxBytesReader) is ErrTooLarge, a body that ends early (a client gone
+// mid-upload) is ErrInvalid, a failing disk is a plain error; in every case
+// nothing is left on disk.
 func (d *Disk) Receive(body io.Reader, limit int64) (_ *Received, err error) {
-	body = io.LimitReader(body, limit+1)
 	f, err := os.CreateTemp(d.work, "upload-*")
 	if err != nil {
 		return nil, fmt.Errorf("temp file: %w", err)
@@ -52,25 +54,33 @@ func (d *Disk) Receive(body io.Reader, limit int64) (_ *Received, err error) {
 		}
 	}()
 	h := sha256.New()
-	w := io.MultiWriter(f, h)
-	head := make([]byte, sniffLen)
-	n, err := io.ReadFull(body, head)
-	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF) {
-		return nil, readError(err)
+	head := make([]byte, 0, sniffLen)
+	buf := make([]byte, 256<<10)
+	var size int64
+	for {
+		n, rerr := body.Read(buf)
+		if n > 0 {
+			size += int64(n)
+			if size > limit {
+				return nil, fmt.Errorf("%w: uploads are limited to %d bytes", errs.ErrTooLarge, limit)
+			}
+			if len(head) < sniffLen {
+				head = append(head, buf[:min(n, sniffLen-len(head))]...)
+			}
+			if _, err := f.Write(buf[:n]); err != nil {
+				return nil, fmt.Errorf("write upload: %w", err)
+			}
+			h.Write(buf[:n])
+		}
+		if errors.Is(rerr, io.EOF) {
+			break
+		}
+		if rerr != nil {
+			return nil, readError(rerr)
+		}
 	}
-	if n == 0 {
+	if size == 0 {
 		return nil, fmt.Errorf("%w: the file is empty", errs.ErrInvalid)
-	}
-	head = head[:n]
-	if _, err := w.Write(head); err != nil {
-		return nil, fmt.Errorf("write upload: %w", err)
-	}
-	rest, err := io.CopyBuffer(w, onlyReader{body}, make([]byte, 256<<10))
-	if err != nil {
-		return nil, readError(err)
-	}
-	if size := int64(n) + rest; size > limit {
-		return nil, fmt.Errorf("%w: uploads are limited to %d bytes", errs.ErrTooLarge, limit)
 	}
 	if err := f.Sync(); err != nil {
 		return nil, fmt.Errorf("sync upload: %w", err)
@@ -82,14 +92,11 @@ func (d *Disk) Receive(body io.Reader, limit int64) (_ *Received, err error) {
 	return &Received{
 		path:        f.Name(),
 		SHA256:      hex.EncodeToString(h.Sum(nil)),
-		Size:        int64(n) + rest,
+		Size:        size,
 		ContentType: mt.String(),
 		Extension:   mt.Extension(),
 	}, nil
 }
-
-// onlyReader hides a reader's WriterTo so CopyBuffer uses our buffer size.
-type onlyReader struct{ io.Reader }
 
 func readError(err error) error {
 	var tooLarge *http.MaxBytesError
@@ -100,26 +107,36 @@ func readError(err error) error {
 }
 
 // CleanFilename makes a client's file name safe to store and show: the last
-// path element, valid UTF-8, no control characters, at most 255 bytes. It is
-// only ever metadata: files on disk are named by their hash.
+// path element, valid UTF-8, no control or bidirectional-override characters,
+// at most 255 bytes. It is only ever metadata: files on disk are named by
+// their hash.
 func CleanFilename(name string) (string, error) {
 	name = strings.ToValidUTF8(name, "\uFFFD")
 	if i := strings.LastIndexAny(name, `/\`); i >= 0 {
 		name = name[i+1:]
 	}
 	name = strings.Map(func(r rune) rune {
-		if unicode.IsControl(r) || r == '\u2028' || r == '\u2029' {
+		if unicode.IsControl(r) || r == '\u2028' || r == '\u2029' || isBidiControl(r) {
 			return -1
 		}
 		return r
 	}, name)
-	name = strings.TrimSpace(name)
-	for len(name) > 255 {
-		r := []rune(name)
-		name = string(r[:len(r)-1])
+	if len(name) > 255 {
+		cut := 255
+		for cut > 0 && !utf8.RuneStart(name[cut]) {
+			cut--
+		}
+		name = name[:cut]
 	}
+	name = strings.TrimSpace(name)
 	if name == "" || name == "." || name == ".." {
 		return "", fmt.Errorf("%w: a file name is required", errs.ErrInvalid)
 	}
 	return name, nil
+}
+
+// isBidiControl reports the characters that reorder text on screen, with
+// which "evil\u202Egpj.exe" shows as "evilexe.jpg".
+func isBidiControl(r rune) bool {
+	return (r >= '\u202A' && r <= '\u202E') || (r >= '\u2066' && r <= '\u2069') || r == '\u200E' || r == '\u200F' || r == '\u061C'
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/mediagate/mediagate/internal/acl"
 	"github.com/mediagate/mediagate/internal/config"
 	"github.com/mediagate/mediagate/internal/errs"
+	"github.com/mediagate/mediagate/internal/invalidate"
 )
 
 // CookieName is the session cookie's name.
@@ -34,11 +35,12 @@ type Auth struct {
 }
 
 // NewAuth returns an Auth whose sessions live in PostgreSQL.
-func NewAuth(pool *pgxpool.Pool, cfg config.Config, log *slog.Logger) *Auth {
+// Sessions, users and tokens are cached in process when hub is not nil.
+func NewAuth(pool *pgxpool.Pool, cfg config.Config, log *slog.Logger, hub *invalidate.Hub) *Auth {
 	// pgxstore's own cleaner races with its StopCleanup; ours is below.
 	store := pgxstore.NewWithCleanupInterval(pool, 0)
 	sm := scs.New()
-	sm.Store = store
+	sm.Store = newCachedStore(store, hub)
 	sm.Lifetime = cfg.SessionLifetime
 	sm.IdleTimeout = cfg.SessionIdle
 	sm.Cookie.Name = CookieName
@@ -50,7 +52,7 @@ func NewAuth(pool *pgxpool.Pool, cfg config.Config, log *slog.Logger) *Auth {
 		log.Error("session store", "err", err)
 		http.Error(w, "session store unavailable", http.StatusServiceUnavailable)
 	}
-	a := &Auth{Users: NewUsers(pool), Sessions: sm, Throttle: NewThrottle(pool), log: log,
+	a := &Auth{Users: NewCachedUsers(pool, hub), Sessions: sm, Throttle: NewThrottle(pool), log: log,
 		stop: make(chan struct{}), done: make(chan struct{})}
 	go a.cleanExpired(pool, 5*time.Minute)
 	return a

@@ -23,8 +23,9 @@ func (us *Users) CreateToken(ctx context.Context, userID string) (string, error)
 	b := make([]byte, 32)
 	rand.Read(b)
 	token := tokenPrefix + base64.RawURLEncoding.EncodeToString(b)
+	hash := hashToken(token)
 	if _, err := us.pool.Exec(ctx, `INSERT INTO api_tokens (user_id, token_hash) VALUES ($1, $2)`,
-		userID, hashToken(token)); err != nil {
+		userID, hash[:]); err != nil {
 		return "", fmt.Errorf("create token: %w", err)
 	}
 	return token, nil
@@ -35,24 +36,26 @@ func (us *Users) ByToken(ctx context.Context, token string) (User, error) {
 	if !strings.HasPrefix(token, tokenPrefix) {
 		return User{}, fmt.Errorf("%w: invalid API token", errs.ErrUnauthenticated)
 	}
-	var u User
-	err := us.pool.QueryRow(ctx, `
-		SELECT u.id, u.email, u.role, u.disabled_at, u.created_at
-		FROM api_tokens t JOIN users u ON u.id = t.user_id
-		WHERE t.token_hash = $1 AND u.disabled_at IS NULL`, hashToken(token)).
-		Scan(&u.ID, &u.Email, &u.Role, &u.DisabledAt, &u.CreatedAt)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return User{}, fmt.Errorf("%w: invalid API token", errs.ErrUnauthenticated)
-	}
-	if err != nil {
-		return User{}, fmt.Errorf("check token: %w", err)
-	}
-	return u, nil
+	hash := hashToken(token)
+	return us.tokens.Get(ctx, hash, func(ctx context.Context) (User, error) {
+		var u User
+		err := us.pool.QueryRow(ctx, `
+			SELECT u.id, u.email, u.role, u.disabled_at, u.created_at
+			FROM api_tokens t JOIN users u ON u.id = t.user_id
+			WHERE t.token_hash = $1 AND u.disabled_at IS NULL`, hash[:]).
+			Scan(&u.ID, &u.Email, &u.Role, &u.DisabledAt, &u.CreatedAt)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return User{}, fmt.Errorf("%w: invalid API token", errs.ErrUnauthenticated)
+		}
+		if err != nil {
+			return User{}, fmt.Errorf("check token: %w", err)
+		}
+		return u, nil
+	})
 }
 
 // hashToken is a plain SHA-256: tokens carry 256 random bits, so a slow hash
 // adds nothing and would cost every API request.
-func hashToken(token string) []byte {
-	h := sha256.Sum256([]byte(token))
-	return h[:]
+func hashToken(token string) [32]byte {
+	return sha256.Sum256([]byte(token))
 }

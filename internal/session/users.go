@@ -19,6 +19,7 @@ import (
 
 	"github.com/mediagate/mediagate/internal/acl"
 	"github.com/mediagate/mediagate/internal/errs"
+	"github.com/mediagate/mediagate/internal/invalidate"
 )
 
 // PasswordParams are OWASP's argon2id recommendation (19 MiB, 2 passes, 1 lane).
@@ -43,11 +44,25 @@ func (u User) Principal() acl.Principal {
 
 // Users stores accounts.
 type Users struct {
-	pool *pgxpool.Pool
+	pool   *pgxpool.Pool
+	hub    *invalidate.Hub
+	active *invalidate.Cache[string, User]   // by id
+	tokens *invalidate.Cache[[32]byte, User] // by token hash
 }
 
-// NewUsers returns a Users on pool.
-func NewUsers(pool *pgxpool.Pool) *Users { return &Users{pool: pool} }
+// NewUsers returns a Users on pool, without caches.
+func NewUsers(pool *pgxpool.Pool) *Users { return NewCachedUsers(pool, nil) }
+
+// NewCachedUsers returns a Users whose lookups of active users and API tokens
+// are cached, kept exact by hub.
+func NewCachedUsers(pool *pgxpool.Pool, hub *invalidate.Hub) *Users {
+	return &Users{
+		pool:   pool,
+		hub:    hub,
+		active: invalidate.NewCache[string, User](hub, invalidate.Auth, 100_000),
+		tokens: invalidate.NewCache[[32]byte, User](hub, invalidate.Auth, 100_000),
+	}
+}
 
 // NormalizeEmail checks an address and returns its canonical (lower-case) form.
 func NormalizeEmail(s string) (string, error) {
@@ -108,7 +123,9 @@ func (us *Users) Active(ctx context.Context, id string) (User, error) {
 	if !acl.ValidID(id) {
 		return User{}, fmt.Errorf("%w: no such user", errs.ErrNotFound)
 	}
-	return us.one(ctx, `WHERE id = $1 AND disabled_at IS NULL`, id)
+	return us.active.Get(ctx, id, func(ctx context.Context) (User, error) {
+		return us.one(ctx, `WHERE id = $1 AND disabled_at IS NULL`, id)
+	})
 }
 
 func (us *Users) one(ctx context.Context, where string, arg any) (User, error) {
