@@ -13,6 +13,7 @@ import (
 	"syscall"
 
 	"github.com/mediagate/mediagate/internal/acl"
+	"github.com/mediagate/mediagate/internal/config"
 	"github.com/mediagate/mediagate/internal/nginxconf"
 	"github.com/mediagate/mediagate/internal/session"
 )
@@ -132,4 +133,56 @@ func dataDirOwner(dir string) string {
 		return u.Username
 	}
 	return ""
+}
+
+func groupAdd(ctx context.Context, e env, args []string) error {
+	cfg, rest, err := loadConfigArgs(e, "group add", args)
+	if err != nil {
+		return err
+	}
+	if len(rest) != 1 {
+		return fmt.Errorf("group add: want exactly one NAME")
+	}
+	pool, err := openDB(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	g, err := acl.NewDecider(pool).CreateGroup(ctx, nil, rest[0])
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(e.stdout, g.ID)
+	return nil
+}
+
+func groupMember(ctx context.Context, e env, args []string) error {
+	if len(args) == 0 || (args[0] != "add" && args[0] != "remove") {
+		return fmt.Errorf("group member: want add or remove")
+	}
+	cfg, rest, err := loadConfigArgs(e, "group member "+args[0], args[1:])
+	if err != nil {
+		return err
+	}
+	if len(rest) != 2 {
+		return fmt.Errorf("group member %s: want NAME EMAIL", args[0])
+	}
+	pool, err := openDB(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	if err := acl.NewDecider(pool).SetMember(ctx, nil, rest[0], rest[1], args[0] == "add"); err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stderr, "%s: %s %s\n", rest[0], map[bool]string{true: "added", false: "removed"}[args[0] == "add"], rest[1])
+	return nil
+}
+
+// loadConfigArgs is loadConfig for commands that take positional arguments.
+func loadConfigArgs(e env, name string, args []string) (config.Config, []string, error) {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(e.stderr)
+	cfg, err := config.Load(fs, args, e.getenv)
+	return cfg, fs.Args(), err
 }

@@ -7,6 +7,8 @@
 //	mediagate migrate                 create the database if needed and migrate it
 //	mediagate user add --email E --role admin|editor|viewer [--password-stdin]
 //	mediagate token create --email E  print a new API token
+//	mediagate group add NAME
+//	mediagate group member add|remove NAME EMAIL
 //	mediagate nginx-config [--listen ADDR] [--upstream ADDR] [--prefix DIR] [--server-only]
 //
 // Values meant for scripts go to stdout, everything else to stderr.
@@ -63,6 +65,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return sub(ctx, e, "user", rest, map[string]command{"add": userAdd})
 	case "token":
 		return sub(ctx, e, "token", rest, map[string]command{"create": tokenCreate})
+	case "group":
+		return sub(ctx, e, "group", rest, map[string]command{"add": groupAdd, "member": groupMember})
 	case "nginx-config":
 		return nginxConfig(ctx, e, rest)
 	case "help":
@@ -93,6 +97,9 @@ Commands:
   user add --email E --role admin|editor|viewer [--password-stdin]
                               add a user; prints its id (and a generated password on stderr)
   token create --email E      print a new API token for the user (shown once)
+  group add NAME              create a group; prints its id
+  group member add|remove NAME EMAIL
+                              put a user into a group or take them out
   nginx-config [--listen ADDR] [--upstream ADDR] [--prefix DIR] [--server-only]
                               print an nginx.conf for the current configuration
 

@@ -9,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/mediagate/mediagate/internal/errs"
+	"github.com/mediagate/mediagate/internal/invalidate"
 )
 
 // Subject is who a grant is for: a user, a group, or everyone signed in.
@@ -237,7 +238,7 @@ func (d *Decider) grants(ctx context.Context, start, own, id string) ([]Grant, e
 func (d *Decider) change(ctx context.Context, fn func(pgx.Tx) error) error {
 	err := pgx.BeginFunc(ctx, d.pool, fn)
 	if err == nil {
-		d.hub.Changed("acl")
+		d.hub.Changed(invalidate.ACL)
 	}
 	return err
 }

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -28,6 +29,7 @@ type itemJSON struct {
 	CreatedAt   time.Time `json:"created_at"`
 	URL         string    `json:"url"`
 	Owner       string    `json:"owner,omitempty"`
+	Folder      *string   `json:"folder"`
 	PublicURL   string    `json:"public_url,omitempty"`
 	Permission  string    `json:"permission"`
 }
@@ -35,7 +37,8 @@ type itemJSON struct {
 func toJSON(it media.Item) itemJSON {
 	j := itemJSON{
 		ID: it.ID, Filename: it.Filename, Size: it.Size, SHA256: it.SHA256, ContentType: it.ContentType,
-		CreatedAt: it.CreatedAt, URL: privateURL(it), Owner: it.Owner, Permission: it.Permission.String(),
+		CreatedAt: it.CreatedAt, URL: privateURL(it), Owner: it.Owner, Folder: it.Folder,
+		Permission: it.Permission.String(),
 	}
 	if it.PublicName != "" {
 		j.PublicURL = config.PublicPrefix + it.PublicName
@@ -62,13 +65,11 @@ func (a *App) apiListMedia(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	limit := 0
-	if s := r.URL.Query().Get("limit"); s != "" {
-		if limit, err = strconv.Atoi(s); err != nil || limit < 1 {
-			return fmt.Errorf("%w: limit must be a positive number", errs.ErrInvalid)
-		}
+	limit, err := limitParam(r)
+	if err != nil {
+		return err
 	}
-	page, err := a.media.List(r.Context(), p, r.URL.Query().Get("cursor"), limit)
+	page, err := a.media.List(r.Context(), p, media.ListOptions{Cursor: r.URL.Query().Get("cursor"), Limit: limit})
 	if err != nil {
 		return err
 	}
@@ -78,6 +79,19 @@ func (a *App) apiListMedia(w http.ResponseWriter, r *http.Request) error {
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"items": items, "next_cursor": page.Next})
 	return nil
+}
+
+// limitParam reads ?limit=; 0 means the default.
+func limitParam(r *http.Request) (int, error) {
+	s := r.URL.Query().Get("limit")
+	if s == "" {
+		return 0, nil
+	}
+	limit, err := strconv.Atoi(s)
+	if err != nil || limit < 1 {
+		return 0, fmt.Errorf("%w: limit must be a positive number", errs.ErrInvalid)
+	}
+	return limit, nil
 }
 
 func (a *App) apiGetMedia(w http.ResponseWriter, r *http.Request) error {
@@ -118,50 +132,85 @@ func (a *App) upload(w http.ResponseWriter, r *http.Request) (media.Item, error)
 		return media.Item{}, fmt.Errorf("%w: uploads are limited to %d bytes", errs.ErrTooLarge, limit)
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, a.cfg.MaxUploadBody())
-	body, filename, err := uploadBody(r)
+	up, err := uploadBody(r)
 	if err != nil {
 		return media.Item{}, err
 	}
-	rec, err := a.media.Disk().Receive(body, limit)
+	folder, err := folderParam(up.folder)
+	if err != nil {
+		return media.Item{}, err
+	}
+	// Permission for the target folder is checked before a byte is stored.
+	if err := a.media.CheckUpload(r.Context(), p, folder); err != nil {
+		return media.Item{}, err
+	}
+	rec, err := a.media.Disk().Receive(up.body, limit)
 	if err != nil {
 		return media.Item{}, err
 	}
 	// The bytes are safely on disk: finish even if the client hangs up now.
-	return a.media.Create(detach(r.Context()), p, rec, filename)
+	return a.media.Create(detach(r.Context()), p, rec, up.filename, folder)
+}
+
+// incoming is an upload found in a request, its body not yet read.
+type incoming struct {
+	body             io.Reader
+	filename, folder string
 }
 
 // uploadBody finds the file in r without buffering it: the "file" part of a
-// multipart form, or the raw body.
-func uploadBody(r *http.Request) (io.Reader, string, error) {
+// multipart form (a "folder" field must come before it), or the raw body.
+// ?filename= and ?folder= apply to both.
+func uploadBody(r *http.Request) (incoming, error) {
+	q := r.URL.Query()
+	up := incoming{filename: q.Get("filename"), folder: q.Get("folder")}
 	mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if mt != "multipart/form-data" {
-		name := r.URL.Query().Get("filename")
-		if name == "" {
-			return nil, "", fmt.Errorf("%w: send a multipart form with a \"file\" field, or the raw file with ?filename=", errs.ErrInvalid)
+		if up.filename == "" {
+			return up, fmt.Errorf("%w: send a multipart form with a \"file\" field, or the raw file with ?filename=", errs.ErrInvalid)
 		}
-		return r.Body, name, nil
+		up.body = r.Body
+		return up, nil
 	}
 	mr, err := r.MultipartReader()
 	if err != nil {
-		return nil, "", fmt.Errorf("%w: malformed multipart body: %w", errs.ErrInvalid, err)
+		return up, fmt.Errorf("%w: malformed multipart body: %w", errs.ErrInvalid, err)
 	}
 	for {
 		part, err := mr.NextPart()
 		if errors.Is(err, io.EOF) {
-			return nil, "", fmt.Errorf("%w: the form has no \"file\" field", errs.ErrInvalid)
+			return up, fmt.Errorf("%w: the form has no \"file\" field", errs.ErrInvalid)
 		}
 		if err != nil {
-			return nil, "", fmt.Errorf("%w: malformed multipart body: %w", errs.ErrInvalid, err)
+			return up, fmt.Errorf("%w: malformed multipart body: %w", errs.ErrInvalid, err)
 		}
-		if part.FormName() != "file" {
-			continue // NextPart discards the unread part
+		switch part.FormName() {
+		case "folder":
+			b, err := io.ReadAll(io.LimitReader(part, 128))
+			if err != nil {
+				return up, fmt.Errorf("%w: malformed multipart body: %w", errs.ErrInvalid, err)
+			}
+			up.folder = strings.TrimSpace(string(b))
+		case "file":
+			if up.filename == "" {
+				up.filename = part.FileName()
+			}
+			up.body = part
+			return up, nil
 		}
-		name := part.FileName()
-		if q := r.URL.Query().Get("filename"); q != "" {
-			name = q
-		}
-		return part, name, nil
+		// Other parts are skipped: NextPart discards what was not read.
 	}
+}
+
+// folderParam reads a folder id; empty or "root" is the root (nil).
+func folderParam(s string) (*string, error) {
+	if s == "" || s == "root" {
+		return nil, nil
+	}
+	if !acl.ValidID(s) {
+		return nil, fmt.Errorf("%w: no such folder", errs.ErrNotFound)
+	}
+	return &s, nil
 }
 
 func (a *App) apiDeleteMedia(w http.ResponseWriter, r *http.Request) error {
@@ -170,54 +219,6 @@ func (a *App) apiDeleteMedia(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	if err := a.media.Delete(r.Context(), p, chi.URLParam(r, "id")); err != nil {
-		return err
-	}
-	w.WriteHeader(http.StatusNoContent)
-	return nil
-}
-
-func (a *App) apiListGrants(w http.ResponseWriter, r *http.Request) error {
-	p, err := caller(r)
-	if err != nil {
-		return err
-	}
-	grants, err := a.decide.Grants(r.Context(), p, chi.URLParam(r, "id"))
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"grants": grants})
-	return nil
-}
-
-func (a *App) apiSetGrant(w http.ResponseWriter, r *http.Request) error {
-	p, err := caller(r)
-	if err != nil {
-		return err
-	}
-	var body struct {
-		Permission string `json:"permission"`
-	}
-	if err := decodeJSON(r, &body); err != nil {
-		return err
-	}
-	level, err := acl.ParseLevel(body.Permission)
-	if err != nil {
-		return err
-	}
-	email := chi.URLParam(r, "email")
-	if err := a.decide.SetGrant(r.Context(), p, chi.URLParam(r, "id"), email, level); err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, acl.Grant{Subject: email, Permission: level.String()})
-	return nil
-}
-
-func (a *App) apiRemoveGrant(w http.ResponseWriter, r *http.Request) error {
-	p, err := caller(r)
-	if err != nil {
-		return err
-	}
-	if err := a.decide.RemoveGrant(r.Context(), p, chi.URLParam(r, "id"), chi.URLParam(r, "email")); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)

@@ -18,7 +18,7 @@ func (a *App) libraryPage(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	page, err := a.media.List(r.Context(), p, r.URL.Query().Get("cursor"), 50)
+	page, err := a.media.List(r.Context(), p, media.ListOptions{Cursor: r.URL.Query().Get("cursor"), Limit: 50})
 	if err != nil {
 		return err
 	}

@@ -48,7 +48,7 @@ func TestConcurrentCreateAndDelete(t *testing.T) {
 		if err != nil {
 			return media.Item{}, err
 		}
-		return e.store.Create(ctx, editor, rec, name)
+		return e.store.Create(ctx, editor, rec, name, nil)
 	}
 
 	// 8 identical uploads at once: 8 items, one blob.
@@ -146,7 +146,7 @@ func TestConcurrentDistinctContent(t *testing.T) {
 					t.Error(err)
 					return
 				}
-				it, err := e.store.Create(ctx, editor, rec, "x.bin")
+				it, err := e.store.Create(ctx, editor, rec, "x.bin", nil)
 				if err != nil {
 					t.Error(err)
 					return

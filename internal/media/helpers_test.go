@@ -102,7 +102,7 @@ func (e *env) receive(content []byte) *media.Received {
 // upload receives content and stores it as an item of p named name.
 func (e *env) upload(p acl.Principal, content []byte, name string) media.Item {
 	e.t.Helper()
-	it, err := e.store.Create(context.Background(), p, e.receive(content), name)
+	it, err := e.store.Create(context.Background(), p, e.receive(content), name, nil)
 	if err != nil {
 		e.t.Fatalf("create %s: %v", name, err)
 	}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/mediagate/mediagate/internal/acl"
@@ -26,8 +27,9 @@ type Item struct {
 	Size        int64
 	ContentType string
 	Extension   string
-	Owner       string // the owner's email, empty once the owner is gone
-	PublicName  string // empty unless published
+	Owner       string  // the owner's email, empty once the owner is gone
+	Folder      *string // the folder's id; nil at the root
+	PublicName  string  // empty unless published
 	CreatedAt   time.Time
 	StoredAt    time.Time // when the content was first stored (Last-Modified)
 	Permission  acl.Level // the caller's
@@ -74,12 +76,25 @@ func publicLock(ctx context.Context, tx pgx.Tx) error {
 	return err
 }
 
-// Create stores a received upload as a new item owned by p. Identical content
-// is stored once. The temp file is consumed.
-func (s *Store) Create(ctx context.Context, p acl.Principal, rec *Received, filename string) (Item, error) {
-	defer rec.Discard()
+// CheckUpload says whether p may upload into folder (nil: the root), before
+// a byte is read.
+func (s *Store) CheckUpload(ctx context.Context, p acl.Principal, folder *string) error {
+	if !p.Valid() {
+		return errs.ErrUnauthenticated
+	}
 	if !p.Role.CanUpload() {
-		return Item{}, fmt.Errorf("%w: your role (%s) may not upload", errs.ErrForbidden, p.Role)
+		return fmt.Errorf("%w: your role (%s) may not upload", errs.ErrForbidden, p.Role)
+	}
+	return s.decide.RequirePlace(ctx, p, folder)
+}
+
+// Create stores a received upload as a new item owned by p, in folder (nil:
+// the root), where p needs edit. Identical content is stored once. The temp
+// file is consumed.
+func (s *Store) Create(ctx context.Context, p acl.Principal, rec *Received, filename string, folder *string) (Item, error) {
+	defer rec.Discard()
+	if err := s.CheckUpload(ctx, p, folder); err != nil {
+		return Item{}, err
 	}
 	filename, err := CleanFilename(filename)
 	if err != nil {
@@ -101,8 +116,13 @@ func (s *Store) Create(ctx context.Context, p acl.Principal, rec *Received, file
 			return fmt.Errorf("store blob: %w", err)
 		}
 		rec.path = ""
-		return tx.QueryRow(ctx, `INSERT INTO media (filename, blob, owner_id) VALUES ($1, $2, $3) RETURNING id`,
-			filename, rec.SHA256, p.UserID).Scan(&id)
+		err := tx.QueryRow(ctx, `INSERT INTO media (filename, blob, owner_id, folder_id) VALUES ($1, $2, $3, $4) RETURNING id`,
+			filename, rec.SHA256, p.UserID, folder).Scan(&id)
+		var pgErr *pgconn.PgError
+		if errors.As(err, &pgErr) && pgErr.Code == "23503" { // the folder went away meanwhile
+			return fmt.Errorf("%w: no such folder", errs.ErrNotFound)
+		}
+		return err
 	})
 	if err != nil {
 		return Item{}, fmt.Errorf("create item: %w", err)
@@ -112,14 +132,14 @@ func (s *Store) Create(ctx context.Context, p acl.Principal, rec *Received, file
 }
 
 const itemColumns = `m.id, m.filename, b.sha256, b.size, b.content_type, b.extension,
-	COALESCE(o.email, ''), COALESCE(m.public_name, ''), m.created_at, b.created_at`
+	COALESCE(o.email, ''), m.folder_id, COALESCE(m.public_name, ''), m.created_at, b.created_at`
 
 const itemFrom = ` FROM media m JOIN blobs b ON b.sha256 = m.blob LEFT JOIN users o ON o.id = m.owner_id `
 
 func scanItem(row pgx.Row, extra ...any) (Item, error) {
 	var it Item
 	dst := append([]any{&it.ID, &it.Filename, &it.SHA256, &it.Size, &it.ContentType, &it.Extension,
-		&it.Owner, &it.PublicName, &it.CreatedAt, &it.StoredAt}, extra...)
+		&it.Owner, &it.Folder, &it.PublicName, &it.CreatedAt, &it.StoredAt}, extra...)
 	err := row.Scan(dst...)
 	return it, err
 }
@@ -156,8 +176,19 @@ type Page struct {
 	Next  string // cursor for the next page; empty on the last
 }
 
-// List returns what p may view, newest first, limit at a time from cursor.
-func (s *Store) List(ctx context.Context, p acl.Principal, cursor string, limit int) (Page, error) {
+// ListOptions select a page of a listing.
+type ListOptions struct {
+	Cursor string
+	Limit  int
+	// InFolder restricts the listing to the items directly in Folder (nil:
+	// the root); without it every item p may view is listed.
+	InFolder bool
+	Folder   *string
+}
+
+// List returns what p may view, newest first, a page at a time.
+func (s *Store) List(ctx context.Context, p acl.Principal, o ListOptions) (Page, error) {
+	cursor, limit := o.Cursor, o.Limit
 	if !p.Valid() {
 		return Page{}, errs.ErrUnauthenticated
 	}
@@ -173,8 +204,9 @@ func (s *Store) List(ctx context.Context, p acl.Principal, cursor string, limit 
 		SELECT `+itemColumns+`, lvl`+itemFrom+`
 		CROSS JOIN LATERAL mg_level($1, $2, m.id) AS lvl
 		WHERE lvl >= 1 AND ($3::timestamptz IS NULL OR (m.created_at, m.id) < ($3, $4::uuid))
+		AND (NOT $6 OR m.folder_id IS NOT DISTINCT FROM $7::uuid)
 		ORDER BY m.created_at DESC, m.id DESC
-		LIMIT $5`, p.UserID, string(p.Role), after, afterID, limit+1)
+		LIMIT $5`, p.UserID, string(p.Role), after, afterID, limit+1, o.InFolder, o.Folder)
 	if err != nil {
 		return Page{}, fmt.Errorf("list items: %w", err)
 	}
@@ -218,6 +250,57 @@ func decodeCursor(c string) (*time.Time, *string, error) {
 		return nil, nil, bad
 	}
 	return &t, &id, nil
+}
+
+// Change is a rename and/or a move of an item; nil fields stay as they are.
+// Folder points to the new folder id, itself nil for the root.
+type Change struct {
+	Filename *string
+	Folder   **string
+}
+
+// Update renames (p needs edit) and/or moves (p needs manage on the item and
+// edit on the new folder) an item.
+func (s *Store) Update(ctx context.Context, p acl.Principal, id string, ch Change) (Item, error) {
+	need := acl.Edit
+	if ch.Folder != nil {
+		need = acl.Manage
+		if err := s.decide.RequirePlace(ctx, p, *ch.Folder); err != nil {
+			return Item{}, err
+		}
+	}
+	if err := s.decide.Require(ctx, p, id, need); err != nil {
+		return Item{}, err
+	}
+	var name string
+	if ch.Filename != nil {
+		n, err := CleanFilename(*ch.Filename)
+		if err != nil {
+			return Item{}, err
+		}
+		name = n
+	}
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if ch.Filename != nil {
+			if _, err := tx.Exec(ctx, `UPDATE media SET filename = $2 WHERE id = $1`, id, name); err != nil {
+				return err
+			}
+		}
+		if ch.Folder != nil {
+			_, err := tx.Exec(ctx, `UPDATE media SET folder_id = $2 WHERE id = $1`, id, *ch.Folder)
+			var pgErr *pgconn.PgError
+			if errors.As(err, &pgErr) && pgErr.Code == "23503" {
+				return fmt.Errorf("%w: no such folder", errs.ErrNotFound)
+			}
+			return err
+		}
+		return nil
+	})
+	if err != nil {
+		return Item{}, fmt.Errorf("update item: %w", err)
+	}
+	s.changed()
+	return s.Get(ctx, p, id)
 }
 
 // Delete removes the item. Its blob goes too when no other item uses it.

@@ -90,7 +90,7 @@ func TestRecoverDeadTemps(t *testing.T) {
 		t.Errorf("tmp holds %v, want %v", got, want)
 	}
 	// The live instance can still finish its upload.
-	if _, err := e.store.Create(context.Background(), e.user(acl.RoleEditor), mine, "mine.bin"); err != nil {
+	if _, err := e.store.Create(context.Background(), e.user(acl.RoleEditor), mine, "mine.bin", nil); err != nil {
 		t.Errorf("Create after Recover: %v", err)
 	}
 	theirs.Discard()
@@ -319,7 +319,7 @@ func TestRecoverWhileAnotherInstanceWorks(t *testing.T) {
 					t.Error(err)
 					return
 				}
-				it, err := e.store.Create(ctx, editor, rec, fmt.Sprintf("w%d-%d.bin", w, i))
+				it, err := e.store.Create(ctx, editor, rec, fmt.Sprintf("w%d-%d.bin", w, i), nil)
 				if err != nil {
 					t.Errorf("Create: %v", err)
 					return

@@ -23,7 +23,7 @@ func TestCreateAndGet(t *testing.T) {
 	video := sampleMP4(t)
 
 	start := time.Now()
-	it, err := e.store.Create(ctx, editor, e.receive(video), `C:\clips\Café clip.mp4`)
+	it, err := e.store.Create(ctx, editor, e.receive(video), `C:\clips\Café clip.mp4`, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -104,14 +104,14 @@ func TestCreateRefused(t *testing.T) {
 		{"empty name", editor, "", errs.ErrInvalid},
 		{"dot-dot name", editor, "../..", errs.ErrInvalid},
 	} {
-		it, err := e.store.Create(ctx, tt.p, e.receive(data), tt.filename)
+		it, err := e.store.Create(ctx, tt.p, e.receive(data), tt.filename, nil)
 		if !errors.Is(err, tt.target) {
 			t.Errorf("%s: Create = %+v, %v; want %v", tt.name, it, err, tt.target)
 		}
 	}
 	cancelled, cancel := context.WithCancel(ctx)
 	cancel()
-	if it, err := e.store.Create(cancelled, editor, e.receive(data), "a.bin"); !errors.Is(err, context.Canceled) {
+	if it, err := e.store.Create(cancelled, editor, e.receive(data), "a.bin", nil); !errors.Is(err, context.Canceled) {
 		t.Errorf("Create with a cancelled context = %+v, %v", it, err)
 	}
 	if rows := e.blobRows(); len(rows) != 0 {
@@ -247,7 +247,7 @@ func TestListPagination(t *testing.T) {
 		var pages [][]string
 		cursor := ""
 		for range 20 {
-			page, err := e.store.List(ctx, p, cursor, limit)
+			page, err := e.store.List(ctx, p, media.ListOptions{Cursor: cursor, Limit: limit})
 			if err != nil {
 				t.Fatalf("List(%q): %v", cursor, err)
 			}
@@ -270,7 +270,7 @@ func TestListPagination(t *testing.T) {
 	if want := [][]string{ids(newestFirst[0:3]), ids(newestFirst[3:6]), ids(newestFirst[6:7])}; !slices.EqualFunc(pages, want, slices.Equal) {
 		t.Errorf("editor's pages\n%v, want\n%v", pages, want)
 	}
-	page, err := e.store.List(ctx, editor, "", 0)
+	page, err := e.store.List(ctx, editor, media.ListOptions{Cursor: "", Limit: 0})
 	if err != nil || !slices.Equal(ids(page.Items), ids(newestFirst)) || page.Next != "" {
 		t.Errorf("List with the default limit = %v, %q, %v", ids(page.Items), page.Next, err)
 	}
@@ -286,7 +286,7 @@ func TestListPagination(t *testing.T) {
 	}
 
 	// The stranger sees nothing, then exactly what is granted.
-	page, err = e.store.List(ctx, stranger, "", 3)
+	page, err = e.store.List(ctx, stranger, media.ListOptions{Cursor: "", Limit: 3})
 	if err != nil || len(page.Items) != 0 || page.Items == nil || page.Next != "" {
 		t.Errorf("stranger's List = %+v, %v; want an empty, non-nil page", page, err)
 	}
@@ -296,7 +296,7 @@ func TestListPagination(t *testing.T) {
 	if pages, want := walk(stranger, 1), [][]string{{created[5].ID}, {created[4].ID}, {created[1].ID}}; !slices.EqualFunc(pages, want, slices.Equal) {
 		t.Errorf("stranger's pages %v, want %v", pages, want)
 	}
-	page, _ = e.store.List(ctx, stranger, "", 10)
+	page, _ = e.store.List(ctx, stranger, media.ListOptions{Cursor: "", Limit: 10})
 	if levels := []acl.Level{page.Items[0].Permission, page.Items[1].Permission, page.Items[2].Permission}; !slices.Equal(levels, []acl.Level{acl.Edit, acl.Manage, acl.View}) {
 		t.Errorf("stranger's permissions %v", levels)
 	}
@@ -319,7 +319,7 @@ func TestListPagination(t *testing.T) {
 		}
 	}
 
-	if _, err := e.store.List(ctx, acl.Principal{}, "", 3); !errors.Is(err, errs.ErrUnauthenticated) {
+	if _, err := e.store.List(ctx, acl.Principal{}, media.ListOptions{Cursor: "", Limit: 3}); !errors.Is(err, errs.ErrUnauthenticated) {
 		t.Errorf("List without a principal = %v, want ErrUnauthenticated", err)
 	}
 }
@@ -337,7 +337,7 @@ func TestListLimits(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, tt := range []struct{ limit, want int }{{0, 50}, {-3, 50}, {1, 1}, {200, 200}, {201, 200}, {100000, 200}} {
-		page, err := e.store.List(ctx, editor, "", tt.limit)
+		page, err := e.store.List(ctx, editor, media.ListOptions{Cursor: "", Limit: tt.limit})
 		if err != nil || len(page.Items) != tt.want || page.Next == "" {
 			t.Errorf("List(limit %d) = %d items, next %q, %v; want %d and a next page", tt.limit, len(page.Items), page.Next, err, tt.want)
 		}
@@ -345,7 +345,7 @@ func TestListLimits(t *testing.T) {
 	total := 0
 	seen := map[string]bool{}
 	for cursor := ""; ; {
-		page, err := e.store.List(ctx, editor, cursor, 200)
+		page, err := e.store.List(ctx, editor, media.ListOptions{Cursor: cursor, Limit: 200})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -380,14 +380,14 @@ func TestListMalformedCursor(t *testing.T) {
 		enc([]byte("2024-01-02T03:04:05Z|00000000-0000-0000-0000-000000000000'; DROP TABLE media; --")),
 		base64.StdEncoding.EncodeToString([]byte("2024-01-02T03:04:05.5Z|00000000-0000-0000-0000-000000000000")), // padded
 	} {
-		if page, err := e.store.List(context.Background(), editor, c, 3); !errors.Is(err, errs.ErrInvalid) {
+		if page, err := e.store.List(context.Background(), editor, media.ListOptions{Cursor: c, Limit: 3}); !errors.Is(err, errs.ErrInvalid) {
 			t.Errorf("List(%q) = %+v, %v; want ErrInvalid", c, page, err)
 		}
 	}
 	// A well-formed cursor from before everything is an empty page.
 	c := enc([]byte("2000-01-01T00:00:00Z|00000000-0000-0000-0000-000000000000"))
 	e.upload(editor, content("x", 10), "x")
-	if page, err := e.store.List(context.Background(), editor, c, 3); err != nil || len(page.Items) != 0 {
+	if page, err := e.store.List(context.Background(), editor, media.ListOptions{Cursor: c, Limit: 3}); err != nil || len(page.Items) != 0 {
 		t.Errorf("List from year 2000 = %+v, %v", page, err)
 	}
 }

@@ -1,0 +1,122 @@
+package acl
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"regexp"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/mediagate/mediagate/internal/errs"
+)
+
+// Group is a named set of users that grants can name.
+type Group struct {
+	ID      string   `json:"id"`
+	Name    string   `json:"name"`
+	Members []string `json:"members,omitempty"` // emails; shown to admins only
+	Size    int      `json:"size"`
+}
+
+var groupNameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
+
+// requireAdmin checks p is an admin: groups decide access to everything
+// granted to them, so only admins shape them.
+func requireAdmin(p Principal) error {
+	if !p.Valid() {
+		return errs.ErrUnauthenticated
+	}
+	if p.Role != RoleAdmin {
+		return fmt.Errorf("%w: only admins manage groups", errs.ErrForbidden)
+	}
+	return nil
+}
+
+// CreateGroup makes a group. p must be an admin (nil p: the CLI).
+func (d *Decider) CreateGroup(ctx context.Context, p *Principal, name string) (Group, error) {
+	if p != nil {
+		if err := requireAdmin(*p); err != nil {
+			return Group{}, err
+		}
+	}
+	name = strings.TrimSpace(name)
+	if !groupNameRE.MatchString(name) || name == "everyone" {
+		return Group{}, fmt.Errorf("%w: a group name is 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit (and not \"everyone\")", errs.ErrInvalid)
+	}
+	g := Group{Name: name, Members: []string{}}
+	err := d.pool.QueryRow(ctx, `INSERT INTO groups (name) VALUES ($1) RETURNING id`, name).Scan(&g.ID)
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && pgErr.Code == "23505" {
+		return Group{}, fmt.Errorf("%w: a group named %q exists", errs.ErrConflict, name)
+	}
+	if err != nil {
+		return Group{}, fmt.Errorf("create group: %w", err)
+	}
+	return g, nil
+}
+
+// SetMember adds (in true) or removes the user with email to or from the
+// group. p must be an admin (nil p: the CLI).
+func (d *Decider) SetMember(ctx context.Context, p *Principal, group, email string, in bool) error {
+	if p != nil {
+		if err := requireAdmin(*p); err != nil {
+			return err
+		}
+	}
+	return d.change(ctx, func(tx pgx.Tx) error {
+		var gid, uid string
+		if err := tx.QueryRow(ctx, `SELECT id FROM groups WHERE name = $1`, group).Scan(&gid); errors.Is(err, pgx.ErrNoRows) {
+			return fmt.Errorf("%w: no group named %q", errs.ErrNotFound, group)
+		} else if err != nil {
+			return err
+		}
+		email = strings.ToLower(strings.TrimSpace(email))
+		if err := tx.QueryRow(ctx, `SELECT id FROM users WHERE email = $1`, email).Scan(&uid); errors.Is(err, pgx.ErrNoRows) {
+			return fmt.Errorf("%w: no user with email %q", errs.ErrNotFound, email)
+		} else if err != nil {
+			return err
+		}
+		if in {
+			_, err := tx.Exec(ctx, `INSERT INTO group_members (group_id, user_id) VALUES ($1, $2) ON CONFLICT DO NOTHING`, gid, uid)
+			return err
+		}
+		tag, err := tx.Exec(ctx, `DELETE FROM group_members WHERE group_id = $1 AND user_id = $2`, gid, uid)
+		if err == nil && tag.RowsAffected() == 0 {
+			return fmt.Errorf("%w: %s is not in group %s", errs.ErrNotFound, email, group)
+		}
+		return err
+	})
+}
+
+// Groups lists every group with its size; admins also see the members.
+func (d *Decider) Groups(ctx context.Context, p Principal) ([]Group, error) {
+	if !p.Valid() {
+		return nil, errs.ErrUnauthenticated
+	}
+	rows, err := d.pool.Query(ctx, `
+		SELECT g.id, g.name, COALESCE(array_agg(u.email ORDER BY u.email) FILTER (WHERE u.id IS NOT NULL), '{}')
+		FROM groups g LEFT JOIN group_members gm ON gm.group_id = g.id LEFT JOIN users u ON u.id = gm.user_id
+		GROUP BY g.id ORDER BY g.name`)
+	if err != nil {
+		return nil, fmt.Errorf("list groups: %w", err)
+	}
+	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (Group, error) {
+		var g Group
+		err := row.Scan(&g.ID, &g.Name, &g.Members)
+		g.Size = len(g.Members)
+		if p.Role != RoleAdmin {
+			g.Members = nil
+		}
+		return g, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list groups: %w", err)
+	}
+	if out == nil {
+		out = []Group{}
+	}
+	return out, nil
+}
