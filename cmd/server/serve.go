@@ -15,6 +15,7 @@ import (
 
 	"github.com/mediagate/mediagate/internal/acl"
 	"github.com/mediagate/mediagate/internal/app"
+	"github.com/mediagate/mediagate/internal/audit"
 	"github.com/mediagate/mediagate/internal/config"
 	"github.com/mediagate/mediagate/internal/db"
 	"github.com/mediagate/mediagate/internal/invalidate"
@@ -87,7 +88,12 @@ func serve(ctx context.Context, e env, args []string) error {
 	}
 	auth := session.NewAuth(pool, cfg, e.log, hub)
 	defer auth.Close()
-	a, err := app.New(cfg, pool, auth, decide, store, e.log)
+	reads := audit.New(pool, e.log, audit.Options{})
+	auditCtx, stopAudit := context.WithCancel(context.Background())
+	go reads.Run(auditCtx)
+	// After the server has drained, write out what the audit still holds.
+	defer func() { stopAudit(); reads.Wait() }()
+	a, err := app.New(cfg, pool, auth, decide, store, reads, e.log)
 	if err != nil {
 		return err
 	}

@@ -262,17 +262,43 @@ func notFound(w http.ResponseWriter, r *http.Request) error {
 	return fmt.Errorf("%w: there is no page at %s", errs.ErrNotFound, r.URL.Path)
 }
 
-// servePrivate streams a private item to a caller who may view it.
+// servePrivate streams a private item to a caller who may view it, and
+// audits the decision either way.
 func (a *App) servePrivate(w http.ResponseWriter, r *http.Request) error {
+	id := chi.URLParam(r, "id")
 	p, err := caller(r)
 	if err != nil {
+		a.record(r, id, "", false)
 		return err
 	}
-	it, err := a.media.Get(r.Context(), p, chi.URLParam(r, "id"))
+	it, err := a.media.Get(r.Context(), p, id)
+	a.record(r, id, p.Email, err == nil)
 	if err != nil {
 		return err
 	}
 	a.send.SendPrivate(w, r, it)
+	return nil
+}
+
+// apiAccessLog is the read audit of one item, for its managers.
+func (a *App) apiAccessLog(w http.ResponseWriter, r *http.Request) error {
+	p, err := caller(r)
+	if err != nil {
+		return err
+	}
+	id := chi.URLParam(r, "id")
+	if err := a.decide.Require(r.Context(), p, id, acl.Manage); err != nil {
+		return err
+	}
+	limit, err := limitParam(r)
+	if err != nil {
+		return err
+	}
+	page, err := a.audit.List(r.Context(), id, r.URL.Query().Get("cursor"), limit)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, page)
 	return nil
 }
 

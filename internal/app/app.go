@@ -13,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/mediagate/mediagate/internal/acl"
+	"github.com/mediagate/mediagate/internal/audit"
 	"github.com/mediagate/mediagate/internal/config"
 	"github.com/mediagate/mediagate/internal/media"
 	"github.com/mediagate/mediagate/internal/session"
@@ -27,13 +28,14 @@ type App struct {
 	media  *media.Store
 	send   *media.Sender
 	pages  *pages
+	audit  *audit.Log
 	log    *slog.Logger
 }
 
 // New returns an App. It parses the templates, so a broken one fails start-up.
 // decide must be the decider store uses, so that a change made through one
 // drops what the other cached.
-func New(cfg config.Config, pool *pgxpool.Pool, auth *session.Auth, decide *acl.Decider, store *media.Store, log *slog.Logger) (*App, error) {
+func New(cfg config.Config, pool *pgxpool.Pool, auth *session.Auth, decide *acl.Decider, store *media.Store, audit *audit.Log, log *slog.Logger) (*App, error) {
 	p, err := parsePages()
 	if err != nil {
 		return nil, err
@@ -46,6 +48,7 @@ func New(cfg config.Config, pool *pgxpool.Pool, auth *session.Auth, decide *acl.
 		media:  store,
 		send:   media.NewSender(store.Disk(), cfg),
 		pages:  p,
+		audit:  audit,
 		log:    log,
 	}, nil
 }
@@ -104,3 +107,14 @@ func caller(r *http.Request) (acl.Principal, error) { return session.Caller(r.Co
 // detach keeps work that must finish (a commit after a long upload) from
 // being cancelled by a client that goes away at the last moment.
 func detach(ctx context.Context) context.Context { return context.WithoutCancel(ctx) }
+
+// record puts one streaming decision in the read audit.
+func (a *App) record(r *http.Request, item, who string, allowed bool) {
+	if !acl.ValidID(item) {
+		return
+	}
+	if who == "" {
+		who = "anonymous"
+	}
+	a.audit.Record(audit.Entry{MediaID: item, Actor: who, Allowed: allowed, Range: r.Header.Get("Range")})
+}

@@ -25,6 +25,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/mediagate/mediagate/internal/acl"
+	"github.com/mediagate/mediagate/internal/audit"
 	"github.com/mediagate/mediagate/internal/config"
 	"github.com/mediagate/mediagate/internal/invalidate"
 	"github.com/mediagate/mediagate/internal/media"
@@ -77,11 +78,15 @@ func newHarness(t *testing.T, mutate func(*config.Config)) *harness {
 	if err := hub.WaitHealthy(waitCtx); err != nil {
 		t.Fatalf("invalidation listener: %v", err)
 	}
+	reads := audit.New(pool, log, audit.Options{Interval: 20 * time.Millisecond})
+	auditCtx, stopAudit := context.WithCancel(context.Background())
+	go reads.Run(auditCtx)
+	t.Cleanup(func() { stopAudit(); reads.Wait() })
 	decide := acl.NewDecider(pool).Cached(hub)
 	store := media.NewStore(pool, disk, decide, log)
 	auth := session.NewAuth(pool, cfg, log, hub)
 	t.Cleanup(auth.Close)
-	a, err := New(cfg, pool, auth, decide, store, log)
+	a, err := New(cfg, pool, auth, decide, store, reads, log)
 	if err != nil {
 		t.Fatal(err)
 	}

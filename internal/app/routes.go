@@ -52,6 +52,7 @@ func (a *App) Routes() http.Handler {
 			r.Get("/media/{id}/grants", a.handle(a.listGrants(false)))
 			r.Put("/media/{id}/grants/{subject}", a.handle(a.setGrant(false)))
 			r.Delete("/media/{id}/grants/{subject}", a.handle(a.removeGrant(false)))
+			r.Get("/media/{id}/access", a.handle(a.apiAccessLog))
 			r.Post("/media/{id}/publish", a.handle(a.apiPublish))
 			r.Delete("/media/{id}/publish", a.handle(a.apiUnpublish))
 
