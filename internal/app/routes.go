@@ -44,6 +44,12 @@ func (a *App) Routes() http.Handler {
 
 		r.Route("/api", func(r chi.Router) {
 			r.Get("/me", a.handle(a.apiMe))
+			r.Post("/me/password", a.handle(a.apiChangePassword))
+			r.Get("/tokens", a.handle(a.apiListTokens))
+			r.Post("/tokens", a.handle(a.apiCreateToken))
+			r.Delete("/tokens/{id}", a.handle(a.apiDeleteToken))
+			r.Get("/users", a.handle(a.apiListUsers))
+			r.Patch("/users/{email}", a.handle(a.apiUpdateUser))
 			r.Get("/media", a.handle(a.apiListMedia))
 			r.Post("/media", a.handle(a.apiUpload))
 			r.Get("/media/{id}", a.handle(a.apiGetMedia))

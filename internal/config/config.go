@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"math"
 	"net/netip"
 	"path/filepath"
 	"strconv"
@@ -103,15 +104,23 @@ var Vars = []Var{
 // (registered here and parsed from args), and validates it.
 func Load(fs *flag.FlagSet, args []string, getenv func(string) string) (Config, error) {
 	c := Default()
+	// Flags default to empty, not to the environment's value, so that usage
+	// text never prints a password or a database URL.
 	values := map[string]*string{}
+	envOf := map[string]string{}
 	for _, v := range Vars {
-		s := getenv(v.Env)
-		values[v.Flag] = fs.String(v.Flag, s, v.Help+" (env "+v.Env+")")
+		values[v.Flag] = fs.String(v.Flag, "", v.Help+" (env "+v.Env+")")
+		envOf[v.Flag] = v.Env
 	}
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
-	if err := c.apply(func(name string) string { return *values[name] }); err != nil {
+	if err := c.apply(func(name string) string {
+		if s := *values[name]; s != "" {
+			return s
+		}
+		return getenv(envOf[name])
+	}); err != nil {
 		return c, err
 	}
 	return c, c.Validate()
@@ -230,10 +239,11 @@ func ParseSize(s string) (int64, error) {
 		"t": 1 << 40, "tb": 1 << 40, "tib": 1 << 40,
 	}[unit]
 	f, err := strconv.ParseFloat(num, 64)
-	if err != nil || mult == 0 || f <= 0 {
+	n := f * mult
+	if err != nil || mult == 0 || n < 1 || n >= math.MaxInt64 {
 		return 0, fmt.Errorf("want a size such as 500MiB or 4GiB, got %q", s)
 	}
-	return int64(f * mult), nil
+	return int64(n), nil
 }
 
 // ParsePrefixes reads a comma-separated list of CIDRs or bare addresses.

@@ -9,7 +9,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/alexedwards/scs/pgxstore"
 	"github.com/alexedwards/scs/v2"
 	"github.com/jackc/pgx/v5/pgxpool"
 
@@ -22,7 +21,10 @@ import (
 // CookieName is the session cookie's name.
 const CookieName = "mediagate_session"
 
-const userIDKey = "user_id"
+const (
+	userIDKey = "user_id"
+	epochKey  = "epoch" // the user's session_epoch at login
+)
 
 // Auth signs users in and out and tells who is calling.
 type Auth struct {
@@ -37,10 +39,8 @@ type Auth struct {
 // NewAuth returns an Auth whose sessions live in PostgreSQL.
 // Sessions, users and tokens are cached in process when hub is not nil.
 func NewAuth(pool *pgxpool.Pool, cfg config.Config, log *slog.Logger, hub *invalidate.Hub) *Auth {
-	// pgxstore's own cleaner races with its StopCleanup; ours is below.
-	store := pgxstore.NewWithCleanupInterval(pool, 0)
 	sm := scs.New()
-	sm.Store = newCachedStore(store, hub)
+	sm.Store = newCachedStore(pool, hub)
 	sm.Lifetime = cfg.SessionLifetime
 	sm.IdleTimeout = cfg.SessionIdle
 	sm.Cookie.Name = CookieName
@@ -89,28 +89,48 @@ func (a *Auth) Login(ctx context.Context, email, password, client string) (User,
 		return User{}, fmt.Errorf("%w: email and password are required", errs.ErrInvalid)
 	}
 	if err := a.Throttle.Check(ctx, email, client); err != nil {
-		return User{}, err
+		return User{}, unavailable(err)
 	}
 	u, err := a.Users.CheckPassword(ctx, email, password)
 	if errors.Is(err, ErrBadCredentials) {
 		if ferr := a.Throttle.Fail(ctx, email, client); ferr != nil {
-			return User{}, ferr
+			return User{}, unavailable(ferr)
 		}
 		a.log.Info("login failed", "email", email, "client", client)
 		return User{}, err
 	}
 	if err != nil {
-		return User{}, err
+		return User{}, unavailable(err)
 	}
 	if err := a.Throttle.Succeed(ctx, email); err != nil {
-		return User{}, err
+		return User{}, unavailable(err)
 	}
 	// A new token on every privilege change defeats session fixation.
 	if err := a.Sessions.RenewToken(ctx); err != nil {
 		return User{}, fmt.Errorf("renew session: %w", err)
 	}
 	a.Sessions.Put(ctx, userIDKey, u.ID)
+	a.Sessions.Put(ctx, epochKey, u.Epoch)
 	return u, nil
+}
+
+// ChangePassword changes the caller's password, which ends all their other
+// sessions; the one in ctx (if any) stays signed in.
+func (a *Auth) ChangePassword(ctx context.Context, p acl.Principal, current, next string) error {
+	if err := a.Users.ChangePassword(ctx, p, current, next); err != nil {
+		return err
+	}
+	if a.Sessions.GetString(ctx, userIDKey) == p.UserID {
+		u, err := a.Users.ByID(ctx, p.UserID)
+		if err != nil {
+			return err
+		}
+		if err := a.Sessions.RenewToken(ctx); err != nil {
+			return err
+		}
+		a.Sessions.Put(ctx, epochKey, u.Epoch)
+	}
+	return nil
 }
 
 // Logout ends the session in ctx.
@@ -177,8 +197,8 @@ func (a *Auth) IdentifyReadOnly(next http.Handler) http.Handler {
 func (a *Auth) identify(ctx context.Context, r *http.Request) context.Context {
 	var id identity
 	if h := r.Header.Get("Authorization"); h != "" {
-		token, ok := strings.CutPrefix(h, "Bearer ")
-		if !ok {
+		scheme, token, ok := strings.Cut(h, " ")
+		if !ok || !strings.EqualFold(scheme, "Bearer") {
 			id.err = fmt.Errorf("%w: Authorization must be \"Bearer <token>\"", errs.ErrUnauthenticated)
 		} else {
 			u, err := a.Users.ByToken(ctx, strings.TrimSpace(token))
@@ -189,6 +209,9 @@ func (a *Auth) identify(ctx context.Context, r *http.Request) context.Context {
 		if errors.Is(err, errs.ErrNotFound) {
 			err = nil // deleted or disabled since: signed out
 		}
+		if err == nil && u.Epoch != a.Sessions.GetInt(ctx, epochKey) {
+			u = User{} // password changed or signed out everywhere since
+		}
 		id = identity{p: u.Principal(), err: unavailable(err)}
 	}
 	return context.WithValue(ctx, identityKey{}, id)
@@ -198,8 +221,10 @@ func (a *Auth) identify(ctx context.Context, r *http.Request) context.Context {
 // ErrUnavailable, so a database outage is a 503, never an anonymous or
 // authorized answer.
 func unavailable(err error) error {
-	if err == nil || errors.Is(err, errs.ErrUnauthenticated) || errors.Is(err, errs.ErrNotFound) {
-		return err
+	for _, known := range []error{errs.ErrUnauthenticated, errs.ErrNotFound, errs.ErrThrottled, errs.ErrInvalid, errs.ErrUnavailable} {
+		if err == nil || errors.Is(err, known) {
+			return err
+		}
 	}
 	return fmt.Errorf("%w: %w", errs.ErrUnavailable, err)
 }

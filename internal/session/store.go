@@ -2,9 +2,12 @@ package session
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/alexedwards/scs/pgxstore"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/mediagate/mediagate/internal/invalidate"
 )
@@ -15,6 +18,7 @@ import (
 // table's triggers); this instance's own changes update it directly.
 type cachedStore struct {
 	db    *pgxstore.PostgresStore
+	pool  *pgxpool.Pool
 	cache *invalidate.Cache[string, cachedSession]
 }
 
@@ -23,8 +27,10 @@ type cachedSession struct {
 	expiry time.Time
 }
 
-func newCachedStore(db *pgxstore.PostgresStore, hub *invalidate.Hub) *cachedStore {
-	return &cachedStore{db: db, cache: invalidate.NewCache[string, cachedSession](hub, invalidate.Auth, 100_000)}
+func newCachedStore(pool *pgxpool.Pool, hub *invalidate.Hub) *cachedStore {
+	// pgxstore's own cleaner races with its StopCleanup; Auth runs one.
+	return &cachedStore{db: pgxstore.NewWithCleanupInterval(pool, 0), pool: pool,
+		cache: invalidate.NewCache[string, cachedSession](hub, invalidate.Auth, 100_000)}
 }
 
 // errMissing marks a miss so the cache never keeps it.
@@ -34,17 +40,17 @@ func (errMissing) Error() string { return "no session" }
 
 // Find returns the session's data, from the cache when it holds an unexpired copy.
 func (s *cachedStore) Find(token string) ([]byte, bool, error) {
-	cs, err := s.cache.Get(context.Background(), token, func(context.Context) (cachedSession, error) {
-		b, found, err := s.db.Find(token)
-		if err != nil {
-			return cachedSession{}, err
-		}
-		if !found {
+	cs, err := s.cache.Get(context.Background(), token, func(ctx context.Context) (cachedSession, error) {
+		// pgxstore's Find, plus the row's expiry: the cached copy is good
+		// until then (scs sets it to the idle timeout or the absolute
+		// deadline, whichever comes first).
+		var cs cachedSession
+		err := s.pool.QueryRow(ctx, `SELECT data, expiry FROM sessions WHERE token = $1 AND current_timestamp < expiry`,
+			token).Scan(&cs.data, &cs.expiry)
+		if errors.Is(err, pgx.ErrNoRows) {
 			return cachedSession{}, errMissing{}
 		}
-		// The row's expiry is not returned by Find; the idle timeout keeps
-		// moving it, so a cached copy is good for a short while only.
-		return cachedSession{data: b, expiry: time.Now().Add(time.Minute)}, nil
+		return cs, err
 	})
 	if _, missing := err.(errMissing); missing {
 		return nil, false, nil
@@ -52,9 +58,9 @@ func (s *cachedStore) Find(token string) ([]byte, bool, error) {
 	if err != nil {
 		return nil, false, err
 	}
-	if time.Now().After(cs.expiry) {
+	if !time.Now().Before(cs.expiry) {
 		s.cache.Delete(token)
-		return s.Find(token)
+		return nil, false, nil
 	}
 	return cs.data, true, nil
 }

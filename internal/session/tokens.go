@@ -20,15 +20,26 @@ const tokenPrefix = "mg_"
 // CreateToken makes a new API token for the user and returns it. Only its
 // hash is stored: the token itself is shown once.
 func (us *Users) CreateToken(ctx context.Context, userID string) (string, error) {
+	token, _, err := us.CreateNamedToken(ctx, userID, "")
+	return token, err
+}
+
+// CreateNamedToken is CreateToken with a name to tell tokens apart; it also
+// returns the token's id.
+func (us *Users) CreateNamedToken(ctx context.Context, userID, name string) (string, Token, error) {
 	b := make([]byte, 32)
 	rand.Read(b)
 	token := tokenPrefix + base64.RawURLEncoding.EncodeToString(b)
 	hash := hashToken(token)
-	if _, err := us.pool.Exec(ctx, `INSERT INTO api_tokens (user_id, token_hash) VALUES ($1, $2)`,
-		userID, hash[:]); err != nil {
-		return "", fmt.Errorf("create token: %w", err)
+	if len(name) > 100 {
+		return "", Token{}, fmt.Errorf("%w: a token name has at most 100 bytes", errs.ErrInvalid)
 	}
-	return token, nil
+	t := Token{Name: name}
+	if err := us.pool.QueryRow(ctx, `INSERT INTO api_tokens (user_id, token_hash, name) VALUES ($1, $2, $3)
+		RETURNING id, created_at`, userID, hash[:], name).Scan(&t.ID, &t.CreatedAt); err != nil {
+		return "", Token{}, fmt.Errorf("create token: %w", err)
+	}
+	return token, t, nil
 }
 
 // ByToken returns the active user owning token.
@@ -40,10 +51,10 @@ func (us *Users) ByToken(ctx context.Context, token string) (User, error) {
 	return us.tokens.Get(ctx, hash, func(ctx context.Context) (User, error) {
 		var u User
 		err := us.pool.QueryRow(ctx, `
-			SELECT u.id, u.email, u.role, u.disabled_at, u.created_at
+			SELECT u.id, u.email, u.role, u.disabled_at, u.created_at, u.session_epoch
 			FROM api_tokens t JOIN users u ON u.id = t.user_id
 			WHERE t.token_hash = $1 AND u.disabled_at IS NULL`, hash[:]).
-			Scan(&u.ID, &u.Email, &u.Role, &u.DisabledAt, &u.CreatedAt)
+			Scan(u.fields()...)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return User{}, fmt.Errorf("%w: invalid API token", errs.ErrUnauthenticated)
 		}

@@ -35,6 +35,15 @@ type User struct {
 	Role       acl.Role   `json:"role"`
 	DisabledAt *time.Time `json:"disabled_at,omitempty"`
 	CreatedAt  time.Time  `json:"created_at"`
+	// Epoch is copied into a session at login; a session whose copy differs
+	// has been ended (password change, sign out everywhere).
+	Epoch int `json:"-"`
+}
+
+const userColumns = `id, email, role, disabled_at, created_at, session_epoch`
+
+func (u *User) fields() []any {
+	return []any{&u.ID, &u.Email, &u.Role, &u.DisabledAt, &u.CreatedAt, &u.Epoch}
 }
 
 // Principal returns the acl principal for u.
@@ -93,8 +102,8 @@ func (us *Users) Create(ctx context.Context, email string, role acl.Role, passwo
 	var u User
 	err = us.pool.QueryRow(ctx, `
 		INSERT INTO users (email, role, password_hash) VALUES ($1, $2, $3)
-		RETURNING id, email, role, disabled_at, created_at`, email, role, hash).
-		Scan(&u.ID, &u.Email, &u.Role, &u.DisabledAt, &u.CreatedAt)
+		RETURNING `+userColumns, email, role, hash).
+		Scan(u.fields()...)
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) && pgErr.Code == "23505" {
 		return User{}, fmt.Errorf("%w: a user with email %s exists", errs.ErrConflict, email)
@@ -130,8 +139,7 @@ func (us *Users) Active(ctx context.Context, id string) (User, error) {
 
 func (us *Users) one(ctx context.Context, where string, arg any) (User, error) {
 	var u User
-	err := us.pool.QueryRow(ctx, `SELECT id, email, role, disabled_at, created_at FROM users `+where, arg).
-		Scan(&u.ID, &u.Email, &u.Role, &u.DisabledAt, &u.CreatedAt)
+	err := us.pool.QueryRow(ctx, `SELECT `+userColumns+` FROM users `+where, arg).Scan(u.fields()...)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return User{}, fmt.Errorf("%w: no such user", errs.ErrNotFound)
 	}
@@ -183,9 +191,9 @@ func (us *Users) CheckPassword(ctx context.Context, email, password string) (Use
 	var u User
 	var hash string
 	err := us.pool.QueryRow(ctx, `
-		SELECT id, email, role, disabled_at, created_at, password_hash FROM users WHERE email = $1`,
+		SELECT `+userColumns+`, password_hash FROM users WHERE email = $1`,
 		strings.ToLower(strings.TrimSpace(email))).
-		Scan(&u.ID, &u.Email, &u.Role, &u.DisabledAt, &u.CreatedAt, &hash)
+		Scan(append(u.fields(), &hash)...)
 	if errors.Is(err, pgx.ErrNoRows) {
 		argon2id.ComparePasswordAndHash(password, dummyHash) //nolint:errcheck
 		return User{}, ErrBadCredentials

@@ -1,0 +1,106 @@
+package app
+
+import (
+	"net/http"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/mediagate/mediagate/internal/acl"
+	"github.com/mediagate/mediagate/internal/session"
+)
+
+func (a *App) apiListUsers(w http.ResponseWriter, r *http.Request) error {
+	p, err := caller(r)
+	if err != nil {
+		return err
+	}
+	users, err := a.auth.Users.List(r.Context(), p)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"users": users})
+	return nil
+}
+
+func (a *App) apiUpdateUser(w http.ResponseWriter, r *http.Request) error {
+	p, err := caller(r)
+	if err != nil {
+		return err
+	}
+	var body struct {
+		Role     *acl.Role `json:"role"`
+		Disabled *bool     `json:"disabled"`
+	}
+	if err := decodeJSON(r, &body); err != nil {
+		return err
+	}
+	u, err := a.auth.Users.Update(r.Context(), p, chi.URLParam(r, "email"), session.UserChange{Role: body.Role, Disabled: body.Disabled})
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, u)
+	return nil
+}
+
+func (a *App) apiChangePassword(w http.ResponseWriter, r *http.Request) error {
+	p, err := caller(r)
+	if err != nil {
+		return err
+	}
+	var body struct {
+		Current string `json:"current"`
+		New     string `json:"new"`
+	}
+	if err := decodeJSON(r, &body); err != nil {
+		return err
+	}
+	if err := a.auth.ChangePassword(r.Context(), p, body.Current, body.New); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+func (a *App) apiListTokens(w http.ResponseWriter, r *http.Request) error {
+	p, err := caller(r)
+	if err != nil {
+		return err
+	}
+	tokens, err := a.auth.Users.Tokens(r.Context(), p.UserID)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"tokens": tokens})
+	return nil
+}
+
+func (a *App) apiCreateToken(w http.ResponseWriter, r *http.Request) error {
+	p, err := caller(r)
+	if err != nil {
+		return err
+	}
+	var body struct {
+		Name string `json:"name"`
+	}
+	if err := decodeJSON(r, &body); err != nil {
+		return err
+	}
+	token, t, err := a.auth.Users.CreateNamedToken(r.Context(), p.UserID, body.Name)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusCreated, map[string]any{"id": t.ID, "name": t.Name, "created_at": t.CreatedAt, "token": token})
+	return nil
+}
+
+func (a *App) apiDeleteToken(w http.ResponseWriter, r *http.Request) error {
+	p, err := caller(r)
+	if err != nil {
+		return err
+	}
+	if err := a.auth.Users.DeleteToken(r.Context(), p.UserID, chi.URLParam(r, "id")); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}

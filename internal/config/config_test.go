@@ -1,0 +1,445 @@
+package config
+
+import (
+	"bytes"
+	"flag"
+	"io"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestParseSize(t *testing.T) {
+	t.Parallel()
+	good := []struct {
+		in   string
+		want int64
+	}{
+		{"1048576", 1048576},
+		{"1", 1},
+		{"  42  ", 42},
+		{"512b", 512},
+		{"1k", 1 << 10},
+		{"1KiB", 1 << 10},
+		{"500MB", 500 << 20}, // binary units, as documented
+		{"500MiB", 500 << 20},
+		{"500 MiB", 500 << 20},
+		{"500mib", 500 << 20},
+		{"4G", 4 << 30},
+		{"4GB", 4 << 30},
+		{"4GiB", 4 << 30},
+		{"1.5GiB", 3 << 29},
+		{"0.5k", 512},
+		{"2T", 2 << 40},
+		{"1TiB", 1 << 40},
+	}
+	for _, tc := range good {
+		t.Run(tc.in, func(t *testing.T) {
+			t.Parallel()
+			got, err := ParseSize(tc.in)
+			if err != nil {
+				t.Fatalf("ParseSize(%q): %v", tc.in, err)
+			}
+			if got != tc.want {
+				t.Errorf("ParseSize(%q) = %d, want %d", tc.in, got, tc.want)
+			}
+		})
+	}
+	bad := []string{"", " ", "abc", "-1", "-1MiB", "10XB", "0", "0MiB", "0.0", "MiB", "1.2.3", ".", "1e3", "1 0", "NaN", "Inf", "+Inf", "1PiB"}
+	for _, in := range bad {
+		t.Run("bad/"+in, func(t *testing.T) {
+			t.Parallel()
+			got, err := ParseSize(in)
+			if err == nil {
+				t.Fatalf("ParseSize(%q) = %d, want an error", in, got)
+			}
+			if got != 0 {
+				t.Errorf("ParseSize(%q) returned %d alongside its error, want 0", in, got)
+			}
+			if !strings.Contains(err.Error(), "500MiB") || !strings.Contains(err.Error(), strconvQuote(in)) {
+				t.Errorf("ParseSize(%q) error %q should give an example and quote the input", in, err)
+			}
+		})
+	}
+}
+
+// TestParseSizeNeverNonPositive checks that a successful parse is a usable
+// size: a value that rounds down to zero bytes, or one too large for an int64,
+// must be an error rather than 0 or a negative number.
+func TestParseSizeNeverNonPositive(t *testing.T) {
+	t.Parallel()
+	for _, in := range []string{"0.1", "0.5b", "9999999999TiB", "100000000000000000000"} {
+		t.Run(in, func(t *testing.T) {
+			t.Parallel()
+			got, err := ParseSize(in)
+			if err == nil && got <= 0 {
+				t.Errorf("ParseSize(%q) = %d with no error; want an error or a positive size", in, got)
+			}
+		})
+	}
+}
+
+func strconvQuote(s string) string { return `"` + s + `"` }
+
+func TestParsePrefixes(t *testing.T) {
+	t.Parallel()
+	pp := func(ss ...string) []netip.Prefix {
+		var out []netip.Prefix
+		for _, s := range ss {
+			out = append(out, netip.MustParsePrefix(s))
+		}
+		return out
+	}
+	tests := []struct {
+		name string
+		in   string
+		want []netip.Prefix
+	}{
+		{"one cidr", "10.0.0.0/8", pp("10.0.0.0/8")},
+		{"cidrs", "10.0.0.0/8,192.168.0.0/16", pp("10.0.0.0/8", "192.168.0.0/16")},
+		{"masked", "10.1.2.3/8", pp("10.0.0.0/8")},
+		{"bare v4", "192.0.2.7", pp("192.0.2.7/32")},
+		{"bare v6", "2001:db8::1", pp("2001:db8::1/128")},
+		{"v6 cidr", "2001:db8::/32", pp("2001:db8::/32")},
+		{"loopback v6", "::1", pp("::1/128")},
+		{"spaces", "  10.0.0.0/8 ,  ::1 ", pp("10.0.0.0/8", "::1/128")},
+		{"empty entries skipped", ",10.0.0.0/8,,", pp("10.0.0.0/8")},
+		{"mixed", "127.0.0.0/8, ::1/128, 203.0.113.9", pp("127.0.0.0/8", "::1/128", "203.0.113.9/32")},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			got, err := ParsePrefixes(tc.in)
+			if err != nil {
+				t.Fatalf("ParsePrefixes(%q): %v", tc.in, err)
+			}
+			if !reflect.DeepEqual(got, tc.want) {
+				t.Errorf("ParsePrefixes(%q) = %v, want %v", tc.in, got, tc.want)
+			}
+		})
+	}
+	for _, in := range []string{"nope", "10.0.0.0/8,bogus", "10.0.0.0/33", "300.1.1.1", "10.0.0.0/8;192.168.0.0/16", "example.com"} {
+		t.Run("bad/"+in, func(t *testing.T) {
+			t.Parallel()
+			got, err := ParsePrefixes(in)
+			if err == nil {
+				t.Fatalf("ParsePrefixes(%q) = %v, want an error", in, got)
+			}
+			if got != nil {
+				t.Errorf("ParsePrefixes(%q) returned %v alongside its error", in, got)
+			}
+		})
+	}
+}
+
+// envMap returns a getenv over m.
+func envMap(m map[string]string) func(string) string {
+	return func(k string) string { return m[k] }
+}
+
+func newFlagSet() *flag.FlagSet {
+	fs := flag.NewFlagSet("test", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	return fs
+}
+
+func TestLoadDefaults(t *testing.T) {
+	t.Parallel()
+	got, err := Load(newFlagSet(), nil, envMap(nil))
+	if err != nil {
+		t.Fatalf("Load with nothing set: %v", err)
+	}
+	want := Default()
+	abs, err := filepath.Abs(want.DataDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want.DataDir = abs
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("Load with nothing set =\n%+v\nwant\n%+v", got, want)
+	}
+	// Spot-check the defaults themselves, so a change to Default is deliberate.
+	if got.Accel != AccelAuto || got.MaxUpload != 4<<30 || got.CookieSecure ||
+		got.SessionIdle != 12*time.Hour || got.SessionLifetime != 7*24*time.Hour ||
+		got.AdminEmail != "admin@localhost" || got.AdminPassword != "" || got.Addr != "127.0.0.1:8080" {
+		t.Errorf("unexpected defaults: %+v", got)
+	}
+	if !filepath.IsAbs(got.DataDir) {
+		t.Errorf("DataDir %q is not absolute", got.DataDir)
+	}
+	wantProxies := []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")}
+	if !reflect.DeepEqual(got.TrustedProxies, wantProxies) {
+		t.Errorf("default TrustedProxies = %v, want %v", got.TrustedProxies, wantProxies)
+	}
+}
+
+func TestFromEnvValues(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	env := map[string]string{
+		"DATABASE_URL":               "postgres://u@db:5432/x",
+		"MEDIAGATE_ADDR":             ":9090",
+		"MEDIAGATE_DATA_DIR":         dir,
+		"MEDIAGATE_ACCEL":            "NGINX",
+		"MEDIAGATE_MAX_UPLOAD":       "500MiB",
+		"MEDIAGATE_COOKIE_SECURE":    "true",
+		"MEDIAGATE_TRUSTED_PROXIES":  "10.0.0.0/8, 2001:db8::1",
+		"MEDIAGATE_ADMIN_EMAIL":      "root@example.com",
+		"MEDIAGATE_ADMIN_PASSWORD":   "s3cret-pass",
+		"MEDIAGATE_SESSION_IDLE":     "30m",
+		"MEDIAGATE_SESSION_LIFETIME": "48h",
+	}
+	got, err := FromEnv(envMap(env))
+	if err != nil {
+		t.Fatalf("FromEnv: %v", err)
+	}
+	want := Config{
+		DatabaseURL:     "postgres://u@db:5432/x",
+		Addr:            ":9090",
+		DataDir:         dir,
+		Accel:           AccelNginx,
+		MaxUpload:       500 << 20,
+		CookieSecure:    true,
+		TrustedProxies:  []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("2001:db8::1/128")},
+		AdminEmail:      "root@example.com",
+		AdminPassword:   "s3cret-pass",
+		SessionIdle:     30 * time.Minute,
+		SessionLifetime: 48 * time.Hour,
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("FromEnv =\n%+v\nwant\n%+v", got, want)
+	}
+}
+
+func TestVarsCoverEverySetting(t *testing.T) {
+	t.Parallel()
+	// Every Var must be applied: setting each one alone to a distinctive valid
+	// value must change the resulting Config.
+	values := map[string]string{
+		"DATABASE_URL":               "postgres://other@h/db",
+		"MEDIAGATE_ADDR":             ":1",
+		"MEDIAGATE_DATA_DIR":         "/tmp/mediagate-config-test",
+		"MEDIAGATE_ACCEL":            "off",
+		"MEDIAGATE_MAX_UPLOAD":       "1k",
+		"MEDIAGATE_COOKIE_SECURE":    "1",
+		"MEDIAGATE_TRUSTED_PROXIES":  "10.0.0.1",
+		"MEDIAGATE_ADMIN_EMAIL":      "x@y.z",
+		"MEDIAGATE_ADMIN_PASSWORD":   "pw-pw-pw-pw",
+		"MEDIAGATE_SESSION_IDLE":     "1m",
+		"MEDIAGATE_SESSION_LIFETIME": "2m",
+	}
+	if len(values) != len(Vars) {
+		t.Fatalf("test covers %d settings, Vars has %d", len(values), len(Vars))
+	}
+	base, err := FromEnv(envMap(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	seenFlags := map[string]bool{}
+	for _, v := range Vars {
+		if seenFlags[v.Flag] {
+			t.Errorf("flag %s listed twice", v.Flag)
+		}
+		seenFlags[v.Flag] = true
+		val, ok := values[v.Env]
+		if !ok {
+			t.Errorf("no test value for %s", v.Env)
+			continue
+		}
+		got, err := FromEnv(envMap(map[string]string{v.Env: val}))
+		if err != nil {
+			t.Errorf("%s=%s: %v", v.Env, val, err)
+			continue
+		}
+		if reflect.DeepEqual(got, base) {
+			t.Errorf("%s=%s changed nothing", v.Env, val)
+		}
+	}
+}
+
+func TestLoadFlagsOverrideEnv(t *testing.T) {
+	t.Parallel()
+	env := map[string]string{
+		"MEDIAGATE_ADDR":          ":1111",
+		"MEDIAGATE_ACCEL":         "nginx",
+		"MEDIAGATE_MAX_UPLOAD":    "1G",
+		"MEDIAGATE_COOKIE_SECURE": "false",
+		"MEDIAGATE_SESSION_IDLE":  "1h",
+		"MEDIAGATE_ADMIN_EMAIL":   "env@example.com",
+	}
+	args := []string{"-addr", ":2222", "-accel=off", "-max-upload", "2MiB", "-cookie-secure=true", "-session-idle", "5m"}
+	got, err := Load(newFlagSet(), args, envMap(env))
+	if err != nil {
+		t.Fatalf("Load: %v", err)
+	}
+	if got.Addr != ":2222" || got.Accel != AccelOff || got.MaxUpload != 2<<20 || !got.CookieSecure || got.SessionIdle != 5*time.Minute {
+		t.Errorf("flags did not override env: %+v", got)
+	}
+	if got.AdminEmail != "env@example.com" {
+		t.Errorf("env value without a flag was lost: AdminEmail = %q", got.AdminEmail)
+	}
+}
+
+func TestLoadExtraFlagsAndArgs(t *testing.T) {
+	t.Parallel()
+	fs := newFlagSet()
+	extra := fs.Bool("extra", false, "a caller's own flag")
+	_, err := Load(fs, []string{"-extra", "positional"}, envMap(nil))
+	if err != nil {
+		t.Fatalf("Load: %v", err)
+	}
+	if !*extra {
+		t.Error("caller's flag was not parsed")
+	}
+	if got := fs.Args(); !reflect.DeepEqual(got, []string{"positional"}) {
+		t.Errorf("fs.Args() = %q", got)
+	}
+	if _, err := Load(newFlagSet(), []string{"-no-such-flag"}, envMap(nil)); err == nil {
+		t.Error("an unknown flag was accepted")
+	}
+}
+
+func TestLoadInvalid(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name    string
+		env     map[string]string
+		args    []string
+		setting string // must be named in the error
+		value   string // must be quoted in the error, when set
+	}{
+		{"accel env", map[string]string{"MEDIAGATE_ACCEL": "sometimes"}, nil, "accel", "sometimes"},
+		{"accel flag", nil, []string{"-accel", "x"}, "accel", "x"},
+		{"size", map[string]string{"MEDIAGATE_MAX_UPLOAD": "lots"}, nil, "max-upload", "lots"},
+		{"size zero", map[string]string{"MEDIAGATE_MAX_UPLOAD": "0"}, nil, "max-upload", "0"},
+		{"size negative", nil, []string{"-max-upload=-5"}, "max-upload", "-5"},
+		{"size unit", nil, []string{"-max-upload", "10XB"}, "max-upload", "10XB"},
+		{"bool", map[string]string{"MEDIAGATE_COOKIE_SECURE": "yes please"}, nil, "cookie-secure", "yes please"},
+		{"bool flag", nil, []string{"-cookie-secure", "maybe"}, "cookie-secure", "maybe"},
+		{"duration", map[string]string{"MEDIAGATE_SESSION_IDLE": "12"}, nil, "session-idle", "12"},
+		{"duration unit", map[string]string{"MEDIAGATE_SESSION_LIFETIME": "7d"}, nil, "session-lifetime", "7d"},
+		{"duration negative", nil, []string{"-session-idle", "-1h"}, "session-idle", "-1h"},
+		{"duration zero", nil, []string{"-session-lifetime", "0s"}, "session-lifetime", "0s"},
+		{"proxies", map[string]string{"MEDIAGATE_TRUSTED_PROXIES": "10.0.0.0/8,nope"}, nil, "trusted-proxies", "nope"},
+		{"admin email", map[string]string{"MEDIAGATE_ADMIN_EMAIL": "admin"}, nil, "admin-email", "admin"},
+		// Sizes that ParseSize turns into 0 or an overflowed negative number
+		// are still refused, by Validate.
+		{"size rounds to zero", nil, []string{"-max-upload", "0.1"}, "max-upload", ""},
+		{"size overflows", nil, []string{"-max-upload", "9999999999TiB"}, "max-upload", ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			_, err := Load(newFlagSet(), tc.args, envMap(tc.env))
+			if err == nil {
+				t.Fatal("Load accepted an invalid setting")
+			}
+			msg := err.Error()
+			if !strings.HasPrefix(msg, tc.setting+":") {
+				t.Errorf("error %q does not start with the setting name %q", msg, tc.setting)
+			}
+			if tc.value != "" && !strings.Contains(msg, strconvQuote(tc.value)) {
+				t.Errorf("error %q does not quote the bad value %q", msg, tc.value)
+			}
+		})
+	}
+}
+
+func TestLoadReportsEveryBadSetting(t *testing.T) {
+	t.Parallel()
+	env := map[string]string{
+		"MEDIAGATE_MAX_UPLOAD":    "lots",
+		"MEDIAGATE_COOKIE_SECURE": "perhaps",
+		"MEDIAGATE_SESSION_IDLE":  "soon",
+	}
+	_, err := FromEnv(envMap(env))
+	if err == nil {
+		t.Fatal("FromEnv accepted three bad settings")
+	}
+	for _, name := range []string{"max-upload", "cookie-secure", "session-idle"} {
+		if !strings.Contains(err.Error(), name+":") {
+			t.Errorf("error %q does not mention %s", err, name)
+		}
+	}
+}
+
+func TestValidate(t *testing.T) {
+	t.Parallel()
+	c := Default()
+	c.DataDir = "rel/data"
+	if err := c.Validate(); err != nil {
+		t.Fatalf("Validate: %v", err)
+	}
+	wd, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := filepath.Join(wd, "rel", "data"); c.DataDir != want {
+		t.Errorf("DataDir = %q, want %q", c.DataDir, want)
+	}
+	if c.PrivateDir() != filepath.Join(wd, "rel", "data", "private") ||
+		c.PublicDir() != filepath.Join(wd, "rel", "data", "public") ||
+		c.TmpDir() != filepath.Join(wd, "rel", "data", "tmp") ||
+		c.TrashDir() != filepath.Join(wd, "rel", "data", "trash") {
+		t.Errorf("derived dirs wrong: %s %s %s %s", c.PrivateDir(), c.PublicDir(), c.TmpDir(), c.TrashDir())
+	}
+
+	for name, mutate := range map[string]func(*Config){
+		"empty data dir":  func(c *Config) { c.DataDir = "" },
+		"zero max upload": func(c *Config) { c.MaxUpload = 0 },
+		"bad accel":       func(c *Config) { c.Accel = "NGINX" }, // Validate itself does not lower-case
+		"bad admin email": func(c *Config) { c.AdminEmail = "root" },
+	} {
+		c := Default()
+		mutate(&c)
+		if err := c.Validate(); err == nil {
+			t.Errorf("%s: Validate accepted %+v", name, c)
+		}
+	}
+}
+
+func TestLoadRelativeDataDir(t *testing.T) {
+	t.Parallel()
+	got, err := Load(newFlagSet(), []string{"-data-dir", "./some/where"}, envMap(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	wd, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := filepath.Join(wd, "some", "where"); got.DataDir != want {
+		t.Errorf("DataDir = %q, want %q", got.DataDir, want)
+	}
+}
+
+// TestUsageHidesSecrets checks that a mistyped flag, which makes the flag
+// package print the usage, does not print the values of the secret settings
+// taken from the environment (the admin password, credentials in the
+// database URL) to the output, i.e. to the service's logs.
+func TestUsageHidesSecrets(t *testing.T) {
+	t.Parallel()
+	const pw, dbpw = "admin-pw-3f9a1c", "db-pw-77e0b2"
+	env := map[string]string{
+		"MEDIAGATE_ADMIN_PASSWORD": pw,
+		"DATABASE_URL":             "postgres://app:" + dbpw + "@db:5432/mediagate",
+	}
+	var out bytes.Buffer
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(&out)
+	if _, err := Load(fs, []string{"-adrr", ":80"}, envMap(env)); err == nil {
+		t.Fatal("a mistyped flag was accepted")
+	}
+	if !strings.Contains(out.String(), "admin-password") {
+		t.Fatalf("usage was not printed; output: %q", out.String())
+	}
+	for _, secret := range []string{pw, dbpw} {
+		if strings.Contains(out.String(), secret) {
+			t.Errorf("usage output reveals the secret %q from the environment:\n%s", secret, out.String())
+		}
+	}
+}

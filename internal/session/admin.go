@@ -1,0 +1,179 @@
+package session
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/alexedwards/argon2id"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/mediagate/mediagate/internal/acl"
+	"github.com/mediagate/mediagate/internal/errs"
+	"github.com/mediagate/mediagate/internal/invalidate"
+)
+
+// changed drops this instance's cached users, sessions and decisions after
+// a commit; other instances hear of it from the users trigger.
+func (us *Users) changed() { us.hub.Changed(invalidate.All) }
+
+func requireAdmin(actor acl.Principal) error {
+	if !actor.Valid() {
+		return errs.ErrUnauthenticated
+	}
+	if actor.Role != acl.RoleAdmin {
+		return fmt.Errorf("%w: only admins manage users", errs.ErrForbidden)
+	}
+	return nil
+}
+
+// List returns every user, by email. actor must be an admin.
+func (us *Users) List(ctx context.Context, actor acl.Principal) ([]User, error) {
+	if err := requireAdmin(actor); err != nil {
+		return nil, err
+	}
+	rows, err := us.pool.Query(ctx, `SELECT `+userColumns+` FROM users ORDER BY email`)
+	if err != nil {
+		return nil, fmt.Errorf("list users: %w", err)
+	}
+	return pgx.CollectRows(rows, func(row pgx.CollectableRow) (User, error) {
+		var u User
+		return u, row.Scan(u.fields()...)
+	})
+}
+
+// UserChange changes a user's role and/or disables or enables the account;
+// nil fields stay as they are.
+type UserChange struct {
+	Role     *acl.Role
+	Disabled *bool
+}
+
+// Update applies ch to the user with email. actor must be an admin, and may
+// not demote or disable themselves (so an admin always remains). Disabling
+// ends the user's sessions and tokens at once, on every instance.
+func (us *Users) Update(ctx context.Context, actor acl.Principal, email string, ch UserChange) (User, error) {
+	if err := requireAdmin(actor); err != nil {
+		return User{}, err
+	}
+	u, err := us.ByEmail(ctx, email)
+	if err != nil {
+		return User{}, err
+	}
+	if u.ID == actor.UserID && ((ch.Role != nil && *ch.Role != acl.RoleAdmin) || (ch.Disabled != nil && *ch.Disabled)) {
+		return User{}, fmt.Errorf("%w: you can't demote or disable yourself", errs.ErrConflict)
+	}
+	if ch.Role != nil {
+		if _, err := acl.ParseRole(string(*ch.Role)); err != nil {
+			return User{}, err
+		}
+	}
+	err = pgx.BeginFunc(ctx, us.pool, func(tx pgx.Tx) error {
+		if ch.Role != nil {
+			if _, err := tx.Exec(ctx, `UPDATE users SET role = $2 WHERE id = $1`, u.ID, *ch.Role); err != nil {
+				return err
+			}
+		}
+		if ch.Disabled != nil {
+			var at *time.Time
+			if *ch.Disabled {
+				now := time.Now()
+				at = &now
+			}
+			if _, err := tx.Exec(ctx, `UPDATE users SET disabled_at = $2, session_epoch = session_epoch + 1 WHERE id = $1`, u.ID, at); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return User{}, fmt.Errorf("update user: %w", err)
+	}
+	us.changed()
+	return us.ByID(ctx, u.ID)
+}
+
+// SetPassword replaces the user's password and ends all their sessions.
+func (us *Users) SetPassword(ctx context.Context, userID, password string) error {
+	if len(password) < MinPasswordLength {
+		return fmt.Errorf("%w: password must have at least %d characters", errs.ErrInvalid, MinPasswordLength)
+	}
+	hash, err := argon2id.CreateHash(password, PasswordParams)
+	if err != nil {
+		return fmt.Errorf("hash password: %w", err)
+	}
+	tag, err := us.pool.Exec(ctx, `UPDATE users SET password_hash = $2, session_epoch = session_epoch + 1 WHERE id = $1`, userID, hash)
+	if err != nil {
+		return fmt.Errorf("set password: %w", err)
+	}
+	if tag.RowsAffected() == 0 {
+		return fmt.Errorf("%w: no such user", errs.ErrNotFound)
+	}
+	us.changed()
+	return nil
+}
+
+// ChangePassword is SetPassword for a user who proves the current one.
+func (us *Users) ChangePassword(ctx context.Context, p acl.Principal, current, next string) error {
+	if !p.Valid() {
+		return errs.ErrUnauthenticated
+	}
+	if _, err := us.CheckPassword(ctx, p.Email, current); err != nil {
+		if errors.Is(err, ErrBadCredentials) {
+			return fmt.Errorf("%w: the current password is wrong", errs.ErrForbidden)
+		}
+		return err
+	}
+	return us.SetPassword(ctx, p.UserID, next)
+}
+
+// SignOutEverywhere ends all of the user's browser sessions.
+func (us *Users) SignOutEverywhere(ctx context.Context, userID string) error {
+	if _, err := us.pool.Exec(ctx, `UPDATE users SET session_epoch = session_epoch + 1 WHERE id = $1`, userID); err != nil {
+		return fmt.Errorf("sign out everywhere: %w", err)
+	}
+	us.changed()
+	return nil
+}
+
+// Token describes an API token without the token itself.
+type Token struct {
+	ID        string    `json:"id"`
+	Name      string    `json:"name"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+// Tokens lists the user's API tokens, newest first.
+func (us *Users) Tokens(ctx context.Context, userID string) ([]Token, error) {
+	rows, err := us.pool.Query(ctx, `SELECT id, name, created_at FROM api_tokens
+		WHERE user_id = $1 ORDER BY created_at DESC`, userID)
+	if err != nil {
+		return nil, fmt.Errorf("list tokens: %w", err)
+	}
+	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (Token, error) {
+		var t Token
+		return t, row.Scan(&t.ID, &t.Name, &t.CreatedAt)
+	})
+	if out == nil && err == nil {
+		out = []Token{}
+	}
+	return out, err
+}
+
+// DeleteToken removes one of the user's API tokens; requests carrying it fail
+// from then on, on every instance.
+func (us *Users) DeleteToken(ctx context.Context, userID, tokenID string) error {
+	if !acl.ValidID(tokenID) {
+		return fmt.Errorf("%w: no such token", errs.ErrNotFound)
+	}
+	tag, err := us.pool.Exec(ctx, `DELETE FROM api_tokens WHERE id = $1 AND user_id = $2`, tokenID, userID)
+	if err != nil {
+		return fmt.Errorf("delete token: %w", err)
+	}
+	if tag.RowsAffected() == 0 {
+		return fmt.Errorf("%w: no such token", errs.ErrNotFound)
+	}
+	us.hub.Changed(invalidate.Auth)
+	return nil
+}
