@@ -2,6 +2,7 @@ package app
 
 import (
 	"fmt"
+	"log/slog"
 	"net/http"
 	"strings"
 	"time"
@@ -23,12 +24,17 @@ func securityHeaders(next http.Handler) http.Handler {
 		h := w.Header()
 		h.Set("X-Content-Type-Options", "nosniff")
 		h.Set("Referrer-Policy", "same-origin")
-		if !strings.HasPrefix(r.URL.Path, config.PrivatePrefix) && !strings.HasPrefix(r.URL.Path, config.PublicPrefix) {
+		if !isMedia(r.URL.Path) {
 			h.Set("Content-Security-Policy", pageCSP)
 			h.Set("X-Frame-Options", "DENY")
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// isMedia reports whether path is under one of the media prefixes.
+func isMedia(path string) bool {
+	return strings.HasPrefix(path, config.PrivatePrefix) || strings.HasPrefix(path, config.PublicPrefix)
 }
 
 // logRequests logs each request with its status and duration.
@@ -41,7 +47,17 @@ func (a *App) logRequests(next http.Handler) http.Handler {
 		start := time.Now()
 		ww := middleware.NewWrapResponseWriter(w, r.ProtoMajor)
 		next.ServeHTTP(ww, r)
-		a.log.Info("request", "method", r.Method, "path", r.URL.Path, "status", ww.Status(),
+		// Media reads are many (a player sends a Range request per seek) and
+		// the read audit keeps them; log them only at debug level unless they
+		// failed on our side.
+		level := slog.LevelInfo
+		if isMedia(r.URL.Path) && ww.Status() < 500 {
+			level = slog.LevelDebug
+		}
+		if !a.log.Enabled(r.Context(), level) {
+			return
+		}
+		a.log.Log(r.Context(), level, "request", "method", r.Method, "path", r.URL.Path, "status", ww.Status(),
 			"bytes", ww.BytesWritten(), "dur", time.Since(start).Round(time.Microsecond),
 			"accel", ww.Header().Get("X-Accel-Redirect") != "")
 	})
