@@ -97,6 +97,11 @@ func serve(ctx context.Context, e env, args []string) error {
 	if err != nil {
 		return err
 	}
+	// Abandoned resumable uploads are removed now and then from here on.
+	janitorCtx, stopJanitor := context.WithCancel(context.Background())
+	janitorDone := make(chan struct{})
+	go func() { defer close(janitorDone); a.CleanUploads(janitorCtx) }()
+	defer func() { stopJanitor(); <-janitorDone }()
 
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {

@@ -201,7 +201,13 @@ func (d *Decider) UpdateFolder(ctx context.Context, p Principal, id string, ch F
 	if err != nil {
 		return Folder{}, fmt.Errorf("update folder: %w", err)
 	}
-	return d.Folder(ctx, p, id)
+	// Not d.Folder: a move may take the folder out of p's reach, and p
+	// should still be told how the change turned out (Permission says none).
+	f, err := scanFolder(d.pool.QueryRow(ctx, `SELECT `+folderColumns+` WHERE f.id = $3`, p.UserID, string(p.Role), id))
+	if err != nil {
+		return Folder{}, fmt.Errorf("%w: load folder: %w", errs.ErrUnavailable, err)
+	}
+	return f, nil
 }
 
 // DeleteFolder removes an empty folder. p needs manage on it.

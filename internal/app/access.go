@@ -141,8 +141,9 @@ func (a *App) apiGetFolder(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	q := r.URL.Query()
 	page, err := a.media.List(r.Context(), p, media.ListOptions{
-		Cursor: r.URL.Query().Get("cursor"), Limit: limit, InFolder: true, Folder: parent,
+		Cursor: q.Get("cursor"), Limit: limit, InFolder: true, Folder: parent, Search: q.Get("q"), Sort: q.Get("sort"),
 	})
 	if err != nil {
 		return err

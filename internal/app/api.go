@@ -69,7 +69,10 @@ func (a *App) apiListMedia(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	page, err := a.media.List(r.Context(), p, media.ListOptions{Cursor: r.URL.Query().Get("cursor"), Limit: limit})
+	q := r.URL.Query()
+	page, err := a.media.List(r.Context(), p, media.ListOptions{
+		Cursor: q.Get("cursor"), Limit: limit, Search: q.Get("q"), Sort: q.Get("sort"),
+	})
 	if err != nil {
 		return err
 	}

@@ -25,11 +25,13 @@ type App struct {
 	pool   *pgxpool.Pool
 	auth   *session.Auth
 	decide *acl.Decider
+	links  *acl.Links
 	media  *media.Store
 	send   *media.Sender
 	pages  *pages
 	audit  *audit.Log
 	log    *slog.Logger
+	tus    *resumable
 }
 
 // New returns an App. It parses the templates, so a broken one fails start-up.
@@ -40,17 +42,22 @@ func New(cfg config.Config, pool *pgxpool.Pool, auth *session.Auth, decide *acl.
 	if err != nil {
 		return nil, err
 	}
-	return &App{
+	a := &App{
 		cfg:    cfg,
 		pool:   pool,
 		auth:   auth,
 		decide: decide,
+		links:  acl.NewLinks(decide, session.PasswordParams),
 		media:  store,
 		send:   media.NewSender(store.Disk(), cfg),
 		pages:  p,
 		audit:  audit,
 		log:    log,
-	}, nil
+	}
+	if a.tus, err = newResumable(a); err != nil {
+		return nil, err
+	}
+	return a, nil
 }
 
 // clientIP is the address failed logins are counted against: the peer, or

@@ -42,6 +42,7 @@ type harness struct {
 	users *session.Users
 	srv   *httptest.Server
 	hub   *invalidate.Hub
+	app   *App
 	n     atomic.Int32
 }
 
@@ -92,7 +93,7 @@ func newHarness(t *testing.T, mutate func(*config.Config)) *harness {
 	}
 	srv := httptest.NewServer(a.Routes())
 	t.Cleanup(srv.Close)
-	return &harness{t: t, cfg: cfg, pool: pool, users: auth.Users, srv: srv, hub: hub}
+	return &harness{t: t, cfg: cfg, pool: pool, users: auth.Users, srv: srv, hub: hub, app: a}
 }
 
 // user makes a user with role and returns its email and an API token.

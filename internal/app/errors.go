@@ -35,6 +35,7 @@ func statusOf(err error) int {
 		{errs.ErrNotFound, http.StatusNotFound},
 		{errs.ErrMethod, http.StatusMethodNotAllowed},
 		{errs.ErrConflict, http.StatusConflict},
+		{errs.ErrGone, http.StatusGone},
 		{errs.ErrTooLarge, http.StatusRequestEntityTooLarge},
 		{errs.ErrThrottled, http.StatusTooManyRequests},
 		{errs.ErrUnavailable, http.StatusServiceUnavailable},
@@ -53,11 +54,11 @@ func (a *App) fail(w http.ResponseWriter, r *http.Request, err error) {
 	msg := err.Error()
 	switch {
 	case status == http.StatusServiceUnavailable:
-		a.log.Error("unavailable", "method", r.Method, "path", r.URL.Path, "err", err)
+		a.log.Error("unavailable", "method", r.Method, "path", logPath(r.URL.Path), "err", err)
 		msg = "the service is temporarily unavailable, try again shortly"
 		w.Header().Set("Retry-After", "5")
 	case status >= 500:
-		a.log.Error("internal error", "method", r.Method, "path", r.URL.Path, "err", err)
+		a.log.Error("internal error", "method", r.Method, "path", logPath(r.URL.Path), "err", err)
 		msg = "internal error"
 	case status == http.StatusTooManyRequests:
 		w.Header().Set("Retry-After", "900")

@@ -8,9 +8,7 @@ import (
 
 	"github.com/go-chi/chi/v5"
 
-	"github.com/mediagate/mediagate/internal/config"
 	"github.com/mediagate/mediagate/internal/errs"
-	"github.com/mediagate/mediagate/internal/media"
 )
 
 func (a *App) libraryPage(w http.ResponseWriter, r *http.Request) error {
@@ -18,13 +16,11 @@ func (a *App) libraryPage(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	page, err := a.media.List(r.Context(), p, media.ListOptions{Cursor: r.URL.Query().Get("cursor"), Limit: 50})
+	data, err := a.libraryData(r, p)
 	if err != nil {
 		return err
 	}
-	a.render(w, http.StatusOK, "library", map[string]any{
-		"User": p, "Items": page.Items, "Next": page.Next, "MaxUpload": humanSize(a.cfg.MaxUpload),
-	})
+	a.render(w, http.StatusOK, "library", data)
 	return nil
 }
 
@@ -37,14 +33,11 @@ func (a *App) mediaPage(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	inline := media.Inline(it.ContentType)
-	a.render(w, http.StatusOK, "media", map[string]any{
-		"User": p, "Item": it, "URL": privateURL(it),
-		"Video":     inline && strings.HasPrefix(it.ContentType, "video/"),
-		"Audio":     inline && strings.HasPrefix(it.ContentType, "audio/"),
-		"Image":     inline && strings.HasPrefix(it.ContentType, "image/"),
-		"PublicURL": config.PublicPrefix + it.PublicName,
-	})
+	data, err := a.mediaData(r.Context(), p, it)
+	if err != nil {
+		return err
+	}
+	a.render(w, http.StatusOK, "media", data)
 	return nil
 }
 

@@ -5,15 +5,19 @@ import (
 	"fmt"
 	"html/template"
 	"io/fs"
+	"maps"
 	"net/http"
 	"strings"
 
 	"github.com/mediagate/mediagate/web"
 )
 
-// pages holds one template set per page, each with the layout, parsed once.
+// pages holds one template set per page, each with the layout and the
+// shared parts (templates/_*.html), parsed once, and the static assets the
+// pages link to by their hashed names.
 type pages struct {
-	sets map[string]*template.Template
+	sets   map[string]*template.Template
+	assets *assets
 }
 
 var funcs = template.FuncMap{"size": humanSize}
@@ -23,12 +27,23 @@ func parsePages() (*pages, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &pages{sets: map[string]*template.Template{}}
+	static, err := fs.Sub(web.Static, "static")
+	if err != nil {
+		return nil, err
+	}
+	as, err := newAssets(static)
+	if err != nil {
+		return nil, err
+	}
+	fm := template.FuncMap{"asset": as.URL}
+	maps.Copy(fm, uiFuncs)
+	maps.Copy(fm, funcs)
+	p := &pages{sets: map[string]*template.Template{}, assets: as}
 	for _, n := range names {
-		if strings.HasSuffix(n, "/layout.html") {
+		if strings.HasSuffix(n, "/layout.html") || strings.HasPrefix(n, "templates/_") {
 			continue
 		}
-		t, err := template.New("").Funcs(funcs).ParseFS(web.Templates, "templates/layout.html", n)
+		t, err := template.New("").Funcs(fm).ParseFS(web.Templates, "templates/layout.html", "templates/_*.html", n)
 		if err != nil {
 			return nil, fmt.Errorf("templates: %w", err)
 		}
@@ -82,16 +97,4 @@ func humanSize(n int64) string {
 		exp++
 	}
 	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
-}
-
-func staticHandler() http.Handler {
-	sub, err := fs.Sub(web.Static, "static")
-	if err != nil {
-		panic(err)
-	}
-	files := http.StripPrefix("/static/", http.FileServerFS(sub))
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Cache-Control", "public, max-age=300")
-		files.ServeHTTP(w, r)
-	})
 }

@@ -13,11 +13,11 @@ import (
 // Routes returns the whole HTTP interface; every route is in this function.
 func (a *App) Routes() http.Handler {
 	r := chi.NewRouter()
-	r.Use(a.recoverPanics, a.logRequests, securityHeaders)
+	r.Use(a.recoverPanics, a.logRequests, securityHeaders, shareHeaders)
 
 	r.Get("/healthz", a.healthz)
 	r.Get("/readyz", a.readyz)
-	r.Handle("/static/*", staticHandler())
+	r.Handle("/static/*", a.pages.assets)
 
 	// The streaming path loads the session read-only: no session writes, no
 	// response wrapping, one decision query.
@@ -30,6 +30,36 @@ func (a *App) Routes() http.Handler {
 		// nginx serves published files itself; the app only does when it runs alone.
 		r.Get(config.PublicPrefix+"{name}", a.handle(a.servePublic))
 		r.Head(config.PublicPrefix+"{name}", a.handle(a.servePublic))
+		// A share link's bytes; the links unlocked by password are read
+		// from the session, never written.
+		for _, p := range []string{sharePrefix + "{token}/download", sharePrefix + "{token}/download/{item}"} {
+			r.Get(p, a.handle(a.shareDownload))
+			r.Head(p, a.handle(a.shareDownload))
+		}
+	})
+
+	// Share pages are anonymous: the session only remembers which links'
+	// passwords were given in this browser.
+	r.Group(func(r chi.Router) {
+		r.Use(a.auth.Sessions.LoadAndSave)
+		r.Get(sharePrefix+"{token}", a.handle(a.sharePage))
+		r.Post(sharePrefix+"{token}", a.handle(a.shareUnlock))
+		r.Get(sharePrefix+"{token}/item/{item}", a.handle(a.shareItemPage))
+	})
+
+	// Resumable uploads (tus, see tus.go) load the session read-only, as the
+	// streaming path does: PATCH bodies stream through, never buffered by
+	// LoadAndSave nor followed by a session write.
+	r.Route("/api/uploads", func(r chi.Router) {
+		r.Use(a.auth.IdentifyReadOnly)
+		r.Options("/", a.tus.discover)
+		r.Post("/", a.tus.create)
+		r.Head("/{id}", a.tus.head)
+		r.Patch("/{id}", a.tus.patch)
+		r.Delete("/{id}", a.tus.terminate)
+		r.Get("/{id}/item", a.handle(a.tus.item))
+		r.NotFound(a.handle(apiNotFound))
+		r.MethodNotAllowed(a.handle(apiMethodNotAllowed))
 	})
 
 	r.Group(func(r chi.Router) {
@@ -41,6 +71,9 @@ func (a *App) Routes() http.Handler {
 		r.Post("/logout", a.handle(a.logout))
 		r.Get("/m/{id}", a.handle(a.mediaPage))
 		r.Post("/upload", a.handle(a.uploadForm))
+		r.Get("/account", a.handle(a.accountPage))
+		r.Get("/admin/users", a.handle(a.adminUsersPage))
+		r.Get("/admin/groups", a.handle(a.adminGroupsPage))
 
 		r.Route("/api", func(r chi.Router) {
 			r.Get("/me", a.handle(a.apiMe))
@@ -49,6 +82,7 @@ func (a *App) Routes() http.Handler {
 			r.Post("/tokens", a.handle(a.apiCreateToken))
 			r.Delete("/tokens/{id}", a.handle(a.apiDeleteToken))
 			r.Get("/users", a.handle(a.apiListUsers))
+			r.Post("/users", a.handle(a.apiCreateUser))
 			r.Patch("/users/{email}", a.handle(a.apiUpdateUser))
 			r.Get("/media", a.handle(a.apiListMedia))
 			r.Post("/media", a.handle(a.apiUpload))
@@ -61,6 +95,8 @@ func (a *App) Routes() http.Handler {
 			r.Get("/media/{id}/access", a.handle(a.apiAccessLog))
 			r.Post("/media/{id}/publish", a.handle(a.apiPublish))
 			r.Delete("/media/{id}/publish", a.handle(a.apiUnpublish))
+			r.Get("/media/{id}/links", a.handle(a.listLinks(false)))
+			r.Post("/media/{id}/links", a.handle(a.createLink(false)))
 
 			r.Post("/folders", a.handle(a.apiCreateFolder))
 			r.Get("/folders/{id}", a.handle(a.apiGetFolder))
@@ -69,6 +105,9 @@ func (a *App) Routes() http.Handler {
 			r.Get("/folders/{id}/grants", a.handle(a.listGrants(true)))
 			r.Put("/folders/{id}/grants/{subject}", a.handle(a.setGrant(true)))
 			r.Delete("/folders/{id}/grants/{subject}", a.handle(a.removeGrant(true)))
+			r.Get("/folders/{id}/links", a.handle(a.listLinks(true)))
+			r.Post("/folders/{id}/links", a.handle(a.createLink(true)))
+			r.Delete("/links/{id}", a.handle(a.revokeLink))
 
 			r.Get("/groups", a.handle(a.apiListGroups))
 			r.Post("/groups", a.handle(a.apiCreateGroup))
@@ -83,8 +122,8 @@ func (a *App) Routes() http.Handler {
 	// Browsers' cross-site state-changing requests are refused; API clients
 	// send neither Origin nor Sec-Fetch-Site and pass.
 	cop := http.NewCrossOriginProtection()
-	cop.SetDenyHandler(a.handle(func(w http.ResponseWriter, r *http.Request) error {
+	cop.SetDenyHandler(shareHeaders(a.handle(func(w http.ResponseWriter, r *http.Request) error {
 		return fmt.Errorf("%w: cross-origin request refused", errs.ErrForbidden)
-	}))
+	})))
 	return cop.Handler(r)
 }

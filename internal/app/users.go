@@ -1,11 +1,13 @@
 package app
 
 import (
+	"fmt"
 	"net/http"
 
 	"github.com/go-chi/chi/v5"
 
 	"github.com/mediagate/mediagate/internal/acl"
+	"github.com/mediagate/mediagate/internal/errs"
 	"github.com/mediagate/mediagate/internal/session"
 )
 
@@ -102,5 +104,30 @@ func (a *App) apiDeleteToken(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// apiCreateUser adds an account, for admins.
+func (a *App) apiCreateUser(w http.ResponseWriter, r *http.Request) error {
+	p, err := caller(r)
+	if err != nil {
+		return err
+	}
+	if p.Role != acl.RoleAdmin {
+		return fmt.Errorf("%w: only admins add users", errs.ErrForbidden)
+	}
+	var body struct {
+		Email    string   `json:"email"`
+		Role     acl.Role `json:"role"`
+		Password string   `json:"password"`
+	}
+	if err := decodeJSON(r, &body); err != nil {
+		return err
+	}
+	u, err := a.auth.Users.Create(r.Context(), body.Email, body.Role, body.Password)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusCreated, u)
 	return nil
 }

@@ -63,6 +63,7 @@ type Config struct {
 	AdminPassword   string
 	SessionIdle     time.Duration
 	SessionLifetime time.Duration
+	UploadExpiry    time.Duration // resumable uploads idle this long are removed
 }
 
 // Default returns the configuration used when nothing is set.
@@ -77,6 +78,7 @@ func Default() Config {
 		AdminEmail:      "admin@localhost",
 		SessionIdle:     12 * time.Hour,
 		SessionLifetime: 7 * 24 * time.Hour,
+		UploadExpiry:    24 * time.Hour,
 	}
 }
 
@@ -98,6 +100,7 @@ var Vars = []Var{
 	{"MEDIAGATE_ADMIN_PASSWORD", "admin-password", "password of that admin (else one is generated and printed once)"},
 	{"MEDIAGATE_SESSION_IDLE", "session-idle", "sign out after this long without a request"},
 	{"MEDIAGATE_SESSION_LIFETIME", "session-lifetime", "sign out this long after login, whatever happens"},
+	{"MEDIAGATE_UPLOAD_EXPIRY", "upload-expiry", "remove a resumable upload after this long without activity"},
 }
 
 // Load fills a Config from defaults, then the environment, then flags on fs
@@ -179,6 +182,7 @@ func (c *Config) apply(get func(flag string) string) error {
 	}
 	setDuration("session-idle", &c.SessionIdle)
 	setDuration("session-lifetime", &c.SessionLifetime)
+	setDuration("upload-expiry", &c.UploadExpiry)
 	return errors.Join(errs...)
 }
 
@@ -191,6 +195,9 @@ func (c *Config) Validate() error {
 	}
 	if c.MaxUpload <= 0 {
 		return errors.New("max-upload: must be positive")
+	}
+	if c.UploadExpiry <= 0 {
+		return errors.New("upload-expiry: must be positive")
 	}
 	if c.DataDir == "" {
 		return errors.New("data-dir: must not be empty")
@@ -219,6 +226,10 @@ func (c Config) PublicDir() string { return filepath.Join(c.DataDir, "public") }
 // TmpDir holds uploads in progress; it is on the same filesystem as the blobs
 // so that finishing an upload is a rename.
 func (c Config) TmpDir() string { return filepath.Join(c.DataDir, "tmp") }
+
+// UploadsDir holds resumable uploads (tus) in progress; it is on the same
+// filesystem as the blobs so that finishing one is a rename.
+func (c Config) UploadsDir() string { return filepath.Join(c.DataDir, "uploads") }
 
 // TrashDir holds blobs between the delete of their row and its commit.
 func (c Config) TrashDir() string { return filepath.Join(c.DataDir, "trash") }

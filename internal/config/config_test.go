@@ -164,7 +164,7 @@ func TestLoadDefaults(t *testing.T) {
 	}
 	// Spot-check the defaults themselves, so a change to Default is deliberate.
 	if got.Accel != AccelAuto || got.MaxUpload != 4<<30 || got.CookieSecure ||
-		got.SessionIdle != 12*time.Hour || got.SessionLifetime != 7*24*time.Hour ||
+		got.SessionIdle != 12*time.Hour || got.SessionLifetime != 7*24*time.Hour || got.UploadExpiry != 24*time.Hour ||
 		got.AdminEmail != "admin@localhost" || got.AdminPassword != "" || got.Addr != "127.0.0.1:8080" {
 		t.Errorf("unexpected defaults: %+v", got)
 	}
@@ -192,6 +192,7 @@ func TestFromEnvValues(t *testing.T) {
 		"MEDIAGATE_ADMIN_PASSWORD":   "s3cret-pass",
 		"MEDIAGATE_SESSION_IDLE":     "30m",
 		"MEDIAGATE_SESSION_LIFETIME": "48h",
+		"MEDIAGATE_UPLOAD_EXPIRY":    "90m",
 	}
 	got, err := FromEnv(envMap(env))
 	if err != nil {
@@ -209,6 +210,7 @@ func TestFromEnvValues(t *testing.T) {
 		AdminPassword:   "s3cret-pass",
 		SessionIdle:     30 * time.Minute,
 		SessionLifetime: 48 * time.Hour,
+		UploadExpiry:    90 * time.Minute,
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("FromEnv =\n%+v\nwant\n%+v", got, want)
@@ -231,6 +233,7 @@ func TestVarsCoverEverySetting(t *testing.T) {
 		"MEDIAGATE_ADMIN_PASSWORD":   "pw-pw-pw-pw",
 		"MEDIAGATE_SESSION_IDLE":     "1m",
 		"MEDIAGATE_SESSION_LIFETIME": "2m",
+		"MEDIAGATE_UPLOAD_EXPIRY":    "3m",
 	}
 	if len(values) != len(Vars) {
 		t.Fatalf("test covers %d settings, Vars has %d", len(values), len(Vars))
@@ -324,6 +327,8 @@ func TestLoadInvalid(t *testing.T) {
 		{"duration unit", map[string]string{"MEDIAGATE_SESSION_LIFETIME": "7d"}, nil, "session-lifetime", "7d"},
 		{"duration negative", nil, []string{"-session-idle", "-1h"}, "session-idle", "-1h"},
 		{"duration zero", nil, []string{"-session-lifetime", "0s"}, "session-lifetime", "0s"},
+		{"upload expiry", map[string]string{"MEDIAGATE_UPLOAD_EXPIRY": "1 day"}, nil, "upload-expiry", "1 day"},
+		{"upload expiry zero", nil, []string{"-upload-expiry", "0"}, "upload-expiry", "0"},
 		{"proxies", map[string]string{"MEDIAGATE_TRUSTED_PROXIES": "10.0.0.0/8,nope"}, nil, "trusted-proxies", "nope"},
 		{"admin email", map[string]string{"MEDIAGATE_ADMIN_EMAIL": "admin"}, nil, "admin-email", "admin"},
 		// Sizes that ParseSize turns into 0 or an overflowed negative number
@@ -393,6 +398,7 @@ func TestValidate(t *testing.T) {
 		"zero max upload": func(c *Config) { c.MaxUpload = 0 },
 		"bad accel":       func(c *Config) { c.Accel = "NGINX" }, // Validate itself does not lower-case
 		"bad admin email": func(c *Config) { c.AdminEmail = "root" },
+		"zero expiry":     func(c *Config) { c.UploadExpiry = 0 },
 	} {
 		c := Default()
 		mutate(&c)

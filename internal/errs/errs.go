@@ -12,6 +12,7 @@ var (
 	ErrNotFound        = errors.New("not found")               // 404
 	ErrMethod          = errors.New("method not allowed")      // 405
 	ErrConflict        = errors.New("conflict")                // 409
+	ErrGone            = errors.New("gone")                    // 410
 	ErrTooLarge        = errors.New("too large")               // 413
 	ErrThrottled       = errors.New("too many attempts")       // 429
 	ErrUnavailable     = errors.New("temporarily unavailable") // 503

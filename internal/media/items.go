@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -184,9 +185,44 @@ type ListOptions struct {
 	// the root); without it every item p may view is listed.
 	InFolder bool
 	Folder   *string
+	// Search keeps the items whose file name contains it, ignoring case;
+	// % and _ in it are literal.
+	Search string
+	// Sort is one of Sorts; empty is SortNewest.
+	Sort string
 }
 
-// List returns what p may view, newest first, a page at a time.
+// The orders a listing can have.
+const (
+	SortNewest = "newest"
+	SortOldest = "oldest"
+	SortName   = "name" // A to Z, ignoring case
+	SortSize   = "size" // largest first
+)
+
+// Sorts lists the orders List accepts, the default first.
+var Sorts = []string{SortNewest, SortOldest, SortName, SortSize}
+
+// sortKey is how one order is queried: the key of a row (the id breaks
+// ties), the same key made from the cursor's value ($3), and the direction.
+type sortKey struct {
+	expr, after string
+	desc        bool
+}
+
+var sortKeys = map[string]sortKey{
+	SortNewest: {"m.created_at", "$3::timestamptz", true},
+	SortOldest: {"m.created_at", "$3::timestamptz", false},
+	SortName:   {"lower(m.filename)", "lower($3::text)", false},
+	SortSize:   {"b.size", "$3::bigint", true},
+}
+
+// likeEscaper makes a search string literal in a LIKE pattern (escape \).
+var likeEscaper = strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
+
+// List returns what p may view, in o.Sort's order, a page at a time. The
+// cursor is the last row's (sort key, id), so pages neither skip nor repeat
+// rows while items are added.
 func (s *Store) List(ctx context.Context, p acl.Principal, o ListOptions) (Page, error) {
 	cursor, limit := o.Cursor, o.Limit
 	if !p.Valid() {
@@ -196,17 +232,33 @@ func (s *Store) List(ctx context.Context, p acl.Principal, o ListOptions) (Page,
 		limit = 50
 	}
 	limit = min(limit, 200)
-	after, afterID, err := decodeCursor(cursor)
+	if o.Sort == "" {
+		o.Sort = SortNewest
+	}
+	key, ok := sortKeys[o.Sort]
+	if !ok {
+		return Page{}, fmt.Errorf("%w: sort must be one of %s, not %q", errs.ErrInvalid, strings.Join(Sorts, ", "), o.Sort)
+	}
+	after, afterID, err := decodeCursor(o.Sort, cursor)
 	if err != nil {
 		return Page{}, err
+	}
+	cmp, dir := ">", "ASC"
+	if key.desc {
+		cmp, dir = "<", "DESC"
+	}
+	var pattern string
+	if o.Search != "" {
+		pattern = "%" + likeEscaper.Replace(o.Search) + "%"
 	}
 	rows, err := s.pool.Query(ctx, `
 		SELECT `+itemColumns+`, lvl`+itemFrom+`
 		CROSS JOIN LATERAL mg_level($1, $2, m.id) AS lvl
-		WHERE lvl >= 1 AND ($3::timestamptz IS NULL OR (m.created_at, m.id) < ($3, $4::uuid))
+		WHERE lvl >= 1 AND ($3::text IS NULL OR (`+key.expr+`, m.id) `+cmp+` (`+key.after+`, $4::uuid))
 		AND (NOT $6 OR m.folder_id IS NOT DISTINCT FROM $7::uuid)
-		ORDER BY m.created_at DESC, m.id DESC
-		LIMIT $5`, p.UserID, string(p.Role), after, afterID, limit+1, o.InFolder, o.Folder)
+		AND ($8 = '' OR m.filename ILIKE $8 ESCAPE '\')
+		ORDER BY `+key.expr+` `+dir+`, m.id `+dir+`
+		LIMIT $5`, p.UserID, string(p.Role), after, afterID, limit+1, o.InFolder, o.Folder, pattern)
 	if err != nil {
 		return Page{}, fmt.Errorf("list items: %w", err)
 	}
@@ -222,8 +274,7 @@ func (s *Store) List(ctx context.Context, p acl.Principal, o ListOptions) (Page,
 	page := Page{Items: items}
 	if len(items) > limit {
 		page.Items = items[:limit]
-		last := page.Items[limit-1]
-		page.Next = encodeCursor(last.CreatedAt, last.ID)
+		page.Next = encodeCursor(o.Sort, page.Items[limit-1])
 	}
 	if page.Items == nil {
 		page.Items = []Item{}
@@ -231,11 +282,28 @@ func (s *Store) List(ctx context.Context, p acl.Principal, o ListOptions) (Page,
 	return page, nil
 }
 
-func encodeCursor(t time.Time, id string) string {
-	return base64.RawURLEncoding.EncodeToString([]byte(t.UTC().Format(time.RFC3339Nano) + "|" + id))
+// encodeCursor returns the cursor after it in the order sort. A newest-first
+// cursor keeps its original form, "<RFC 3339 time>|<id>"; the others start
+// with the order's name, so a cursor can't be read in another order.
+func encodeCursor(sort string, it Item) string {
+	var key string
+	switch sort {
+	case SortNewest, SortOldest:
+		key = it.CreatedAt.UTC().Format(time.RFC3339Nano)
+	case SortName:
+		key = it.Filename // lowered by the query, as the rows' names are
+	case SortSize:
+		key = strconv.FormatInt(it.Size, 10)
+	}
+	if sort != SortNewest {
+		key = sort + "|" + key
+	}
+	return base64.RawURLEncoding.EncodeToString([]byte(key + "|" + it.ID))
 }
 
-func decodeCursor(c string) (*time.Time, *string, error) {
+// decodeCursor returns the sort key (as text, cast in the query) and the id
+// a cursor in the order sort names; both nil for the first page.
+func decodeCursor(sort, c string) (*string, *string, error) {
 	if c == "" {
 		return nil, nil, nil
 	}
@@ -244,12 +312,31 @@ func decodeCursor(c string) (*time.Time, *string, error) {
 	if err != nil {
 		return nil, nil, bad
 	}
-	ts, id, ok := strings.Cut(string(b), "|")
-	t, err := time.Parse(time.RFC3339Nano, ts)
-	if !ok || err != nil || !acl.ValidID(id) {
+	s := string(b)
+	if sort != SortNewest {
+		rest, ok := strings.CutPrefix(s, sort+"|")
+		if !ok {
+			return nil, nil, bad
+		}
+		s = rest
+	}
+	// The key may hold '|' (a file name); the id never does.
+	i := strings.LastIndexByte(s, '|')
+	if i < 0 || !acl.ValidID(s[i+1:]) {
 		return nil, nil, bad
 	}
-	return &t, &id, nil
+	key, id := s[:i], s[i+1:]
+	switch sort {
+	case SortNewest, SortOldest:
+		if _, err := time.Parse(time.RFC3339Nano, key); err != nil {
+			return nil, nil, bad
+		}
+	case SortSize:
+		if _, err := strconv.ParseInt(key, 10, 64); err != nil {
+			return nil, nil, bad
+		}
+	}
+	return &key, &id, nil
 }
 
 // Change is a rename and/or a move of an item; nil fields stay as they are.
@@ -300,7 +387,16 @@ func (s *Store) Update(ctx context.Context, p acl.Principal, id string, ch Chang
 		return Item{}, fmt.Errorf("update item: %w", err)
 	}
 	s.changed()
-	return s.Get(ctx, p, id)
+	// Not Get: a move may take the item out of p's reach, and p should
+	// still be told how the change turned out (Permission says none).
+	var level acl.Level
+	it, err := scanItem(s.pool.QueryRow(ctx, `SELECT `+itemColumns+`, mg_level($2, $3, m.id)`+itemFrom+`WHERE m.id = $1`,
+		id, p.UserID, string(p.Role)), &level)
+	if err != nil {
+		return Item{}, fmt.Errorf("%w: load item: %w", errs.ErrUnavailable, err)
+	}
+	it.Permission = level
+	return it, nil
 }
 
 // Delete removes the item. Its blob goes too when no other item uses it.

@@ -62,3 +62,39 @@ func (t *Throttle) Succeed(ctx context.Context, email string) error {
 	_, err := t.pool.Exec(ctx, `DELETE FROM login_failures WHERE key = $1`, accountKey(email))
 	return err
 }
+
+// CheckKey is Check for a secret other than an account's password, such as
+// a share link's: key names it ("link:<id>") and is allowed PerAccount
+// failures, and the client's failures count together with its failed logins.
+func (t *Throttle) CheckKey(ctx context.Context, key, client string) error {
+	var forKey, fromClient int
+	err := t.pool.QueryRow(ctx, `
+		SELECT count(*) FILTER (WHERE key = $1), count(*) FILTER (WHERE key = $2)
+		FROM login_failures WHERE key IN ($1, $2) AND failed_at > now() - $3::interval`,
+		key, clientKey(client), t.Window).Scan(&forKey, &fromClient)
+	if err != nil {
+		return fmt.Errorf("check password throttle: %w", err)
+	}
+	if forKey >= t.PerAccount || fromClient >= t.PerClient {
+		return fmt.Errorf("%w: too many wrong passwords, try again in %d minutes", errs.ErrThrottled, int(t.Window.Minutes()))
+	}
+	return nil
+}
+
+// FailKey is Fail for CheckKey's key.
+func (t *Throttle) FailKey(ctx context.Context, key, client string) error {
+	_, err := t.pool.Exec(ctx, `
+		WITH gone AS (DELETE FROM login_failures WHERE failed_at < now() - $3::interval)
+		INSERT INTO login_failures (key) VALUES ($1), ($2)`,
+		key, clientKey(client), t.Window)
+	if err != nil {
+		return fmt.Errorf("record wrong password: %w", err)
+	}
+	return nil
+}
+
+// SucceedKey forgets key's failures.
+func (t *Throttle) SucceedKey(ctx context.Context, key string) error {
+	_, err := t.pool.Exec(ctx, `DELETE FROM login_failures WHERE key = $1`, key)
+	return err
+}

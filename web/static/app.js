@@ -1,40 +1,1344 @@
-// Upload with a progress bar; without JavaScript the form posts to /upload.
+// Mediagate's pages. Plain JavaScript, no build step: the pages work from
+// the server's HTML and this file adds uploads, dialogs and the editors that
+// talk to the JSON API. Nothing here writes inline styles into markup: the
+// page CSP forbids them (setting element.style through the DOM is allowed).
 "use strict";
-document.addEventListener("DOMContentLoaded", () => {
-  const form = document.getElementById("upload");
-  if (!form) return;
-  form.addEventListener("submit", (ev) => {
-    const input = document.getElementById("file");
-    if (!input.files.length) return;
-    ev.preventDefault();
-    const bar = document.getElementById("bar");
-    const status = document.getElementById("status");
-    document.getElementById("progress").hidden = false;
-    const data = new FormData();
-    data.append("file", input.files[0]);
-    const xhr = new XMLHttpRequest();
-    const started = Date.now();
-    xhr.upload.addEventListener("progress", (e) => {
-      if (!e.lengthComputable) return;
-      const pct = Math.round((e.loaded / e.total) * 100);
-      bar.value = pct;
-      const secs = (Date.now() - started) / 1000;
-      const rate = secs > 0 ? e.loaded / secs : 0;
-      status.textContent = pct + "%" + (rate ? " · " + (rate / 1048576).toFixed(1) + " MB/s" : "");
+(() => {
+  const $ = (sel, root = document) => root.querySelector(sel);
+  const $$ = (sel, root = document) => Array.from(root.querySelectorAll(sel));
+
+  // ---------------------------------------------------------------- helpers
+
+  const KINDS = /(?:^|: )(?:invalid request|authentication required|forbidden|not found|method not allowed|conflict|gone|too large|too many attempts|temporarily unavailable): /;
+
+  // readable turns an API error ("set grant: not found: no user named …")
+  // into a sentence: what follows the kind of error.
+  function readable(msg) {
+    msg = String(msg || "").trim();
+    const m = msg.match(KINDS);
+    if (m) msg = msg.slice(m.index + m[0].length);
+    return msg ? msg.charAt(0).toUpperCase() + msg.slice(1) : "Something went wrong.";
+  }
+
+  // api calls the JSON API and throws an Error with the API's own message.
+  async function api(method, path, body) {
+    const opts = { method, headers: { Accept: "application/json" }, credentials: "same-origin" };
+    if (body !== undefined) {
+      opts.headers["Content-Type"] = "application/json";
+      opts.body = JSON.stringify(body);
+    }
+    let res;
+    try {
+      res = await fetch(path, opts);
+    } catch (_) {
+      throw new Error("Network error: check your connection and try again.");
+    }
+    const text = await res.text();
+    let data = null;
+    try { data = text ? JSON.parse(text) : null; } catch (_) { /* not JSON */ }
+    if (!res.ok) {
+      if (res.status === 401) {
+        location.href = "/login?next=" + encodeURIComponent(location.pathname + location.search);
+      }
+      const err = new Error(readable((data && data.error) || text || res.statusText || "HTTP " + res.status));
+      err.status = res.status;
+      err.raw = (data && data.error) || "";
+      throw err;
+    }
+    return data;
+  }
+
+  // seg encodes one path segment the way Go's router leaves it alone: ':',
+  // '@' and '+' stay as they are, so "user:a+b@example.com" arrives intact.
+  function seg(s) {
+    return encodeURIComponent(s).replace(/%(2B|3A|40|24|26|2C|3B|3D)/g, (m) => decodeURIComponent(m));
+  }
+
+  function el(tag, attrs, ...children) {
+    const e = document.createElement(tag);
+    for (const [k, v] of Object.entries(attrs || {})) {
+      if (v === undefined || v === null || v === false) continue;
+      if (k === "text") e.textContent = v;
+      else if (k === "class") e.className = v;
+      else e.setAttribute(k, v === true ? "" : v);
+    }
+    for (const c of children) if (c !== null && c !== undefined) e.append(c);
+    return e;
+  }
+
+  function humanSize(n) {
+    if (n < 1024) return n + " B";
+    const units = "KMGTPE";
+    let i = -1;
+    do { n /= 1024; i++; } while (n >= 1024 && i < units.length - 1);
+    return n.toFixed(1) + " " + units[i] + "iB";
+  }
+
+  function humanTime(secs) {
+    if (!isFinite(secs) || secs < 0) return "";
+    secs = Math.round(secs);
+    if (secs < 60) return secs + " s";
+    const m = Math.round(secs / 60);
+    if (m < 60) return m + " min";
+    return Math.floor(m / 60) + " h " + (m % 60) + " min";
+  }
+
+  function when(iso) {
+    const d = new Date(iso);
+    return isNaN(d) ? "" : d.toLocaleString(undefined, { dateStyle: "medium", timeStyle: "short" });
+  }
+
+  let toastTimer = 0;
+  function toast(msg, isError) {
+    const t = $("#toast");
+    if (!t) return;
+    t.textContent = msg;
+    t.classList.toggle("is-error", !!isError);
+    t.hidden = false;
+    clearTimeout(toastTimer);
+    toastTimer = setTimeout(() => { t.hidden = true; }, isError ? 7000 : 3500);
+  }
+
+  // showError writes msg into the .error box of scope (a form, dialog or
+  // section); an empty msg hides it.
+  function showError(scope, msg) {
+    let box = scope && (scope.matches(".error") ? scope : $(".error", scope));
+    if (!box && scope) box = scope.parentElement && $(":scope > .error", scope.parentElement);
+    if (!box) { if (msg) toast(msg, true); return; }
+    box.textContent = msg || "";
+    box.hidden = !msg;
+  }
+
+  function busy(button, on) {
+    if (button) button.disabled = on;
+  }
+
+  // ---------------------------------------------------------------- dialogs
+
+  function openDialog(dlg) {
+    const opener = document.activeElement;
+    $$(".error", dlg).forEach((e) => { e.hidden = true; });
+    dlg.showModal();
+    dlg.addEventListener("close", () => {
+      if (opener && document.contains(opener) && opener.focus) opener.focus();
+    }, { once: true });
+  }
+
+  document.addEventListener("click", (e) => {
+    const close = e.target.closest("[data-close]");
+    if (close && close.closest("dialog")) {
+      close.closest("dialog").close();
+      return;
+    }
+    // A click on the backdrop (the dialog itself, outside its body) closes it.
+    if (e.target.tagName === "DIALOG" && e.target.open) e.target.close();
+  });
+
+  // confirmAction asks, in the page's confirm dialog, and resolves to true on OK.
+  function confirmAction(title, text, okLabel) {
+    const dlg = $("#confirm");
+    if (!dlg) return Promise.resolve(window.confirm(text));
+    $("#confirm-title", dlg).textContent = title;
+    $("#confirm-text", dlg).textContent = text;
+    $("[value=ok]", dlg).textContent = okLabel || "Delete";
+    dlg.returnValue = "";
+    openDialog(dlg);
+    return new Promise((resolve) => {
+      dlg.addEventListener("close", () => resolve(dlg.returnValue === "ok"), { once: true });
     });
-    xhr.addEventListener("load", () => {
-      let body = {};
-      try { body = JSON.parse(xhr.responseText); } catch (_) { /* not JSON */ }
-      if (xhr.status === 201) {
-        bar.value = 100;
-        status.textContent = "100% · done";
-        window.location.href = "/m/" + encodeURIComponent(body.id);
-      } else {
-        status.textContent = "Upload failed: " + (body.error || xhr.statusText);
+  }
+
+  // ---------------------------------------------------------------- copy
+
+  document.addEventListener("click", async (e) => {
+    const btn = e.target.closest("[data-copy]");
+    if (!btn) return;
+    const input = $(btn.dataset.copy);
+    if (!input) return;
+    const text = input.value;
+    try {
+      if (!navigator.clipboard) throw new Error("no clipboard");
+      await navigator.clipboard.writeText(text);
+    } catch (_) {
+      // Plain http or an old browser: fall back to selecting and copying.
+      input.focus();
+      input.select();
+      let ok = false;
+      try { ok = document.execCommand("copy"); } catch (_) { /* not allowed */ }
+      if (!ok) { toast("Press Ctrl+C (or ⌘C) to copy the selected text."); return; }
+    }
+    toast("Copied to the clipboard.");
+  });
+
+  // ---------------------------------------------------------------- folder picker
+
+  // pickFolder lets the user browse folders and resolves to the chosen
+  // folder id (null for the library's root), or undefined when cancelled.
+  function pickFolder({ title, action, exclude, current }) {
+    const dlg = $("#folder-picker");
+    const list = $(".picker-list", dlg);
+    const trail = $(".picker-trail", dlg);
+    const choose = $(".picker-choose", dlg);
+    $("#folder-picker-title", dlg).textContent = title;
+    let path = []; // [{id, name}] from the top
+    let result;
+
+    async function show() {
+      const here = path.length ? path[path.length - 1] : null;
+      trail.replaceChildren();
+      const top = el("button", { type: "button", text: "Library" });
+      top.addEventListener("click", () => { path = []; show(); });
+      trail.append(top);
+      path.forEach((f, i) => {
+        const b = el("button", { type: "button", text: f.name });
+        b.addEventListener("click", () => { path = path.slice(0, i + 1); show(); });
+        trail.append(el("span", { class: "sep", text: "/", "aria-hidden": "true" }), b);
+      });
+      const hereID = here ? here.id : null;
+      choose.textContent = here ? action + " “" + here.name + "”" : "Move to the library";
+      choose.disabled = hereID === (current === undefined ? "\u0000" : current);
+      list.replaceChildren(el("li", {}, el("span", { class: "muted", text: "Loading…" })));
+      showError(dlg, "");
+      try {
+        const data = await api("GET", "/api/folders/" + (here ? here.id : "root") + "?limit=1");
+        list.replaceChildren();
+        for (const f of data.folders) {
+          if (f.id === exclude) continue;
+          const b = el("button", { type: "button", "data-folder": f.id });
+          b.append(folderIcon(), el("span", { text: f.name }));
+          b.addEventListener("click", () => { path.push({ id: f.id, name: f.name }); show(); });
+          list.append(el("li", {}, b));
+        }
+        if (!list.children.length) list.append(el("li", {}, el("span", { class: "muted", text: "No folders in here." })));
+        const first = $("button", list);
+        if (first && document.activeElement === document.body) first.focus();
+      } catch (err) {
+        list.replaceChildren();
+        showError(dlg, err.message);
+      }
+    }
+
+    choose.onclick = () => {
+      const here = path.length ? path[path.length - 1] : null;
+      result = here ? here.id : null;
+      dlg.close();
+    };
+    openDialog(dlg);
+    show();
+    return new Promise((resolve) => {
+      dlg.addEventListener("close", () => resolve(result), { once: true });
+    });
+  }
+
+  // folderIcon copies the page's folder icon, so the script draws none itself.
+  function folderIcon() {
+    const t = $("#icon-folder");
+    return t ? t.content.firstElementChild.cloneNode(true) : el("span");
+  }
+
+  // ---------------------------------------------------------------- grants
+
+  function subjectLabel(s) {
+    if (s === "everyone") return "Everyone signed in";
+    if (s.startsWith("group:")) return "Group " + s.slice(6);
+    if (s.startsWith("user:")) return s.slice(5);
+    return s;
+  }
+
+  const LEVELS = { view: "Can view", edit: "Can edit", manage: "Can manage" };
+
+  // initGrants runs one access editor: list, add, change, remove.
+  function initGrants(root) {
+    if (!root || root.dataset.ready) return;
+    root.dataset.ready = "1";
+    const base = root.dataset.grants;
+    const form = $(".grants-form", root);
+    const list = $(".grant-list", root);
+    const type = $("[name=type]", form);
+    const name = $("[name=name]", form);
+    const nameField = $(".grant-name-field", form);
+    const nameLabel = $("label", nameField);
+    let groupsLoaded = false;
+
+    function syncType() {
+      const t = type.value;
+      nameField.hidden = t === "everyone";
+      name.required = t !== "everyone";
+      if (t === "user") {
+        name.type = "email";
+        name.placeholder = "name@example.com";
+        nameLabel.textContent = "Email";
+        name.removeAttribute("list");
+      } else if (t === "group") {
+        name.type = "text";
+        name.placeholder = "group name";
+        nameLabel.textContent = "Group";
+        name.setAttribute("list", "group-names");
+        loadGroups();
+      }
+    }
+
+    async function loadGroups() {
+      if (groupsLoaded) return;
+      groupsLoaded = true;
+      try {
+        const data = await api("GET", "/api/groups");
+        const dl = $("#group-names");
+        dl.replaceChildren(...data.groups.map((g) => el("option", { value: g.name })));
+      } catch (_) { groupsLoaded = false; }
+    }
+
+    async function load() {
+      try {
+        const data = await api("GET", base + "/grants");
+        render(data.grants);
+      } catch (err) {
+        list.replaceChildren();
+        showError(root, err.message);
+      }
+    }
+
+    function render(grants) {
+      list.replaceChildren();
+      if (!grants.length) {
+        list.append(el("li", { class: "muted", text: "Only the owner and admins can see this. Add people or groups above." }));
+        return;
+      }
+      for (const g of grants) {
+        const who = el("span", { class: "grant-who", text: subjectLabel(g.subject) });
+        const li = el("li", { "data-subject": g.subject, "data-testid": "grant" }, who);
+        if (g.inherited_from) {
+          const from = el("span", { class: "grant-from" }, "Through folder ");
+          from.append(el("a", { href: "/?folder=" + encodeURIComponent(g.inherited_from.folder_id), text: g.inherited_from.name }));
+          who.append(from);
+          li.append(el("span", { class: "badge grant-level", text: LEVELS[g.permission] || g.permission }));
+        } else {
+          const id = "lvl-" + Math.random().toString(36).slice(2);
+          const sel = el("select", { id, class: "grant-level", "data-testid": "grant-level-change" });
+          for (const [v, label] of Object.entries(LEVELS)) sel.append(el("option", { value: v, text: label, selected: v === g.permission }));
+          sel.addEventListener("change", () => setGrant(g.subject, sel.value));
+          const rm = el("button", { type: "button", class: "btn btn-small btn-danger-quiet", "data-testid": "revoke-grant", "aria-label": "Remove access for " + subjectLabel(g.subject), text: "Remove" });
+          rm.addEventListener("click", () => removeGrant(g.subject, rm));
+          li.append(el("label", { for: id, class: "sr", text: "Permission of " + subjectLabel(g.subject) }), sel, rm);
+        }
+        list.append(li);
+      }
+    }
+
+    async function setGrant(subject, permission) {
+      showError(root, "");
+      try {
+        await api("PUT", base + "/grants/" + seg(subject), { permission });
+        toast(subjectLabel(subject) + ": " + LEVELS[permission].toLowerCase() + ".");
+      } catch (err) {
+        showError(root, err.message);
+      }
+      load();
+    }
+
+    async function removeGrant(subject, button) {
+      busy(button, true);
+      showError(root, "");
+      try {
+        await api("DELETE", base + "/grants/" + seg(subject));
+        toast("Access removed for " + subjectLabel(subject) + ".");
+      } catch (err) {
+        showError(root, err.message);
+      }
+      load();
+    }
+
+    form.addEventListener("submit", async (e) => {
+      e.preventDefault();
+      const t = type.value;
+      const n = name.value.trim();
+      const subject = t === "everyone" ? "everyone" : t + ":" + n;
+      const button = $("[type=submit]", form);
+      busy(button, true);
+      showError(root, "");
+      try {
+        await api("PUT", base + "/grants/" + seg(subject), { permission: $("[name=permission]", form).value });
+        name.value = "";
+        toast("Access given to " + subjectLabel(subject) + ".");
+        await load();
+      } catch (err) {
+        showError(root, err.message);
+      } finally {
+        busy(button, false);
       }
     });
-    xhr.addEventListener("error", () => { status.textContent = "Upload failed: network error"; });
-    xhr.open("POST", "/api/media");
-    xhr.send(data);
+    type.addEventListener("change", syncType);
+    syncType();
+    load();
+  }
+
+  // ---------------------------------------------------------------- library
+
+  function initLibrary() {
+    const lib = $(".library");
+    const folder = lib.dataset.folder || null;
+
+    // Grid or list, remembered.
+    const setView = (v) => {
+      document.documentElement.classList.toggle("view-list", v === "list");
+      $$("[data-view]").forEach((b) => b.setAttribute("aria-pressed", String(b.dataset.view === v)));
+      try { localStorage.setItem("mg.view", v); } catch (_) { /* fine */ }
+    };
+    setView(document.documentElement.classList.contains("view-list") ? "list" : "grid");
+    $$("[data-view]").forEach((b) => b.addEventListener("click", () => setView(b.dataset.view)));
+
+    const sort = $("#sort");
+    if (sort) sort.addEventListener("change", () => sort.form.submit());
+
+    wireItems(document);
+    document.addEventListener("click", (e) => {
+      const more = e.target.closest("[data-action=load-more]");
+      if (more) { e.preventDefault(); loadMore(more); }
+    });
+    initTree();
+
+    const act = (name, fn) => { const b = $(`[data-action=${name}]`); if (b) b.addEventListener("click", () => fn(b)); };
+    act("new-folder", () => folderDialog("create"));
+    act("rename-folder", () => folderDialog("rename"));
+    act("move-folder", moveFolder);
+    act("delete-folder", deleteFolder);
+    act("share-folder", () => {
+      const dlg = $("#access-dialog");
+      openDialog(dlg);
+      initGrants($("[data-grants]", dlg));
+    });
+
+    function folderDialog(mode) {
+      const dlg = $("#folder-dialog");
+      const form = $("form", dlg);
+      const input = $("#folder-name", dlg);
+      $("#folder-dialog-title", dlg).textContent = mode === "create" ? "New folder" : "Rename folder";
+      $("[type=submit]", form).textContent = mode === "create" ? "Create" : "Save";
+      input.value = mode === "create" ? "" : lib.dataset.folderName;
+      form.onsubmit = async (e) => {
+        e.preventDefault();
+        const button = $("[type=submit]", form);
+        busy(button, true);
+        try {
+          if (mode === "create") {
+            const f = await api("POST", "/api/folders", { name: input.value, parent: folder });
+            location.href = "/?folder=" + encodeURIComponent(f.id);
+          } else {
+            await api("PATCH", "/api/folders/" + folder, { name: input.value });
+            location.reload();
+          }
+        } catch (err) {
+          showError(form, err.message);
+          busy(button, false);
+        }
+      };
+      openDialog(dlg);
+      input.select();
+    }
+
+    async function moveFolder() {
+      const target = await pickFolder({ title: "Move “" + lib.dataset.folderName + "” to…", action: "Move into", exclude: folder, current: lib.dataset.parent || null });
+      if (target === undefined) return;
+      try {
+        await api("PATCH", "/api/folders/" + folder, { parent: target });
+        location.reload();
+      } catch (err) {
+        toast(err.message, true);
+      }
+    }
+
+    async function deleteFolder() {
+      const ok = await confirmAction("Delete folder?", "“" + lib.dataset.folderName + "” will be deleted. Only an empty folder can be deleted: move or delete what is in it first.", "Delete folder");
+      if (!ok) return;
+      try {
+        await api("DELETE", "/api/folders/" + folder);
+        location.href = lib.dataset.parent ? "/?folder=" + encodeURIComponent(lib.dataset.parent) : "/";
+      } catch (err) {
+        toast(err.message, true);
+      }
+    }
+
+    if (lib.dataset.canUpload) initUploads(folder);
+  }
+
+  // Video tiles load their first frame only once they scroll into view. The
+  // tile is watched, not the video, which is hidden until it has a source.
+  const videoObserver = "IntersectionObserver" in window ? new IntersectionObserver((entries) => {
+    for (const e of entries) {
+      if (!e.isIntersecting) continue;
+      const v = $("video[data-src]", e.target);
+      if (v) v.src = v.dataset.src;
+      videoObserver.unobserve(e.target);
+    }
+  }, { rootMargin: "200px" }) : null;
+
+  function wireItems(root) {
+    $$("video[data-src]:not([src])", root).forEach((v) => {
+      v.addEventListener("loadeddata", () => v.classList.add("is-loaded"), { once: true });
+      if (videoObserver) videoObserver.observe(v.parentElement);
+      else v.src = v.dataset.src;
+    });
+  }
+
+  // loadMore fetches the next page as HTML and appends its items, so there
+  // is one template for both.
+  async function loadMore(link) {
+    const holder = link.closest(".more");
+    link.setAttribute("aria-disabled", "true");
+    link.textContent = "Loading…";
+    try {
+      const res = await fetch(link.href, { credentials: "same-origin" });
+      if (!res.ok) throw new Error("Could not load more (" + res.status + ").");
+      const doc = new DOMParser().parseFromString(await res.text(), "text/html");
+      const items = $(".items", document);
+      const fresh = $$(".items > .item", doc).map((li) => document.adoptNode(li));
+      items.append(...fresh);
+      wireItems(items);
+      const next = $(".more", doc);
+      if (next) holder.replaceWith(document.adoptNode(next));
+      else holder.remove();
+      const first = fresh[0] && $(".item-name", fresh[0]);
+      if (first) first.focus();
+    } catch (err) {
+      link.textContent = "Load more";
+      link.removeAttribute("aria-disabled");
+      toast(err.message, true);
+    }
+  }
+
+  // refreshListing reloads the current view's items in place (after uploads).
+  async function refreshListing() {
+    try {
+      const res = await fetch(location.href, { credentials: "same-origin" });
+      if (!res.ok) return;
+      const doc = new DOMParser().parseFromString(await res.text(), "text/html");
+      const fresh = $("#library-items", doc);
+      const here = $("#library-items");
+      if (fresh && here) {
+        here.replaceWith(document.adoptNode(fresh));
+        wireItems(fresh);
+      }
+    } catch (_) { /* the next visit shows them */ }
+  }
+
+  // The side tree opens folders on demand.
+  function initTree() {
+    $$(".sidebar .tree-toggle").forEach(wireToggle);
+  }
+
+  function wireToggle(btn) {
+    btn.addEventListener("click", async () => {
+      const li = btn.closest(".tree-node");
+      const name = $("a span", li).textContent;
+      const open = btn.getAttribute("aria-expanded") === "true";
+      let sub = $(":scope > .tree", li);
+      if (open) {
+        btn.setAttribute("aria-expanded", "false");
+        btn.setAttribute("aria-label", "Expand " + name);
+        if (sub) sub.hidden = true;
+        return;
+      }
+      if (!sub) {
+        btn.disabled = true;
+        try {
+          const data = await api("GET", "/api/folders/" + btn.dataset.folder + "?limit=1");
+          if (!data.folders.length) {
+            btn.classList.add("is-leaf");
+            btn.setAttribute("aria-hidden", "true");
+            btn.tabIndex = -1;
+            return;
+          }
+          sub = el("ul", { class: "tree", role: "list" });
+          const row = $(":scope > .tree-row", li);
+          for (const f of data.folders) {
+            const r = row.cloneNode(true);
+            const a = $("a", r);
+            a.href = "/?folder=" + encodeURIComponent(f.id);
+            a.removeAttribute("aria-current");
+            $("span", a).textContent = f.name;
+            const t = $(".tree-toggle", r);
+            t.dataset.folder = f.id;
+            t.setAttribute("aria-expanded", "false");
+            t.setAttribute("aria-label", "Expand " + f.name);
+            t.classList.remove("is-leaf");
+            t.removeAttribute("aria-hidden");
+            t.removeAttribute("tabindex");
+            wireToggle(t);
+            sub.append(el("li", { class: "tree-node" }, r));
+          }
+          li.append(sub);
+        } catch (err) {
+          toast(err.message, true);
+          return;
+        } finally {
+          btn.disabled = false;
+        }
+      }
+      sub.hidden = false;
+      btn.setAttribute("aria-expanded", "true");
+      btn.setAttribute("aria-label", "Collapse " + name);
+    });
+  }
+
+  // ---------------------------------------------------------------- uploads
+
+  const CHUNK = 8 << 20; // bytes per tus PATCH
+  const PARALLEL = 2;
+  const TUS = "/api/uploads/";
+  let tusAvailable = null; // unknown until the first POST answers
+
+  function b64(s) {
+    const bytes = new TextEncoder().encode(s);
+    let bin = "";
+    for (const b of bytes) bin += String.fromCharCode(b);
+    return btoa(bin);
+  }
+
+  // send runs one XMLHttpRequest (for upload progress, which fetch lacks).
+  function send(task, { method, url, headers, body, onProgress }) {
+    return new Promise((resolve, reject) => {
+      const xhr = new XMLHttpRequest();
+      task.xhr = xhr;
+      xhr.open(method, url);
+      for (const [k, v] of Object.entries(headers || {})) xhr.setRequestHeader(k, v);
+      if (onProgress) xhr.upload.addEventListener("progress", (e) => onProgress(e.loaded));
+      xhr.addEventListener("load", () => resolve({
+        status: xhr.status,
+        header: (h) => xhr.getResponseHeader(h),
+        text: xhr.responseText,
+      }));
+      xhr.addEventListener("error", () => reject(Object.assign(new Error("Network error"), { retry: true })));
+      xhr.addEventListener("abort", () => reject(Object.assign(new Error("Cancelled"), { cancelled: true })));
+      xhr.send(body === undefined ? null : body);
+    });
+  }
+
+  function answerError(r) {
+    let msg = r.text;
+    try { msg = JSON.parse(r.text).error || msg; } catch (_) { /* plain text */ }
+    const err = new Error(readable(msg || "The server answered " + r.status + "."));
+    err.status = r.status;
+    err.retry = r.status >= 500 || r.status === 0;
+    return err;
+  }
+
+  function storageGet(k) { try { return localStorage.getItem(k); } catch (_) { return null; } }
+  function storageSet(k, v) { try { localStorage.setItem(k, v); } catch (_) { /* fine */ } }
+  function storageDel(k) { try { localStorage.removeItem(k); } catch (_) { /* fine */ } }
+
+  // tusUpload sends the file by the tus 1.0 protocol, resuming an earlier
+  // attempt of the same file. It resolves to the new item's id, or to
+  // false when the server has no tus endpoint.
+  async function tusUpload(task) {
+    const { file, folder } = task;
+    const key = "mg.tus:" + [folder || "root", file.name, file.size, file.lastModified].join(":");
+    const tus = { "Tus-Resumable": "1.0.0" };
+    let url = storageGet(key);
+    let offset = 0;
+
+    let itemID = null;
+    // serverOffset asks how much the server has; a finished upload also
+    // names its item.
+    async function serverOffset() {
+      const r = await send(task, { method: "HEAD", url, headers: tus });
+      const n = parseInt(r.header("Upload-Offset"), 10);
+      if (r.header("Mediagate-Item-Id")) itemID = r.header("Mediagate-Item-Id");
+      if ((r.status === 200 || r.status === 204) && n >= 0 && n <= file.size) return n;
+      return -1;
+    }
+
+    if (url) {
+      offset = await serverOffset();
+      if (offset < 0) { storageDel(key); url = null; offset = 0; } else task.resumed = offset;
+    }
+    if (!url) {
+      let meta = "filename " + b64(file.name);
+      if (folder) meta += ",folder " + b64(folder);
+      const r = await send(task, { method: "POST", url: TUS, headers: { ...tus, "Upload-Length": String(file.size), "Upload-Metadata": meta } });
+      if (r.status === 404 || r.status === 405 || r.status === 501) return false;
+      if (r.status !== 201 || !r.header("Location")) throw answerError(r);
+      const loc = new URL(r.header("Location"), location.href);
+      if (loc.origin !== location.origin) throw new Error("The server sent an upload address on another site.");
+      url = loc.href;
+      storageSet(key, url);
+    }
+    task.url = url;
+    let failures = 0;
+    while (offset < file.size) {
+      const end = Math.min(offset + CHUNK, file.size);
+      const start = offset;
+      let r;
+      try {
+        r = await send(task, {
+          method: "PATCH", url, body: file.slice(start, end),
+          headers: { ...tus, "Upload-Offset": String(start), "Content-Type": "application/offset+octet-stream" },
+          onProgress: (loaded) => progress(task, start + loaded),
+        });
+      } catch (err) {
+        if (!err.retry || ++failures > 5) throw err;
+        await sleep(1000 * failures);
+        offset = await serverOffset().catch(() => start);
+        if (offset < 0) throw new Error("The server forgot this upload; start it again.");
+        continue;
+      }
+      if (r.status === 409) { // offsets disagree: ask the server where it is
+        offset = await serverOffset();
+        if (offset < 0) throw answerError(r);
+        continue;
+      }
+      if (r.status === 404 || r.status === 410) {
+        storageDel(key);
+        throw new Error("The server no longer has this upload; start it again.");
+      }
+      if (r.status !== 204 && r.status !== 200) {
+        const err = answerError(r);
+        if (!err.retry || ++failures > 5) {
+          if (r.status < 500) storageDel(key); // refused for good (too large, forbidden…)
+          throw err;
+        }
+        await sleep(1000 * failures);
+        offset = await serverOffset().catch(() => start);
+        continue;
+      }
+      failures = 0;
+      offset = parseInt(r.header("Upload-Offset"), 10);
+      if (!(offset >= 0)) throw new Error("The server's answer had no Upload-Offset.");
+      progress(task, offset);
+      if (offset >= file.size) {
+        itemID = r.header("Mediagate-Item-Id") || null;
+        break;
+      }
+    }
+    if (itemID === null) {
+      // Every byte was sent before, but the answer naming the item was lost:
+      // the server finishes the upload now if it had not.
+      const r = await send(task, { method: "GET", url: url + "/item", headers: { Accept: "application/json" } });
+      if (r.status !== 200) throw answerError(r);
+      itemID = JSON.parse(r.text).id;
+    }
+    storageDel(key);
+    return itemID;
+  }
+
+  // plainUpload posts the file as a multipart form, as the page without
+  // scripts does, when the server has no tus endpoint.
+  async function plainUpload(task) {
+    const data = new FormData();
+    data.append("file", task.file);
+    const q = task.folder ? "?folder=" + encodeURIComponent(task.folder) : "";
+    const r = await send(task, { method: "POST", url: "/api/media" + q, body: data, onProgress: (n) => progress(task, Math.min(n, task.file.size)) });
+    if (r.status !== 201) throw answerError(r);
+    return JSON.parse(r.text).id;
+  }
+
+  function sleep(ms) { return new Promise((r) => setTimeout(r, ms)); }
+
+  function progress(task, sent) {
+    const now = performance.now();
+    task.sent = sent;
+    if (!task.samples) task.samples = [];
+    task.samples.push([now, sent]);
+    while (task.samples.length > 2 && now - task.samples[0][0] > 5000) task.samples.shift();
+    if (now - (task.drawn || 0) < 150 && sent < task.file.size) return;
+    task.drawn = now;
+    const [t0, s0] = task.samples[0];
+    const rate = now > t0 ? (sent - s0) / ((now - t0) / 1000) : 0;
+    const pct = task.file.size ? Math.floor((sent / task.file.size) * 100) : 100;
+    const parts = [humanSize(sent) + " of " + humanSize(task.file.size)];
+    if (rate > 0) {
+      parts.push(humanSize(rate) + "/s");
+      const left = humanTime((task.file.size - sent) / rate);
+      if (left && sent < task.file.size) parts.push(left + " left");
+    }
+    if (task.resumed) parts.push("resumed");
+    setBar(task, pct);
+    task.info.textContent = parts.join(" · ");
+  }
+
+  function setBar(task, pct) {
+    task.bar.setAttribute("aria-valuenow", String(pct));
+    task.bar.setAttribute("aria-valuetext", pct + "%");
+    task.fill.style.width = pct + "%";
+  }
+
+  function initUploads(folder) {
+    const panel = $("#uploads");
+    const list = $(".upload-list", panel);
+    const status = $("#uploads-status");
+    const input = $("#upload-input");
+    const form = $("#upload-form");
+    const drop = $("#dropzone");
+    const queue = [];
+    const title = $("#uploads-title");
+    const tally = { total: 0, done: 0, failed: 0 };
+    let active = 0;
+    let finished = 0;
+
+    function count() {
+      const left = tally.total - tally.done - tally.failed;
+      let t = "Uploads";
+      if (left > 0) t = "Uploading " + left + (left === 1 ? " file" : " files");
+      else if (tally.total) t = tally.done + " of " + tally.total + " uploaded";
+      if (tally.failed) t += " · " + tally.failed + " failed";
+      title.textContent = t;
+    }
+
+    input.multiple = true;
+    input.required = false;
+    input.addEventListener("change", () => {
+      add(Array.from(input.files));
+      input.value = "";
+    });
+    form.addEventListener("submit", (e) => { e.preventDefault(); add(Array.from(input.files)); });
+    $("[data-action=close-uploads]").addEventListener("click", () => { panel.hidden = true; });
+
+    // Drag and drop anywhere on the page.
+    let depth = 0;
+    const hasFiles = (e) => e.dataTransfer && Array.from(e.dataTransfer.types || []).includes("Files");
+    document.addEventListener("dragenter", (e) => { if (!hasFiles(e)) return; e.preventDefault(); depth++; drop.hidden = false; });
+    document.addEventListener("dragover", (e) => { if (!hasFiles(e)) return; e.preventDefault(); e.dataTransfer.dropEffect = "copy"; });
+    document.addEventListener("dragleave", (e) => { if (!hasFiles(e)) return; if (--depth <= 0) { depth = 0; drop.hidden = true; } });
+    document.addEventListener("drop", (e) => {
+      if (!hasFiles(e)) return;
+      e.preventDefault();
+      depth = 0;
+      drop.hidden = true;
+      const files = [];
+      let skipped = 0;
+      const items = Array.from(e.dataTransfer.items || []);
+      Array.from(e.dataTransfer.files).forEach((f, i) => {
+        const entry = items[i] && items[i].webkitGetAsEntry && items[i].webkitGetAsEntry();
+        if (entry && entry.isDirectory) skipped++;
+        else files.push(f);
+      });
+      if (skipped) toast("Folders can't be uploaded as such: open them and drop the files inside.", true);
+      add(files);
+    });
+
+    window.addEventListener("beforeunload", (e) => {
+      if (active > 0 || queue.length > 0) { e.preventDefault(); e.returnValue = ""; }
+    });
+
+    function add(files) {
+      if (!files.length) return;
+      panel.hidden = false;
+      for (const file of files) {
+        const task = { file, folder };
+        const name = el("span", { class: "upload-name", text: file.name, title: file.name });
+        const cancel = el("button", { type: "button", class: "btn btn-icon btn-quiet btn-small", "data-testid": "upload-cancel", "aria-label": "Cancel upload of " + file.name, text: "✕" });
+        task.fill = el("div", { class: "bar-fill" });
+        task.bar = el("div", { class: "bar", role: "progressbar", "aria-valuemin": "0", "aria-valuemax": "100", "aria-valuenow": "0", "aria-label": "Upload of " + file.name, "data-testid": "upload-progress" }, task.fill);
+        task.info = el("div", { class: "upload-info", text: "Waiting…" });
+        task.row = el("li", { class: "upload", "data-testid": "upload-row" }, el("div", { class: "upload-top" }, name, cancel), task.bar, task.info);
+        task.nameEl = name;
+        task.cancelEl = cancel;
+        cancel.addEventListener("click", () => cancelTask(task));
+        list.append(task.row);
+        queue.push(task);
+        tally.total++;
+      }
+      count();
+      status.textContent = files.length === 1 ? "Uploading " + files[0].name + "." : "Uploading " + files.length + " files.";
+      pump();
+    }
+
+    function pump() {
+      while (active < PARALLEL && queue.length) {
+        const task = queue.shift();
+        active++;
+        run(task).finally(() => {
+          active--;
+          if (active === 0 && queue.length === 0) {
+            if (finished > 0) refreshListing();
+            finished = 0;
+          }
+          pump();
+        });
+      }
+    }
+
+    async function run(task) {
+      task.row.classList.remove("is-error", "is-done");
+      task.info.textContent = "Starting…";
+      task.samples = null;
+      try {
+        let id = false;
+        if (tusAvailable !== false && task.file.size > 0) {
+          id = await tusUpload(task);
+          if (id === false) tusAvailable = false;
+          else tusAvailable = true;
+        }
+        if (id === false) id = await plainUpload(task);
+        done(task, id);
+        finished++;
+        tally.done++;
+        count();
+      } catch (err) {
+        if (err.cancelled) return;
+        tally.failed++;
+        count();
+        task.row.classList.add("is-error");
+        task.info.textContent = err.message;
+        status.textContent = "Upload of " + task.file.name + " failed: " + err.message;
+        const retry = el("button", { type: "button", class: "btn btn-small", "data-testid": "upload-retry", text: "Retry" });
+        retry.addEventListener("click", () => { retry.remove(); tally.failed--; count(); queue.push(task); pump(); });
+        task.info.append(" ", retry);
+      }
+    }
+
+    function done(task, id) {
+      setBar(task, 100);
+      task.row.classList.add("is-done");
+      task.info.textContent = "Uploaded · " + humanSize(task.file.size);
+      task.cancelEl.remove();
+      if (id) {
+        const link = el("a", { class: "upload-name", href: "/m/" + encodeURIComponent(id), text: task.file.name, title: task.file.name, "data-testid": "upload-link" });
+        task.nameEl.replaceWith(link);
+      }
+      status.textContent = task.file.name + " uploaded.";
+    }
+
+    async function cancelTask(task) {
+      const i = queue.indexOf(task);
+      if (i >= 0) queue.splice(i, 1);
+      task.cancelled = true;
+      if (task.xhr) task.xhr.abort();
+      if (task.url) {
+        // tus termination: the server may drop what it has so far.
+        fetch(task.url, { method: "DELETE", headers: { "Tus-Resumable": "1.0.0" }, credentials: "same-origin" }).catch(() => {});
+        storageDel("mg.tus:" + [task.folder || "root", task.file.name, task.file.size, task.file.lastModified].join(":"));
+      }
+      if (task.row.classList.contains("is-error")) tally.failed--; // cancelled after failing
+      tally.total--;
+      count();
+      task.row.classList.add("is-error");
+      task.info.textContent = "Cancelled";
+      task.cancelEl.remove();
+      status.textContent = "Upload of " + task.file.name + " cancelled.";
+    }
+  }
+
+  // ---------------------------------------------------------------- media page
+
+  function initMedia() {
+    const page = $(".media-page");
+    const id = page.dataset.id;
+    const base = "/api/media/" + id;
+    const act = (name, fn) => { const b = $(`[data-action=${name}]`); if (b) b.addEventListener("click", () => fn(b)); };
+
+    act("rename", () => {
+      const dlg = $("#rename-dialog");
+      const form = $("form", dlg);
+      const input = $("#rename-name");
+      input.value = page.dataset.filename;
+      form.onsubmit = async (e) => {
+        e.preventDefault();
+        const button = $("[type=submit]", form);
+        busy(button, true);
+        try {
+          const it = await api("PATCH", base, { filename: input.value });
+          page.dataset.filename = it.filename;
+          $("#media-title").textContent = it.filename;
+          $(".crumbs [aria-current=page]").textContent = it.filename;
+          document.title = it.filename + " · Mediagate";
+          const dl = $("[data-testid=download]");
+          dl.setAttribute("download", it.filename);
+          dlg.close();
+          toast("Renamed to " + it.filename + ".");
+        } catch (err) {
+          showError(form, err.message);
+        } finally {
+          busy(button, false);
+        }
+      };
+      openDialog(dlg);
+      // Select the name without its extension, as file managers do.
+      const dot = input.value.lastIndexOf(".");
+      input.setSelectionRange(0, dot > 0 ? dot : input.value.length);
+    });
+
+    act("move", async () => {
+      const target = await pickFolder({ title: "Move “" + page.dataset.filename + "” to…", action: "Move into", current: page.dataset.folder || null });
+      if (target === undefined) return;
+      try {
+        await api("PATCH", base, { folder: target });
+        location.reload();
+      } catch (err) {
+        toast(err.message, true);
+      }
+    });
+
+    act("delete", async () => {
+      const ok = await confirmAction("Delete this file?", "“" + page.dataset.filename + "” will be deleted for everyone, with its share links and public URL. This can't be undone.", "Delete");
+      if (!ok) return;
+      try {
+        await api("DELETE", base);
+        location.href = page.dataset.folder ? "/?folder=" + encodeURIComponent(page.dataset.folder) : "/";
+      } catch (err) {
+        toast(err.message, true);
+      }
+    });
+
+    const grants = $("#access [data-grants]");
+    if (grants) initGrants(grants);
+    const links = $("#links");
+    if (links) initLinks(links, base);
+    const publish = $("#publish");
+    if (publish) initPublish(publish, base);
+    const audit = $("#audit");
+    if (audit) initAudit(audit, base);
+  }
+
+  function initPublish(section, base) {
+    const on = $(".publish-on", section);
+    const off = $(".publish-off", section);
+    const input = $("#public-url");
+    const absolute = (p) => (p ? new URL(p, location.href).href : "");
+    input.value = absolute(input.value);
+    $("[data-action=publish]", section).addEventListener("click", async (e) => {
+      busy(e.currentTarget, true);
+      showError(section, "");
+      try {
+        const r = await api("POST", base + "/publish");
+        input.value = absolute(r.public_url);
+        on.hidden = false;
+        off.hidden = true;
+        toast("Published.");
+        input.focus();
+      } catch (err) {
+        showError(section, err.message);
+      } finally {
+        busy(e.currentTarget, false);
+      }
+    });
+    $("[data-action=unpublish]", section).addEventListener("click", async (e) => {
+      const ok = await confirmAction("Unpublish?", "The public URL stops working at once (copies may stay in caches for a few minutes). Publishing again gives the same URL.", "Unpublish");
+      if (!ok) return;
+      showError(section, "");
+      try {
+        await api("DELETE", base + "/publish");
+        on.hidden = true;
+        off.hidden = false;
+        toast("Unpublished.");
+      } catch (err) {
+        showError(section, err.message);
+      }
+    });
+  }
+
+  // initLinks shows the share-link editor once the links API answers.
+  async function initLinks(section, base) {
+    const list = $(".link-list", section);
+    const form = $("#link-form");
+    const fresh = $(".new-link", section);
+
+    async function load() {
+      const data = await api("GET", base + "/links");
+      list.replaceChildren();
+      const links = (data.links || []).filter((l) => !l.revoked);
+      if (!links.length) {
+        list.append(el("li", { class: "muted", text: "No share links yet." }));
+        return;
+      }
+      const now = Date.now();
+      for (const l of links) {
+        const expired = l.expires_at && new Date(l.expires_at).getTime() <= now;
+        const what = el("span", { class: "link-what" + (expired ? " is-dead" : "") });
+        what.append(el("strong", { text: "Link created " + when(l.created_at) }), el("br"));
+        const bits = [l.expires_at ? (expired ? "expired " : "expires ") + when(l.expires_at) : "never expires"];
+        if (l.has_password) bits.push("password");
+        if (l.created_by) bits.push("by " + l.created_by);
+        what.append(bits.join(" · "));
+        const revoke = el("button", { type: "button", class: "btn btn-small btn-danger-quiet", "data-testid": "revoke-link", "data-link": l.id, text: "Revoke", "aria-label": "Revoke the link created " + when(l.created_at) });
+        revoke.addEventListener("click", async () => {
+          const ok = await confirmAction("Revoke this link?", "Anyone using it loses access at once.", "Revoke");
+          if (!ok) return;
+          try {
+            await api("DELETE", "/api/links/" + encodeURIComponent(l.id));
+            toast("Link revoked.");
+            fresh.hidden = true;
+            load();
+          } catch (err) {
+            showError(section, err.message);
+          }
+        });
+        list.append(el("li", { "data-testid": "link" }, what, revoke));
+      }
+    }
+
+    try {
+      await load();
+    } catch (err) {
+      // No links API on this server (yet): the section stays hidden.
+      if (err.status === 404 && /no API endpoint/.test(err.raw)) return;
+      if (err.status === 405) return;
+      showError(section, err.message);
+    }
+    section.hidden = false;
+
+    form.addEventListener("submit", async (e) => {
+      e.preventDefault();
+      const button = $("[type=submit]", form);
+      const body = {};
+      const exp = $("#link-expiry").value;
+      if (exp) body.expires_in = parseInt(exp, 10);
+      const pw = $("#link-password").value;
+      if (pw) body.password = pw;
+      busy(button, true);
+      showError(section, "");
+      try {
+        const l = await api("POST", base + "/links", body);
+        const url = $("#new-link-url");
+        url.value = new URL(l.url, location.href).href;
+        fresh.hidden = false;
+        $("#link-password").value = "";
+        url.focus();
+        url.select();
+        await load();
+      } catch (err) {
+        showError(section, err.message);
+      } finally {
+        busy(button, false);
+      }
+    });
+  }
+
+  function initAudit(section, base) {
+    const rows = $("tbody", section);
+    const more = $("[data-action=audit-more]", section);
+    let cursor = "";
+    let first = true;
+
+    async function load() {
+      more.disabled = true;
+      try {
+        const q = "?limit=50" + (cursor ? "&cursor=" + encodeURIComponent(cursor) : "");
+        const data = await api("GET", base + "/access" + q);
+        if (first) rows.replaceChildren();
+        first = false;
+        for (const e of data.entries) {
+          rows.append(el("tr", {},
+            el("td", {}, el("time", { datetime: e.at, text: when(e.at) })),
+            el("td", { text: e.who }),
+            el("td", { class: e.allowed ? "allow" : "deny", text: e.allowed ? "yes" : "refused" }),
+            el("td", {}, e.range ? el("code", { text: e.range }) : el("span", { class: "muted", text: "whole file" }))));
+        }
+        if (!rows.children.length) rows.append(el("tr", {}, el("td", { colspan: "4", class: "muted", text: "Nobody has opened it yet." })));
+        cursor = data.next_cursor || "";
+        more.hidden = !cursor;
+      } catch (err) {
+        rows.replaceChildren(el("tr", {}, el("td", { colspan: "4", class: "error", text: err.message })));
+      } finally {
+        more.disabled = false;
+      }
+    }
+    more.addEventListener("click", load);
+    load();
+  }
+
+  // ---------------------------------------------------------------- admin and account
+
+  function initAdminUsers() {
+    const form = $("#user-form");
+    const password = $("#user-password");
+    $("[data-action=generate-password]").addEventListener("click", () => {
+      const bytes = crypto.getRandomValues(new Uint8Array(15));
+      password.value = btoa(String.fromCharCode(...bytes)).replace(/\+/g, "-").replace(/\//g, "_");
+      password.select();
+    });
+    form.addEventListener("submit", async (e) => {
+      e.preventDefault();
+      const button = $("[type=submit]", form);
+      busy(button, true);
+      showError(form.parentElement, "");
+      try {
+        const u = await api("POST", "/api/users", { email: $("#user-email").value, role: $("#user-role").value, password: password.value });
+        sessionStorage.setItem("mg.toast", "Added " + u.email + " (" + u.role + ").");
+        location.reload();
+      } catch (err) {
+        showError(form.parentElement, err.message);
+        busy(button, false);
+      }
+    });
+    for (const row of $$("tr[data-email]")) {
+      const email = row.dataset.email;
+      const role = $(".user-role", row);
+      if (role) {
+        let was = role.value;
+        role.addEventListener("change", async () => {
+          try {
+            await api("PATCH", "/api/users/" + seg(email), { role: role.value });
+            was = role.value;
+            toast(email + " is now " + role.value + ".");
+          } catch (err) {
+            role.value = was;
+            toast(err.message, true);
+          }
+        });
+      }
+      const toggle = $("[data-action=toggle-user]", row);
+      if (toggle) {
+        toggle.addEventListener("click", async () => {
+          const disable = toggle.dataset.disabled !== "true";
+          if (disable) {
+            const ok = await confirmAction("Disable " + email + "?", "They are signed out everywhere at once and their API tokens stop working, until you enable the account again.", "Disable");
+            if (!ok) return;
+          }
+          try {
+            await api("PATCH", "/api/users/" + seg(email), { disabled: disable });
+            toggle.dataset.disabled = String(disable);
+            toggle.textContent = disable ? "Enable" : "Disable";
+            toggle.classList.toggle("btn-danger-quiet", !disable);
+            row.classList.toggle("is-disabled", disable);
+            $(".user-status", row).replaceChildren(el("span", { class: "badge " + (disable ? "badge-off" : "badge-on"), text: disable ? "disabled" : "active" }));
+            toast(email + (disable ? " is disabled and signed out." : " can sign in again."));
+          } catch (err) {
+            toast(err.message, true);
+          }
+        });
+      }
+    }
+  }
+
+  function initAdminGroups() {
+    const form = $("#group-form");
+    form.addEventListener("submit", async (e) => {
+      e.preventDefault();
+      showError(form.parentElement, "");
+      try {
+        const g = await api("POST", "/api/groups", { name: $("#group-name").value.trim() });
+        sessionStorage.setItem("mg.toast", "Group " + g.name + " created.");
+        location.reload();
+      } catch (err) {
+        showError(form.parentElement, err.message);
+      }
+    });
+    for (const section of $$("[data-group]")) {
+      const group = section.dataset.group;
+      const mf = $(".member-form", section);
+      mf.addEventListener("submit", async (e) => {
+        e.preventDefault();
+        const email = $("[name=email]", mf).value.trim();
+        showError(section, "");
+        try {
+          await api("PUT", "/api/groups/" + seg(group) + "/members/" + seg(email));
+          sessionStorage.setItem("mg.toast", email + " added to " + group + ".");
+          location.reload();
+        } catch (err) {
+          showError(section, err.message);
+        }
+      });
+      for (const b of $$("[data-action=remove-member]", section)) {
+        b.addEventListener("click", async () => {
+          const email = b.dataset.email;
+          showError(section, "");
+          try {
+            await api("DELETE", "/api/groups/" + seg(group) + "/members/" + seg(email));
+            b.closest("li").remove();
+            toast(email + " removed from " + group + ".");
+          } catch (err) {
+            showError(section, err.message);
+          }
+        });
+      }
+    }
+  }
+
+  function initAccount() {
+    const pw = $("#password-form");
+    pw.addEventListener("submit", async (e) => {
+      e.preventDefault();
+      const next = $("#pw-new").value;
+      if (next !== $("#pw-confirm").value) {
+        showError(pw, "The two new passwords differ.");
+        $("#pw-confirm").focus();
+        return;
+      }
+      const button = $("[type=submit]", pw);
+      busy(button, true);
+      showError(pw, "");
+      try {
+        await api("POST", "/api/me/password", { current: $("#pw-current").value, new: next });
+        pw.reset();
+        toast("Password changed. Other sessions are signed out.");
+      } catch (err) {
+        showError(pw, err.message);
+      } finally {
+        busy(button, false);
+      }
+    });
+
+    const tf = $("#token-form");
+    const section = tf.closest("section");
+    tf.addEventListener("submit", async (e) => {
+      e.preventDefault();
+      const button = $("[type=submit]", tf);
+      busy(button, true);
+      showError(section, "");
+      try {
+        const t = await api("POST", "/api/tokens", { name: $("#token-name").value.trim() });
+        const box = $(".new-token", section);
+        const input = $("#new-token-value");
+        input.value = t.token;
+        box.hidden = false;
+        input.focus();
+        input.select();
+        tf.reset();
+        addTokenRow(section, t);
+      } catch (err) {
+        showError(section, err.message);
+      } finally {
+        busy(button, false);
+      }
+    });
+    $$("[data-action=delete-token]", section).forEach((b) => wireTokenDelete(b));
+  }
+
+  function addTokenRow(section, t) {
+    let table = $("table", section);
+    if (!table) {
+      const empty = $("[data-testid=no-tokens]", section);
+      table = el("table", { class: "table", "data-testid": "token-table" },
+        el("thead", {}, el("tr", {}, el("th", { scope: "col", text: "Name" }), el("th", { scope: "col", text: "Created" }), el("th", { scope: "col" }, el("span", { class: "sr", text: "Actions" })))),
+        el("tbody"));
+      const wrap = el("div", { class: "table-wrap" }, table);
+      if (empty) empty.replaceWith(wrap); else section.append(wrap);
+    }
+    const b = el("button", { type: "button", class: "btn btn-small btn-danger-quiet", "data-action": "delete-token", "data-name": t.name || "this token", "data-testid": "delete-token", "aria-label": "Delete token " + (t.name || "(no name)"), text: "Delete" });
+    wireTokenDelete(b);
+    $("tbody", table).prepend(el("tr", { "data-token": t.id },
+      el("th", { scope: "row", text: t.name || "(no name)" }),
+      el("td", {}, el("time", { datetime: t.created_at, text: when(t.created_at) })),
+      el("td", { class: "row-actions" }, b)));
+  }
+
+  function wireTokenDelete(b) {
+    b.addEventListener("click", async () => {
+      const row = b.closest("tr");
+      const ok = await confirmAction("Delete token?", "Anything using “" + b.dataset.name + "” stops working at once.", "Delete token");
+      if (!ok) return;
+      try {
+        await api("DELETE", "/api/tokens/" + encodeURIComponent(row.dataset.token));
+        row.remove();
+        toast("Token deleted.");
+      } catch (err) {
+        toast(err.message, true);
+      }
+    });
+  }
+
+  // ---------------------------------------------------------------- start
+
+  document.addEventListener("DOMContentLoaded", () => {
+    const pending = sessionStorage.getItem("mg.toast");
+    if (pending) { sessionStorage.removeItem("mg.toast"); toast(pending); }
+    const init = {
+      library: initLibrary,
+      media: initMedia,
+      "admin-users": initAdminUsers,
+      "admin-groups": initAdminGroups,
+      account: initAccount,
+    }[document.body.dataset.page];
+    if (init) init();
   });
-});
+})();

@@ -1,0 +1,288 @@
+package app
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/mediagate/mediagate/internal/acl"
+	"github.com/mediagate/mediagate/internal/errs"
+	"github.com/mediagate/mediagate/internal/media"
+)
+
+// sharePrefix is where share links live: /s/<token>, its pages and downloads.
+const sharePrefix = "/s/"
+
+// unlockedKey is the session key holding the ids of the links whose
+// password was given in this browser.
+const unlockedKey = "share_links"
+
+// maxUnlocked bounds that list; the oldest unlock is forgotten first.
+const maxUnlocked = 100
+
+// shareListLimit is how many items a folder link's page lists.
+const shareListLimit = 500
+
+// shareHeaders marks every response under /s/: the token is in the path, so
+// no Referer may carry it anywhere, and share pages are not for indexing.
+func shareHeaders(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.URL.Path, sharePrefix) {
+			w.Header().Set("Referrer-Policy", "no-referrer")
+			w.Header().Set("X-Robots-Tag", "noindex, nofollow")
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+func shareURL(token string) string { return sharePrefix + token }
+
+// logPath is path as logs may keep it. A share token is a secret stored
+// only as its SHA-256, so logs get the first 8 hex digits of that instead
+// (enough to find the link: encode(token_hash, 'hex') LIKE '<digits>%').
+func logPath(path string) string {
+	rest, ok := strings.CutPrefix(path, sharePrefix)
+	if !ok || rest == "" {
+		return path
+	}
+	token, tail, _ := strings.Cut(rest, "/")
+	sum := sha256.Sum256([]byte(token))
+	path = sharePrefix + "#" + hex.EncodeToString(sum[:4])
+	if tail != "" {
+		path += "/" + tail
+	}
+	return path
+}
+
+// linkJSON is a link as its creator gets it, the only time the token is shown.
+type linkJSON struct {
+	ID        string     `json:"id"`
+	URL       string     `json:"url"`
+	ExpiresAt *time.Time `json:"expires_at"`
+}
+
+func linkTarget(r *http.Request, folder bool) acl.LinkTarget {
+	return acl.LinkTarget{Folder: folder, ID: chi.URLParam(r, "id")}
+}
+
+func (a *App) createLink(folder bool) handlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		p, err := caller(r)
+		if err != nil {
+			return err
+		}
+		var body struct {
+			ExpiresIn *int64  `json:"expires_in"`
+			Password  *string `json:"password"`
+		}
+		// No body at all is a link without expiry or password.
+		if err := decodeJSON(r, &body); err != nil && !errors.Is(err, io.EOF) {
+			return err
+		}
+		l, token, err := a.links.Create(r.Context(), p, linkTarget(r, folder), acl.LinkOptions{
+			ExpiresIn: body.ExpiresIn, Password: body.Password,
+		})
+		if err != nil {
+			return err
+		}
+		w.Header().Set("Cache-Control", "no-store")
+		writeJSON(w, http.StatusCreated, linkJSON{ID: l.ID, URL: shareURL(token), ExpiresAt: l.ExpiresAt})
+		return nil
+	}
+}
+
+func (a *App) listLinks(folder bool) handlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		p, err := caller(r)
+		if err != nil {
+			return err
+		}
+		links, err := a.links.List(r.Context(), p, linkTarget(r, folder))
+		if err != nil {
+			return err
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"links": links})
+		return nil
+	}
+}
+
+func (a *App) revokeLink(w http.ResponseWriter, r *http.Request) error {
+	p, err := caller(r)
+	if err != nil {
+		return err
+	}
+	if err := a.links.Revoke(r.Context(), p, chi.URLParam(r, "id")); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// unlockedIn reports the links unlocked in r's session. The session must
+// have been loaded (LoadAndSave, or IdentifyReadOnly without an error).
+func (a *App) unlockedIn(r *http.Request) func(string) bool {
+	return func(id string) bool {
+		ids, _ := a.auth.Sessions.Get(r.Context(), unlockedKey).([]string)
+		return slices.Contains(ids, id)
+	}
+}
+
+// sharePage shows what a link opens: a player for an item, the list of a
+// folder's items, or the password form.
+func (a *App) sharePage(w http.ResponseWriter, r *http.Request) error {
+	token := chi.URLParam(r, "token")
+	sh, err := a.links.Open(r.Context(), token, a.unlockedIn(r))
+	if errors.Is(err, acl.ErrLinkLocked) {
+		a.renderShare(w, http.StatusOK, lockedPage(token, ""))
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if sh.Item != nil {
+		a.renderShare(w, http.StatusOK, playerPage(token, *sh.Item, shareURL(token)+"/download", ""))
+		return nil
+	}
+	items, more, err := a.links.Items(r.Context(), sh.Link, shareListLimit)
+	if err != nil {
+		return err
+	}
+	a.renderShare(w, http.StatusOK, map[string]any{
+		"Title": sh.Folder, "Base": shareURL(token), "Folder": sh.Folder, "Items": items, "More": more,
+	})
+	return nil
+}
+
+// shareItemPage is the player for one item of a folder link.
+func (a *App) shareItemPage(w http.ResponseWriter, r *http.Request) error {
+	token, id := chi.URLParam(r, "token"), chi.URLParam(r, "item")
+	_, it, err := a.links.Item(r.Context(), token, id, a.unlockedIn(r))
+	if errors.Is(err, acl.ErrLinkLocked) {
+		http.Redirect(w, r, shareURL(token), http.StatusSeeOther)
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	a.renderShare(w, http.StatusOK, playerPage(token, it, shareURL(token)+"/download/"+it.ID, shareURL(token)))
+	return nil
+}
+
+// shareUnlock checks a link's password, under the throttle, and on success
+// unlocks the link for this browser's session only.
+func (a *App) shareUnlock(w http.ResponseWriter, r *http.Request) error {
+	r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
+	if err := r.ParseForm(); err != nil {
+		return fmt.Errorf("%w: malformed form", errs.ErrInvalid)
+	}
+	token := chi.URLParam(r, "token")
+	ctx := r.Context()
+	// Nothing counts as unlocked here: a link with a password answers
+	// ErrLinkLocked, along with the link.
+	sh, err := a.links.Open(ctx, token, nil)
+	if err == nil { // no password: nothing to unlock
+		http.Redirect(w, r, shareURL(token), http.StatusSeeOther)
+		return nil
+	}
+	if !errors.Is(err, acl.ErrLinkLocked) {
+		return err
+	}
+	key, client := "link:"+sh.Link.ID, a.clientIP(r)
+	if err := a.auth.Throttle.CheckKey(ctx, key, client); err != nil {
+		if !errors.Is(err, errs.ErrThrottled) {
+			return err
+		}
+		w.Header().Set("Retry-After", "900")
+		a.renderShare(w, http.StatusTooManyRequests, lockedPage(token, err.Error()))
+		return nil
+	}
+	ok, err := sh.Link.CheckPassword(r.PostForm.Get("password"))
+	if err != nil {
+		return err
+	}
+	if !ok {
+		if err := a.auth.Throttle.FailKey(ctx, key, client); err != nil {
+			return err
+		}
+		a.log.Info("wrong share link password", "link", sh.Link.ID, "client", client)
+		a.renderShare(w, http.StatusUnauthorized, lockedPage(token, "Wrong password."))
+		return nil
+	}
+	if err := a.auth.Throttle.SucceedKey(ctx, key); err != nil {
+		return err
+	}
+	// More access, so a new session token: a planted cookie gains nothing.
+	if err := a.auth.Sessions.RenewToken(ctx); err != nil {
+		return fmt.Errorf("%w: renew session: %w", errs.ErrUnavailable, err)
+	}
+	ids, _ := a.auth.Sessions.Get(ctx, unlockedKey).([]string)
+	if !slices.Contains(ids, sh.Link.ID) {
+		ids = append(slices.Clone(ids), sh.Link.ID)
+		if len(ids) > maxUnlocked {
+			ids = ids[len(ids)-maxUnlocked:]
+		}
+		a.auth.Sessions.Put(ctx, unlockedKey, ids)
+	}
+	http.Redirect(w, r, shareURL(token), http.StatusSeeOther)
+	return nil
+}
+
+// shareDownload streams an item through a link, by the same path as every
+// private file, and audits the decision as link:<id>. The unlocked links
+// are read from the session, which this path never writes.
+func (a *App) shareDownload(w http.ResponseWriter, r *http.Request) error {
+	token, id := chi.URLParam(r, "token"), chi.URLParam(r, "item")
+	// Identification failing means the session could not be loaded: there
+	// is then no knowing what was unlocked.
+	if _, err := caller(r); errors.Is(err, errs.ErrUnavailable) {
+		return err
+	}
+	l, it, err := a.links.Item(r.Context(), token, id, a.unlockedIn(r))
+	if l.ID != "" {
+		audited := it.ID
+		if audited == "" {
+			audited = id
+		}
+		if audited == "" && l.MediaID != nil {
+			audited = *l.MediaID
+		}
+		a.record(r, audited, "link:"+l.ID, err == nil)
+	}
+	if err != nil {
+		return err
+	}
+	a.send.SendPrivate(w, r, media.Item{
+		ID: it.ID, Filename: it.Filename, SHA256: it.SHA256, Size: it.Size,
+		ContentType: it.ContentType, CreatedAt: it.CreatedAt, StoredAt: it.StoredAt,
+	})
+	return nil
+}
+
+func lockedPage(token, msg string) map[string]any {
+	return map[string]any{"Title": "Password required", "Locked": true, "Action": shareURL(token), "Error": msg}
+}
+
+func playerPage(token string, it acl.SharedItem, src, back string) map[string]any {
+	inline := media.Inline(it.ContentType)
+	return map[string]any{
+		"Title": it.Filename, "Base": shareURL(token), "Item": it, "Src": src, "Back": back,
+		"Video": inline && strings.HasPrefix(it.ContentType, "video/"),
+		"Audio": inline && strings.HasPrefix(it.ContentType, "audio/"),
+		"Image": inline && strings.HasPrefix(it.ContentType, "image/"),
+	}
+}
+
+// renderShare renders the share page; what a link shows must not linger in
+// caches once it is revoked.
+func (a *App) renderShare(w http.ResponseWriter, status int, data map[string]any) {
+	w.Header().Set("Cache-Control", "no-store")
+	a.render(w, status, "share", data)
+}

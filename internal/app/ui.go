@@ -1,0 +1,363 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"html/template"
+	"mime"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/mediagate/mediagate/internal/acl"
+	"github.com/mediagate/mediagate/internal/config"
+	"github.com/mediagate/mediagate/internal/errs"
+	"github.com/mediagate/mediagate/internal/media"
+)
+
+// uiFuncs are the template functions of the pages, besides "size" and "asset".
+var uiFuncs = template.FuncMap{
+	"kind":      kindOf,
+	"typeLabel": typeLabel,
+	"itemURL":   privateURL,
+	"iso":       func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
+	"date":      func(t time.Time) string { return t.Format("2 Jan 2006") },
+	"sentence":  sentence,
+}
+
+// errorKinds are the sentinels' texts that start an error message.
+var errorKinds = []error{errs.ErrInvalid, errs.ErrUnauthenticated, errs.ErrForbidden, errs.ErrNotFound,
+	errs.ErrMethod, errs.ErrConflict, errs.ErrGone, errs.ErrTooLarge, errs.ErrThrottled, errs.ErrUnavailable}
+
+// sentence turns an error message ("not found: there is no page at /x")
+// into what a person reads: what follows its kind, capitalized.
+func sentence(msg string) string {
+	for _, k := range errorKinds {
+		if i := strings.Index(msg, k.Error()+": "); i >= 0 && (i == 0 || strings.HasSuffix(msg[:i], ": ")) {
+			msg = msg[i+len(k.Error())+2:]
+			break
+		}
+	}
+	if msg == "" {
+		return msg
+	}
+	r, n := utf8.DecodeRuneInString(msg)
+	return string(unicode.ToUpper(r)) + msg[n:]
+}
+
+// kindOf sorts a content type into what the pages show for it: video, audio
+// and image (played or shown inline), pdf (a sandboxed frame) or file.
+func kindOf(contentType string) string {
+	mt, _, _ := mime.ParseMediaType(contentType)
+	switch {
+	case mt == "application/pdf":
+		return "pdf"
+	case !media.Inline(mt):
+		return "file"
+	case strings.HasPrefix(mt, "video/"):
+		return "video"
+	case strings.HasPrefix(mt, "audio/"):
+		return "audio"
+	case strings.HasPrefix(mt, "image/"):
+		return "image"
+	}
+	return "file"
+}
+
+// typeLabel is a short name for a content type: "MP4 video", "PNG image".
+func typeLabel(contentType string) string {
+	mt, _, _ := mime.ParseMediaType(contentType)
+	if mt == "" {
+		return "File"
+	}
+	top, sub, _ := strings.Cut(mt, "/")
+	sub = strings.TrimPrefix(sub, "x-")
+	if i := strings.IndexAny(sub, "+;"); i > 0 {
+		sub = sub[:i]
+	}
+	switch top {
+	case "video", "audio", "image":
+		return strings.ToUpper(sub) + " " + top
+	}
+	switch mt {
+	case "application/pdf":
+		return "PDF"
+	case "application/zip":
+		return "ZIP archive"
+	case "application/octet-stream":
+		return "File"
+	case "text/plain":
+		return "Text"
+	}
+	return strings.ToUpper(sub)
+}
+
+// sortOption is one choice of the library's sort menu.
+type sortOption struct{ Value, Label string }
+
+var sortOptions = []sortOption{
+	{media.SortNewest, "Newest first"},
+	{media.SortOldest, "Oldest first"},
+	{media.SortName, "Name (A–Z)"},
+	{media.SortSize, "Largest first"},
+}
+
+// treeNode is a folder of the side tree; the path to the current folder is
+// open, the rest is loaded by the script when opened.
+type treeNode struct {
+	Folder   acl.Folder
+	Children []treeNode
+	Open     bool
+	Current  bool
+}
+
+// maxDepth bounds the walk up a folder's parents.
+const maxDepth = 64
+
+// trail returns the folders from the highest one p may see down to id.
+func (a *App) trail(ctx context.Context, p acl.Principal, id string) ([]acl.Folder, error) {
+	f, err := a.decide.Folder(ctx, p, id)
+	if err != nil {
+		return nil, err
+	}
+	out := []acl.Folder{f}
+	for f.Parent != nil && len(out) < maxDepth {
+		f, err = a.decide.Folder(ctx, p, *f.Parent)
+		if errors.Is(err, errs.ErrNotFound) {
+			break // shared below a folder p can't see: the trail starts here
+		}
+		if err != nil {
+			return nil, err
+		}
+		out = append([]acl.Folder{f}, out...)
+	}
+	return out, nil
+}
+
+// tree returns the root folders p sees, the path along trail open: one
+// query per level.
+func (a *App) tree(ctx context.Context, p acl.Principal, trail []acl.Folder) ([]treeNode, error) {
+	roots, err := a.decide.Children(ctx, p, nil)
+	if err != nil {
+		return nil, err
+	}
+	return a.branch(ctx, p, roots, trail)
+}
+
+func (a *App) branch(ctx context.Context, p acl.Principal, folders []acl.Folder, trail []acl.Folder) ([]treeNode, error) {
+	nodes := make([]treeNode, len(folders))
+	for i, f := range folders {
+		nodes[i].Folder = f
+		if len(trail) == 0 || trail[0].ID != f.ID {
+			continue
+		}
+		nodes[i].Open = true
+		nodes[i].Current = len(trail) == 1
+		children, err := a.decide.Children(ctx, p, &f.ID)
+		if err != nil {
+			return nil, err
+		}
+		if nodes[i].Children, err = a.branch(ctx, p, children, trail[1:]); err != nil {
+			return nil, err
+		}
+	}
+	return nodes, nil
+}
+
+// libraryData is what the library page shows for its query: a folder
+// (?folder=), everything (?view=all) or a search (?q=), in an order (?sort=).
+func (a *App) libraryData(r *http.Request, p acl.Principal) (map[string]any, error) {
+	ctx := r.Context()
+	q := r.URL.Query()
+	search := strings.TrimSpace(q.Get("q"))
+	sort := q.Get("sort")
+	if _, ok := sortLabel(sort); !ok {
+		sort = media.SortNewest
+	}
+	all := q.Get("view") == "all" && search == ""
+	folderID := q.Get("folder")
+	if search != "" || all || folderID == "root" {
+		folderID = ""
+	}
+	data := map[string]any{
+		"User": p, "Nav": "library", "Q": search, "Sort": sort, "Sorts": sortOptions, "All": all,
+		"MaxUpload": humanSize(a.cfg.MaxUpload), "FolderID": folderID, "ParentID": "",
+	}
+	var trail []acl.Folder
+	var current *acl.Folder
+	if folderID != "" {
+		t, err := a.trail(ctx, p, folderID)
+		if err != nil {
+			return nil, err
+		}
+		trail, current = t, &t[len(t)-1]
+		data["Folder"] = current
+		data["Trail"] = trail
+		if len(t) > 1 {
+			data["ParentID"] = t[len(t)-2].ID
+		}
+	}
+	roots, err := a.tree(ctx, p, trail)
+	if err != nil {
+		return nil, err
+	}
+	// Root folders, then the ones shared from inside a folder p can't see.
+	var mine, shared []treeNode
+	for _, n := range roots {
+		if n.Folder.Parent == nil {
+			mine = append(mine, n)
+		} else {
+			shared = append(shared, n)
+		}
+	}
+	data["Tree"], data["Shared"] = mine, shared
+
+	opts := media.ListOptions{Cursor: q.Get("cursor"), Limit: 60, Search: search, Sort: sort}
+	if search == "" && !all {
+		opts.InFolder = true
+		var parent *string
+		if current != nil {
+			parent = &current.ID
+		}
+		opts.Folder = parent
+		// Folders first, as in a file manager; only on the first page.
+		if opts.Cursor == "" {
+			var children []acl.Folder
+			if current != nil {
+				children, err = a.decide.Children(ctx, p, parent)
+			} else {
+				children = make([]acl.Folder, len(roots))
+				for i, n := range roots {
+					children[i] = n.Folder
+				}
+			}
+			if err != nil {
+				return nil, err
+			}
+			data["Folders"] = children
+		}
+	}
+	page, err := a.media.List(ctx, p, opts)
+	if err != nil {
+		return nil, err
+	}
+	data["Items"] = page.Items
+	if page.Next != "" {
+		next := url.Values{"cursor": {page.Next}}
+		if folderID != "" {
+			next.Set("folder", folderID)
+		}
+		if search != "" {
+			next.Set("q", search)
+		}
+		if all {
+			next.Set("view", "all")
+		}
+		if sort != media.SortNewest {
+			next.Set("sort", sort)
+		}
+		data["NextURL"] = "/?" + next.Encode()
+	}
+	canPlace := a.decide.RequirePlace(ctx, p, opts.Folder) == nil
+	data["CanUpload"] = canPlace && !all && search == ""
+	data["CanCreateFolder"] = canPlace && !all && search == ""
+	data["CanManageFolder"] = current != nil && current.Permission == acl.Manage.String()
+	return data, nil
+}
+
+func sortLabel(sort string) (string, bool) {
+	for _, o := range sortOptions {
+		if o.Value == sort {
+			return o.Label, true
+		}
+	}
+	return "", false
+}
+
+// mediaData is what the media page shows of it and what the caller may do.
+func (a *App) mediaData(ctx context.Context, p acl.Principal, it media.Item) (map[string]any, error) {
+	data := map[string]any{
+		"User": p, "Nav": "library", "Item": it, "URL": privateURL(it), "Kind": kindOf(it.ContentType),
+		"PublicURL": publicURL(it),
+		// A PDF shows in a frame only if it is served inline; today it is
+		// an attachment, which a frame can't show.
+		"PDFPreview": media.Inline(it.ContentType),
+		"CanEdit":    it.Permission >= acl.Edit,
+		"CanManage":  it.Permission >= acl.Manage,
+		// Moving needs manage here and a role that may place things.
+		"CanMove": it.Permission >= acl.Manage && p.Role.CanUpload(),
+	}
+	if it.Folder != nil {
+		t, err := a.trail(ctx, p, *it.Folder)
+		switch {
+		case errors.Is(err, errs.ErrNotFound): // shared alone, from a folder p can't see
+		case err != nil:
+			return nil, err
+		default:
+			data["Trail"], data["Parent"] = t, t[len(t)-1]
+		}
+	}
+	return data, nil
+}
+
+func publicURL(it media.Item) string {
+	if it.PublicName == "" {
+		return ""
+	}
+	return config.PublicPrefix + it.PublicName
+}
+
+// adminUsersPage lists every account, for admins.
+func (a *App) adminUsersPage(w http.ResponseWriter, r *http.Request) error {
+	p, err := caller(r)
+	if err != nil {
+		return err
+	}
+	users, err := a.auth.Users.List(r.Context(), p)
+	if err != nil {
+		return err
+	}
+	a.render(w, http.StatusOK, "admin_users", map[string]any{
+		"User": p, "Nav": "users", "Users": users,
+		"Roles": []acl.Role{acl.RoleViewer, acl.RoleEditor, acl.RoleAdmin},
+	})
+	return nil
+}
+
+// adminGroupsPage lists the groups with their members, for admins.
+func (a *App) adminGroupsPage(w http.ResponseWriter, r *http.Request) error {
+	p, err := caller(r)
+	if err != nil {
+		return err
+	}
+	// Users.List refuses non-admins; groups alone would show to anyone.
+	users, err := a.auth.Users.List(r.Context(), p)
+	if err != nil {
+		return err
+	}
+	groups, err := a.decide.Groups(r.Context(), p)
+	if err != nil {
+		return err
+	}
+	a.render(w, http.StatusOK, "admin_groups", map[string]any{
+		"User": p, "Nav": "groups", "Groups": groups, "Users": users,
+	})
+	return nil
+}
+
+// accountPage is the caller's password and API tokens.
+func (a *App) accountPage(w http.ResponseWriter, r *http.Request) error {
+	p, err := caller(r)
+	if err != nil {
+		return err
+	}
+	tokens, err := a.auth.Users.Tokens(r.Context(), p.UserID)
+	if err != nil {
+		return err
+	}
+	a.render(w, http.StatusOK, "account", map[string]any{"User": p, "Nav": "account", "Tokens": tokens})
+	return nil
+}
