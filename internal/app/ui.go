@@ -282,9 +282,10 @@ func (a *App) mediaData(ctx context.Context, p acl.Principal, it media.Item) (ma
 	data := map[string]any{
 		"User": p, "Nav": "library", "Item": it, "URL": privateURL(it), "Kind": kindOf(it.ContentType),
 		"PublicURL": publicURL(it),
-		// A PDF shows in a frame only if it is served inline; today it is
-		// an attachment, which a frame can't show.
-		"PDFPreview": media.Inline(it.ContentType),
+		// A PDF is an attachment, except when asked for as a preview: then
+		// it is inline, sandboxed by its own CSP.
+		"PDFPreview": media.Previewable(it.ContentType),
+		"PreviewURL": privateURL(it) + "?preview=1",
 		"CanEdit":    it.Permission >= acl.Edit,
 		"CanManage":  it.Permission >= acl.Manage,
 		// Moving needs manage here and a role that may place things.

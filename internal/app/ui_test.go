@@ -17,7 +17,6 @@ import (
 	"testing"
 
 	"github.com/mediagate/mediagate/internal/acl"
-	"github.com/mediagate/mediagate/internal/media"
 )
 
 // page GETs path as the token's user without following redirects and
@@ -219,13 +218,14 @@ func TestPagesRenderForTheRightUsers(t *testing.T) {
 	check("video, admin", "/m/"+video.ID, admin, 200, `data-testid="grants-form"`)
 	check("video, stranger", "/m/"+video.ID, stranger, 404)
 	check("image", "/m/"+img.ID, editor, 200, `<img id="preview" class="preview" src="/smedia/`+img.ID+`/poster.png"`)
-	// A PDF is framed only when it is served inline (as an attachment a
-	// frame shows nothing); today it is not.
-	if media.Inline("application/pdf") {
-		check("pdf", "/m/"+pdf.ID, editor, 200, `<iframe id="pdf" class="pdf" src="/smedia/`+pdf.ID+`/brief.pdf"`)
-	} else {
-		framed := check("pdf", "/m/"+pdf.ID, editor, 200, `data-testid="no-preview"`, `download="brief.pdf"`)
-		absent("pdf", framed, "<iframe")
+	// A PDF is framed from its preview URL, which serves it inline (the
+	// plain URL keeps it an attachment, sandboxed either way).
+	check("pdf", "/m/"+pdf.ID, editor, 200, `<iframe id="pdf" class="pdf" src="/smedia/`+pdf.ID+`/brief.pdf?preview=1"`)
+	for path, want := range map[string]string{pdf.URL: "attachment", pdf.URL + "?preview=1": "inline", other.URL + "?preview=1": "attachment"} {
+		resp := h.do("GET", path, editor, nil)
+		if cd := resp.Header.Get("Content-Disposition"); !strings.HasPrefix(cd, want+";") || !strings.Contains(resp.Header.Get("Content-Security-Policy"), "sandbox") {
+			t.Errorf("GET %s: Content-Disposition %q (want %s), CSP %q", path, cd, want, resp.Header.Get("Content-Security-Policy"))
+		}
 	}
 	plain := check("other", "/m/"+other.ID, editor, 200, "No preview", `download="notes.txt"`)
 	absent("other", plain, `id="player"`, "<iframe")

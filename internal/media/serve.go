@@ -62,7 +62,8 @@ func (s *Sender) UseAccel(r *http.Request) bool {
 func (s *Sender) SendPrivate(w http.ResponseWriter, r *http.Request, it Item) {
 	h := w.Header()
 	h.Set("Content-Type", it.ContentType)
-	h.Set("Content-Disposition", ContentDisposition(it.Filename, Inline(it.ContentType)))
+	inline := Inline(it.ContentType) || (r.URL.Query().Get("preview") == "1" && Previewable(it.ContentType))
+	h.Set("Content-Disposition", ContentDisposition(it.Filename, inline))
 	h.Set("Cache-Control", config.PrivateCacheControl)
 	if s.UseAccel(r) {
 		// nginx serves the body, Range and conditionals; the headers above
@@ -116,6 +117,15 @@ func Inline(contentType string) bool {
 		return mt != "image/svg+xml"
 	}
 	return false
+}
+
+// Previewable reports whether a type that is otherwise an attachment may be
+// shown inline when the media page asks for a preview (?preview=1): PDFs,
+// which the browser's viewer renders inside the sandbox that MediaCSP puts
+// on every media response, so nothing in them runs in our origin.
+func Previewable(contentType string) bool {
+	mt, _, _ := mime.ParseMediaType(contentType)
+	return mt == "application/pdf"
 }
 
 // ContentDisposition returns the header for a file named name (RFC 6266):
