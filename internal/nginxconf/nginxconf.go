@@ -117,15 +117,27 @@ events {
 }
 
 http {
-    access_log {{.AccessLog}};
 {{range .TempPaths}}    {{.Directive}} {{.Path}};
 {{end}}
 {{.Server -}}
+    # After the server block, which defines the format (nginx merges
+    # http-level settings into servers once the whole block is read).
+    access_log {{.AccessLog}} mediagate;
 }
 {{end -}}
 
 {{- define "server" -}}
 # Mediagate: the app, and the server in front of it.
+
+# Share-link tokens are credentials: the access log shows /s/<redacted>/...
+map $request_uri $mediagate_log_uri {
+    "~^/s/[^/?]+(?<rest>.*)$" "/s/<redacted>$rest";
+    default $request_uri;
+}
+log_format mediagate '$remote_addr - $remote_user [$time_local] '
+    '"$request_method $mediagate_log_uri $server_protocol" $status $body_bytes_sent '
+    '"$http_referer" "$http_user_agent" $request_time';
+
 upstream {{.UpstreamName}} {
     server {{.Upstream}};
     keepalive 16;

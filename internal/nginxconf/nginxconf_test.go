@@ -143,7 +143,7 @@ func TestRenderContents(t *testing.T) {
 			"\nworker_processes auto;\n",
 			"\npid /var/lib/mg/nginx/nginx.pid;\n",
 			"\nerror_log /var/lib/mg/nginx/error.log;\n",
-			"access_log /var/lib/mg/nginx/access.log;",
+			"access_log /var/lib/mg/nginx/access.log mediagate;",
 			"client_body_temp_path /var/lib/mg/nginx/client_body_temp;",
 			"proxy_temp_path /var/lib/mg/nginx/proxy_temp;",
 			"fastcgi_temp_path /var/lib/mg/nginx/fastcgi_temp;",
@@ -167,7 +167,7 @@ func TestRenderContents(t *testing.T) {
 			"location ^~ " + config.AccelPrefix + " {",
 			`alias "/srv/media data/private/";`,
 			"types {",
-		}, []string{"daemon", "user ", "pid ", "events", "http {", "_temp_path", "error_log", "access_log"}},
+		}, []string{"daemon", "\nuser ", "pid ", "events", "http {", "_temp_path", "error_log", "access_log"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -190,7 +190,7 @@ func TestRenderContents(t *testing.T) {
 		t.Errorf("Render does not hold RenderServer's output")
 	}
 	// No user directive unless asked for.
-	if c := render(t, cfg, Options{Prefix: "/x"}); strings.Contains(c, "user ") {
+	if c := render(t, cfg, Options{Prefix: "/x"}); strings.Contains(c, "\nuser ") {
 		t.Errorf("user directive without Options.User:\n%s", c)
 	}
 }
@@ -447,10 +447,10 @@ func freePort(t *testing.T) string {
 // startNginx renders the config for cfg and runs nginx in the foreground in
 // front of the upstream at app; it returns the address nginx listens on and
 // stops nginx when the test ends.
-func startNginx(t *testing.T, cfg config.Config, app string) string {
+func startNginx(t *testing.T, cfg config.Config, app string) (addr, prefix string) {
 	t.Helper()
 	nginx := testenv.LookPath(t, "nginx")
-	prefix := filepath.Join(t.TempDir(), "nginx")
+	prefix = filepath.Join(t.TempDir(), "nginx")
 	if err := os.MkdirAll(prefix, 0o755); err != nil {
 		t.Fatal(err)
 	}
@@ -475,7 +475,7 @@ func startNginx(t *testing.T, cfg config.Config, app string) string {
 		go func() { done <- cmd.Wait() }()
 		if lastErr = waitListening(listen, done); lastErr == nil {
 			t.Cleanup(func() { stopNginx(t, cmd, done, errorLog) })
-			return listen
+			return listen, prefix
 		}
 		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
 		<-done
@@ -485,7 +485,7 @@ func startNginx(t *testing.T, cfg config.Config, app string) string {
 		}
 	}
 	t.Fatalf("nginx did not start: %v", lastErr)
-	return ""
+	return "", ""
 }
 
 func waitListening(addr string, done <-chan error) error {
@@ -627,7 +627,7 @@ func TestNginxServes(t *testing.T) {
 	}
 
 	app := newUpstream(t, config.AccelPrefix+rel)
-	addr := startNginx(t, cfg, app.srv.Listener.Addr().String())
+	addr, prefix := startNginx(t, cfg, app.srv.Listener.Addr().String())
 	base := "http://" + addr
 	client := &http.Client{Timeout: 30 * time.Second}
 	size := len(secret)
@@ -933,6 +933,24 @@ func TestNginxServes(t *testing.T) {
 					t.Errorf("status %d, app says %q, want %q", resp.StatusCode, got, want)
 				}
 			})
+		}
+	})
+
+	t.Run("share tokens not logged", func(t *testing.T) {
+		rawRequest(t, addr, "GET", "/s/mgs_SECRET-token/download?x=1")
+		deadline := time.Now().Add(5 * time.Second)
+		for {
+			b, _ := os.ReadFile(filepath.Join(prefix, "access.log"))
+			if bytes.Contains(b, []byte("mgs_SECRET")) {
+				t.Fatalf("the access log holds a share token:\n%s", b)
+			}
+			if bytes.Contains(b, []byte(`"GET /s/<redacted>/download?x=1 HTTP/1.1" `)) {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("no redacted line in the access log:\n%s", b)
+			}
+			time.Sleep(20 * time.Millisecond)
 		}
 	})
 
