@@ -56,7 +56,7 @@ func (a *App) apiChangePassword(w http.ResponseWriter, r *http.Request) error {
 	if err := decodeJSON(r, &body); err != nil {
 		return err
 	}
-	if err := a.auth.ChangePassword(r.Context(), p, body.Current, body.New); err != nil {
+	if err := a.auth.ChangePassword(r.Context(), p, body.Current, body.New, a.clientIP(r)); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)

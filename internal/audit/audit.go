@@ -81,6 +81,7 @@ func (l *Log) Dropped() int64 { return l.dropped.Load() }
 func (l *Log) Run(ctx context.Context) {
 	defer close(l.done)
 	batch := make([]Entry, 0, l.opt.Batch)
+	var reported int64
 	tick := time.NewTicker(l.opt.Interval)
 	defer tick.Stop()
 	flush := func(ctx context.Context) {
@@ -102,6 +103,10 @@ func (l *Log) Run(ctx context.Context) {
 			}
 		case <-tick.C:
 			flush(ctx)
+			if n := l.dropped.Load(); n > reported {
+				l.log.Warn("audit buffer full: entries dropped", "since_last_report", n-reported, "total", n)
+				reported = n
+			}
 		case <-ctx.Done():
 			final, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()
@@ -146,9 +151,10 @@ type Page struct {
 // the cursor (an RFC 3339 time from a previous page). The caller checks the
 // principal may manage the item.
 func (l *Log) List(ctx context.Context, mediaID, cursor string, limit int) (Page, error) {
-	if limit <= 0 || limit > 500 {
+	if limit <= 0 {
 		limit = 100
 	}
+	limit = min(limit, 500)
 	before := time.Now().Add(time.Hour)
 	if cursor != "" {
 		t, err := time.Parse(time.RFC3339Nano, cursor)

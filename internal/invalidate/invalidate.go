@@ -193,7 +193,8 @@ func (c *Cache[K, V]) Get(ctx context.Context, k K, load func(context.Context) (
 	return v, nil
 }
 
-// Put stores v for k, unless a flush happened since gen was read by Gen.
+// Put stores v for k while the hub is healthy. Unlike Get it has no
+// generation check: only use it for a value that cannot be stale.
 func (c *Cache[K, V]) Put(k K, v V) {
 	c.mu.Lock()
 	defer c.mu.Unlock()

@@ -128,15 +128,6 @@ func (us *Users) ChangePassword(ctx context.Context, p acl.Principal, current, n
 	return us.SetPassword(ctx, p.UserID, next)
 }
 
-// SignOutEverywhere ends all of the user's browser sessions.
-func (us *Users) SignOutEverywhere(ctx context.Context, userID string) error {
-	if _, err := us.pool.Exec(ctx, `UPDATE users SET session_epoch = session_epoch + 1 WHERE id = $1`, userID); err != nil {
-		return fmt.Errorf("sign out everywhere: %w", err)
-	}
-	us.changed()
-	return nil
-}
-
 // Token describes an API token without the token itself.
 type Token struct {
 	ID        string    `json:"id"`

@@ -116,8 +116,17 @@ func (a *Auth) Login(ctx context.Context, email, password, client string) (User,
 
 // ChangePassword changes the caller's password, which ends all their other
 // sessions; the one in ctx (if any) stays signed in.
-func (a *Auth) ChangePassword(ctx context.Context, p acl.Principal, current, next string) error {
+// Wrong current passwords count as failed logins of the account and client.
+func (a *Auth) ChangePassword(ctx context.Context, p acl.Principal, current, next, client string) error {
+	if err := a.Throttle.Check(ctx, p.Email, client); err != nil {
+		return unavailable(err)
+	}
 	if err := a.Users.ChangePassword(ctx, p, current, next); err != nil {
+		if errors.Is(err, errs.ErrForbidden) {
+			if ferr := a.Throttle.Fail(ctx, p.Email, client); ferr != nil {
+				return unavailable(ferr)
+			}
+		}
 		return err
 	}
 	if a.Sessions.GetString(ctx, userIDKey) == p.UserID {

@@ -29,38 +29,19 @@ func NewThrottle(pool *pgxpool.Pool) *Throttle {
 func accountKey(email string) string { return "account:" + email }
 func clientKey(client string) string { return "client:" + client }
 
-// Check returns ErrThrottled when either key is over its limit.
+// Check returns ErrThrottled when the account or the client is over its limit.
 func (t *Throttle) Check(ctx context.Context, email, client string) error {
-	var account, fromClient int
-	err := t.pool.QueryRow(ctx, `
-		SELECT count(*) FILTER (WHERE key = $1), count(*) FILTER (WHERE key = $2)
-		FROM login_failures WHERE key IN ($1, $2) AND failed_at > now() - $3::interval`,
-		accountKey(email), clientKey(client), t.Window).Scan(&account, &fromClient)
-	if err != nil {
-		return fmt.Errorf("check login throttle: %w", err)
-	}
-	if account >= t.PerAccount || fromClient >= t.PerClient {
-		return fmt.Errorf("%w: too many failed logins, try again in %d minutes", errs.ErrThrottled, int(t.Window.Minutes()))
-	}
-	return nil
+	return t.CheckKey(ctx, accountKey(email), client)
 }
 
 // Fail records a failed login and forgets failures older than the window.
 func (t *Throttle) Fail(ctx context.Context, email, client string) error {
-	_, err := t.pool.Exec(ctx, `
-		WITH gone AS (DELETE FROM login_failures WHERE failed_at < now() - $3::interval)
-		INSERT INTO login_failures (key) VALUES ($1), ($2)`,
-		accountKey(email), clientKey(client), t.Window)
-	if err != nil {
-		return fmt.Errorf("record failed login: %w", err)
-	}
-	return nil
+	return t.FailKey(ctx, accountKey(email), client)
 }
 
 // Succeed forgets the account's failures.
 func (t *Throttle) Succeed(ctx context.Context, email string) error {
-	_, err := t.pool.Exec(ctx, `DELETE FROM login_failures WHERE key = $1`, accountKey(email))
-	return err
+	return t.SucceedKey(ctx, accountKey(email))
 }
 
 // CheckKey is Check for a secret other than an account's password, such as
