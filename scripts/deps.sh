@@ -1,12 +1,16 @@
 #!/usr/bin/env bash
-# Installs what `make test` needs when it is missing: nginx and ffmpeg from
-# Debian's packages (when run as root with apt), staticcheck from the Go
-# module proxy; and starts the local PostgreSQL cluster if it is stopped.
+# Installs what `make test` and `make bench` need when it is missing: nginx,
+# ffmpeg, chromium (the browser tests) and wrk (the benchmarks' load
+# generator) from Debian's packages (when run as root with apt), staticcheck
+# from the Go module proxy; and starts the local PostgreSQL cluster if it is
+# stopped.
 set -euo pipefail
 
 missing=()
 command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || missing+=(nginx)
 command -v ffmpeg >/dev/null 2>&1 || missing+=(ffmpeg)
+command -v chromium >/dev/null 2>&1 || missing+=(chromium) # e2e/browser_test.go drives it headless
+command -v wrk >/dev/null 2>&1 || missing+=(wrk)
 command -v docker-compose >/dev/null 2>&1 || missing+=(docker-compose)
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
