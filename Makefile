@@ -33,9 +33,10 @@ fmt:
 staticcheck:
 	staticcheck ./...
 
-## bench: the benchmarks behind docs/benchmarks.md
+## bench: the benchmarks behind docs/benchmarks.md; -p 1 runs one package at
+## a time so that no benchmark competes with another for the CPUs
 bench: deps build
-	$(GO) test -run '^$$' -bench . -benchmem -count=1 -timeout 30m ./...
+	$(GO) test -p 1 -run '^$$' -bench . -benchmem -count=1 -timeout 30m ./...
 
 ## compose-check: validate docker-compose.yml (needs Debian's docker-compose)
 compose-check:

@@ -140,7 +140,7 @@ log_format mediagate '$remote_addr - $remote_user [$time_local] '
 
 upstream {{.UpstreamName}} {
     server {{.Upstream}};
-    keepalive 16;
+    keepalive 128;
 }
 
 server {

@@ -41,6 +41,7 @@ type Auth struct {
 func NewAuth(pool *pgxpool.Pool, cfg config.Config, log *slog.Logger, hub *invalidate.Hub) *Auth {
 	sm := scs.New()
 	sm.Store = newCachedStore(pool, hub)
+	sm.Codec = newMemoCodec()
 	sm.Lifetime = cfg.SessionLifetime
 	sm.IdleTimeout = cfg.SessionIdle
 	sm.Cookie.Name = CookieName

@@ -1,0 +1,15 @@
+// Package bench holds the benchmarks behind docs/benchmarks.md. It has no
+// tests: "go test ./..." runs nothing here, and "make bench" (go test -bench)
+// runs every benchmark.
+//
+// The serving benchmarks build ./cmd/server, start it against a fresh
+// PostgreSQL database with a real nginx in front (as the e2e suite does) and
+// load it with wrk on 127.0.0.1 only, each run bounded in time and
+// connections. The decision benchmarks generate a large access model (1M
+// items, 10k users, 1k groups, folders 12 deep) in a database of their own,
+// mg_bench_<random>, dropped at the end. Every figure is reported next to a
+// baseline measured in the same run.
+//
+// A missing nginx, wrk or PostgreSQL skips a benchmark, or fails it when
+// MEDIAGATE_REQUIRE_SERVICES is set (see internal/testenv).
+package bench
