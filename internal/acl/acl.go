@@ -118,7 +118,7 @@ func (d *Decider) Level(ctx context.Context, p Principal, item string) (Level, e
 	}
 	return d.levels.Get(ctx, decisionKey{p.UserID, string(p.Role), item, false}, func(ctx context.Context) (Level, error) {
 		var l Level
-		err := d.pool.QueryRow(ctx, `SELECT mg_level($1, $2, m.id) FROM media m WHERE m.id = $3`,
+		err := d.pool.QueryRow(ctx, `SELECT l FROM media m CROSS JOIN LATERAL mg_level($1, $2, m.id) l WHERE m.id = $3`,
 			p.UserID, string(p.Role), item).Scan(&l)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return None, nil
@@ -137,7 +137,7 @@ func (d *Decider) FolderLevel(ctx context.Context, p Principal, folder string) (
 	}
 	return d.levels.Get(ctx, decisionKey{p.UserID, string(p.Role), folder, true}, func(ctx context.Context) (Level, error) {
 		var l Level
-		err := d.pool.QueryRow(ctx, `SELECT mg_folder_level($1, $2, f.id) FROM folders f WHERE f.id = $3`,
+		err := d.pool.QueryRow(ctx, `SELECT l FROM folders f CROSS JOIN LATERAL mg_folder_level($1, $2, f.id) l WHERE f.id = $3`,
 			p.UserID, string(p.Role), folder).Scan(&l)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return None, nil

@@ -97,8 +97,8 @@ func (d *Decider) Folder(ctx context.Context, p Principal, id string) (Folder, e
 	return f, nil
 }
 
-const folderColumns = `f.id, f.name, f.parent_id, COALESCE(u.email, ''), f.created_at, mg_folder_level($1, $2, f.id)
-	FROM folders f LEFT JOIN users u ON u.id = f.owner_id`
+const folderColumns = `f.id, f.name, f.parent_id, COALESCE(u.email, ''), f.created_at, lvl
+	FROM folders f LEFT JOIN users u ON u.id = f.owner_id CROSS JOIN LATERAL mg_folder_level($1, $2, f.id) lvl`
 
 func scanFolder(row pgx.Row) (Folder, error) {
 	var f Folder
@@ -115,11 +115,11 @@ func (d *Decider) Children(ctx context.Context, p Principal, parent *string) ([]
 	if !p.Valid() {
 		return nil, errs.ErrUnauthenticated
 	}
-	where := `f.parent_id = $3 AND mg_folder_level($1, $2, f.id) >= 1`
+	where := `f.parent_id = $3 AND lvl >= 1`
 	args := []any{p.UserID, string(p.Role), parent}
 	if parent == nil {
-		where = `mg_folder_level($1, $2, f.id) >= 1
-			AND (f.parent_id IS NULL OR mg_folder_level($1, $2, f.parent_id) = 0)`
+		where = `lvl >= 1
+			AND (f.parent_id IS NULL OR (SELECT pl FROM mg_folder_level($1, $2, f.parent_id) pl) = 0)`
 		args = args[:2]
 	}
 	rows, err := d.pool.Query(ctx, `SELECT `+folderColumns+` WHERE `+where+` ORDER BY lower(f.name)`, args...)

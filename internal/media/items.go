@@ -157,7 +157,7 @@ func (s *Store) Get(ctx context.Context, p acl.Principal, id string) (Item, erro
 	}
 	return s.items.Get(ctx, itemKey{p.UserID, string(p.Role), id}, func(ctx context.Context) (Item, error) {
 		var level acl.Level
-		row := s.pool.QueryRow(ctx, `SELECT `+itemColumns+`, mg_level($2, $3, m.id)`+itemFrom+`WHERE m.id = $1`,
+		row := s.pool.QueryRow(ctx, `SELECT `+itemColumns+`, lvl`+itemFrom+`CROSS JOIN LATERAL mg_level($2, $3, m.id) lvl WHERE m.id = $1`,
 			id, p.UserID, string(p.Role))
 		it, err := scanItem(row, &level)
 		if errors.Is(err, pgx.ErrNoRows) || (err == nil && level < acl.View) {
@@ -390,7 +390,7 @@ func (s *Store) Update(ctx context.Context, p acl.Principal, id string, ch Chang
 	// Not Get: a move may take the item out of p's reach, and p should
 	// still be told how the change turned out (Permission says none).
 	var level acl.Level
-	it, err := scanItem(s.pool.QueryRow(ctx, `SELECT `+itemColumns+`, mg_level($2, $3, m.id)`+itemFrom+`WHERE m.id = $1`,
+	it, err := scanItem(s.pool.QueryRow(ctx, `SELECT `+itemColumns+`, lvl`+itemFrom+`CROSS JOIN LATERAL mg_level($2, $3, m.id) lvl WHERE m.id = $1`,
 		id, p.UserID, string(p.Role)), &level)
 	if err != nil {
 		return Item{}, fmt.Errorf("%w: load item: %w", errs.ErrUnavailable, err)
