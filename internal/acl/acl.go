@@ -113,37 +113,36 @@ func (d *Decider) Hub() *invalidate.Hub { return d.hub }
 // Level returns p's level on item, None when the item does not exist. A
 // miss is one round trip. Errors fail closed: the level is then None.
 func (d *Decider) Level(ctx context.Context, p Principal, item string) (Level, error) {
-	if !p.Valid() || !ValidID(item) {
-		return None, nil
-	}
-	return d.levels.Get(ctx, decisionKey{p.UserID, string(p.Role), item, false}, func(ctx context.Context) (Level, error) {
-		var l Level
-		err := d.pool.QueryRow(ctx, `SELECT l FROM media m CROSS JOIN LATERAL mg_level($1, $2, m.id) l WHERE m.id = $3`,
-			p.UserID, string(p.Role), item).Scan(&l)
-		if errors.Is(err, pgx.ErrNoRows) {
-			return None, nil
-		}
-		if err != nil {
-			return None, fmt.Errorf("%w: decide on %s: %w", errs.ErrUnavailable, item, err)
-		}
-		return l, nil
-	})
+	return d.level(ctx, p, item, false)
 }
 
 // FolderLevel returns p's level on folder, None when it does not exist.
 func (d *Decider) FolderLevel(ctx context.Context, p Principal, folder string) (Level, error) {
-	if !p.Valid() || !ValidID(folder) {
+	return d.level(ctx, p, folder, true)
+}
+
+// The decision queries: the rule itself is mg_level / mg_folder_level.
+const (
+	itemLevelSQL   = `SELECT l FROM media m CROSS JOIN LATERAL mg_level($1, $2, m.id) l WHERE m.id = $3`
+	folderLevelSQL = `SELECT l FROM folders f CROSS JOIN LATERAL mg_folder_level($1, $2, f.id) l WHERE f.id = $3`
+)
+
+func (d *Decider) level(ctx context.Context, p Principal, id string, folder bool) (Level, error) {
+	if !p.Valid() || !ValidID(id) {
 		return None, nil
 	}
-	return d.levels.Get(ctx, decisionKey{p.UserID, string(p.Role), folder, true}, func(ctx context.Context) (Level, error) {
+	query := itemLevelSQL
+	if folder {
+		query = folderLevelSQL
+	}
+	return d.levels.Get(ctx, decisionKey{p.UserID, string(p.Role), id, folder}, func(ctx context.Context) (Level, error) {
 		var l Level
-		err := d.pool.QueryRow(ctx, `SELECT l FROM folders f CROSS JOIN LATERAL mg_folder_level($1, $2, f.id) l WHERE f.id = $3`,
-			p.UserID, string(p.Role), folder).Scan(&l)
+		err := d.pool.QueryRow(ctx, query, p.UserID, string(p.Role), id).Scan(&l)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return None, nil
 		}
 		if err != nil {
-			return None, fmt.Errorf("%w: decide on folder %s: %w", errs.ErrUnavailable, folder, err)
+			return None, fmt.Errorf("%w: decide on %s: %w", errs.ErrUnavailable, id, err)
 		}
 		return l, nil
 	})
