@@ -156,19 +156,28 @@ func (s *Store) Get(ctx context.Context, p acl.Principal, id string) (Item, erro
 		return Item{}, notFound
 	}
 	return s.items.Get(ctx, itemKey{p.UserID, string(p.Role), id}, func(ctx context.Context) (Item, error) {
-		var level acl.Level
-		row := s.pool.QueryRow(ctx, `SELECT `+itemColumns+`, lvl`+itemFrom+`CROSS JOIN LATERAL mg_level($2, $3, m.id) lvl WHERE m.id = $1`,
-			id, p.UserID, string(p.Role))
-		it, err := scanItem(row, &level)
-		if errors.Is(err, pgx.ErrNoRows) || (err == nil && level < acl.View) {
+		it, err := s.load(ctx, p, id)
+		if errors.Is(err, pgx.ErrNoRows) || (err == nil && it.Permission < acl.View) {
 			return Item{}, notFound
 		}
-		if err != nil {
-			return Item{}, fmt.Errorf("%w: load item: %w", errs.ErrUnavailable, err)
-		}
-		it.Permission = level
-		return it, nil
+		return it, err
 	})
+}
+
+// load reads the item with p's permission on it, whatever that is, in one
+// round trip; a missing item is pgx.ErrNoRows.
+func (s *Store) load(ctx context.Context, p acl.Principal, id string) (Item, error) {
+	var level acl.Level
+	it, err := scanItem(s.pool.QueryRow(ctx, `SELECT `+itemColumns+`, lvl`+itemFrom+
+		`CROSS JOIN LATERAL mg_level($2, $3, m.id) lvl WHERE m.id = $1`, id, p.UserID, string(p.Role)), &level)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return Item{}, err
+	}
+	if err != nil {
+		return Item{}, fmt.Errorf("%w: load item: %w", errs.ErrUnavailable, err)
+	}
+	it.Permission = level
+	return it, nil
 }
 
 // Page is one page of a listing.
@@ -389,14 +398,11 @@ func (s *Store) Update(ctx context.Context, p acl.Principal, id string, ch Chang
 	s.changed()
 	// Not Get: a move may take the item out of p's reach, and p should
 	// still be told how the change turned out (Permission says none).
-	var level acl.Level
-	it, err := scanItem(s.pool.QueryRow(ctx, `SELECT `+itemColumns+`, lvl`+itemFrom+`CROSS JOIN LATERAL mg_level($2, $3, m.id) lvl WHERE m.id = $1`,
-		id, p.UserID, string(p.Role)), &level)
-	if err != nil {
-		return Item{}, fmt.Errorf("%w: load item: %w", errs.ErrUnavailable, err)
+	it, err := s.load(ctx, p, id)
+	if errors.Is(err, pgx.ErrNoRows) { // deleted meanwhile
+		return Item{}, fmt.Errorf("%w: no such media item", errs.ErrNotFound)
 	}
-	it.Permission = level
-	return it, nil
+	return it, err
 }
 
 // Delete removes the item. Its blob goes too when no other item uses it.
