@@ -81,6 +81,7 @@ func TestBrowser(t *testing.T) {
 		{"share-links", testShareLinks},
 		{"resumable-upload", testResumableUpload},
 		{"pdf-preview", testPDFPreview},
+		{"login-next-stays-on-site", testLoginNextStaysOnSite},
 	} {
 		t.Run(st.name, func(t *testing.T) {
 			began := time.Now()
@@ -741,4 +742,22 @@ func darkAndWhite(b []byte) (dark, white float64) {
 func luma(img image.Image, x, y int) float64 {
 	r, g, b, _ := img.At(x, y).RGBA()
 	return (0.299*float64(r) + 0.587*float64(g) + 0.114*float64(b)) / 257
+}
+
+// testLoginNextStaysOnSite opens, signed in, the sign-in page with a next
+// that Chromium would turn into another origin (a tab inside "//"): the
+// browser must end up on our own library, not on evil.example.
+func testLoginNextStaysOnSite(t *testing.T, f *browserFixture) {
+	c := f.ownerSignedIn(t)
+	for _, next := range []string{"%2F%09%2Fevil.example", "%2F%5Cevil.example", "%2F%0A%2Fevil.example", "%5C%2F%5C%2Fevil.example"} {
+		ctx, cancel := context.WithTimeout(c.ctx, chromeStepTimeout)
+		_, err := chromedp.Run(ctx, chromedp.Navigate(c.url("/login?next="+next)))
+		cancel()
+		href, jsErr := tryJS[string](c, "location.href", chromeStepTimeout)
+		if err != nil || jsErr != nil || href != c.url("/") {
+			c.screenshot(t, "login-next-"+next)
+			t.Errorf("signed in, /login?next=%s took Chromium to %q (navigation: %v, %v), want %s", next, href, err, jsErr, c.url("/"))
+		}
+	}
+	c.screenshot(t, "login-next-stays")
 }

@@ -4,7 +4,10 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/go-chi/chi/v5"
 
@@ -93,10 +96,31 @@ func (a *App) logout(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// safeNext keeps post-login redirects on this site.
+// safeNext keeps post-login redirects on this site: next must be a path of
+// ours as a browser will read it, or "/" is used instead. Browsers drop tabs
+// and newlines from URLs and read a backslash as a slash, so "/\t/evil" and
+// "/\\evil" both become "//evil", another origin: any control character,
+// whitespace or backslash is refused, as are a leading "//", dot segments
+// (which "/..//evil" resolves into "//evil") and anything that parses with
+// a scheme, a host or user info.
 func safeNext(next string) string {
-	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.HasPrefix(next, "/\\") {
+	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") {
 		return "/"
+	}
+	if strings.ContainsFunc(next, func(r rune) bool {
+		return r == '\\' || unicode.IsControl(r) || unicode.IsSpace(r) || r == utf8.RuneError ||
+			unicode.Is(unicode.Cf, r) // format characters (zero-width, bidi) that browsers may drop too
+	}) {
+		return "/"
+	}
+	u, err := url.Parse(next)
+	if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil || u.Opaque != "" || !strings.HasPrefix(u.Path, "/") || strings.HasPrefix(u.Path, "//") {
+		return "/"
+	}
+	for _, seg := range strings.Split(u.Path, "/") {
+		if seg == "." || seg == ".." {
+			return "/"
+		}
 	}
 	return next
 }
