@@ -48,6 +48,7 @@ type suiteOptions struct {
 	mode      string   // modeDirect or modeAccel
 	maxUpload string   // MEDIAGATE_MAX_UPLOAD
 	serveArgs []string // arguments that start the server; nil relies on serve being the default
+	env       []string // more of the server's environment, KEY=value
 }
 
 // user is an account the suite created, with its credentials.
@@ -131,6 +132,7 @@ func newSuite(t *testing.T, opts suiteOptions) *suite {
 		"MEDIAGATE_MAX_UPLOAD="+opts.maxUpload,
 		"MEDIAGATE_ADMIN_PASSWORD="+s.adminPassword,
 	)
+	s.env = append(s.env, opts.env...)
 	s.client = newClient(nil)
 	return s
 }

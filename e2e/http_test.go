@@ -505,11 +505,16 @@ func checkDisposition(t testing.TB, what string, a *answer, wantType, name strin
 }
 
 // checkPrivateHeaders checks the headers every answer with private bytes
-// carries: Cache-Control private, nosniff, and no leaked X-Accel-Redirect.
+// carries: Cache-Control private, Vary on the cookie and Authorization (no
+// shared cache may give one caller's answer to another), nosniff, and no
+// leaked X-Accel-Redirect.
 func checkPrivateHeaders(t testing.TB, what string, a *answer) {
 	t.Helper()
 	if !hasToken(a.Header, "Cache-Control", "private") {
 		t.Errorf("%s: Cache-Control %q does not contain private", what, a.Header.Values("Cache-Control"))
+	}
+	if !varyCaller(a.Header) {
+		t.Errorf("%s: Vary %q does not name both Cookie and Authorization", what, a.Header.Values("Vary"))
 	}
 	if !nosniff(a.Header) {
 		t.Errorf("%s: X-Content-Type-Options %q, want nosniff", what, a.Header.Values("X-Content-Type-Options"))
@@ -517,6 +522,11 @@ func checkPrivateHeaders(t testing.TB, what string, a *answer) {
 	if v := a.Header.Get("X-Accel-Redirect"); v != "" {
 		t.Errorf("%s: the client got X-Accel-Redirect %q", what, v)
 	}
+}
+
+// varyCaller reports whether h's Vary names both Cookie and Authorization.
+func varyCaller(h http.Header) bool {
+	return hasToken(h, "Vary", "Cookie") && hasToken(h, "Vary", "Authorization")
 }
 
 // nosniff reports whether h carries X-Content-Type-Options: nosniff.
@@ -539,9 +549,10 @@ const (
 	cmpLength
 	cmpPrivate
 	cmpNosniff
+	cmpVary
 
 	// cmpMedia is everything a file answer must agree on.
-	cmpMedia = cmpStatus | cmpBody | cmpType | cmpDisposition | cmpRange | cmpLength | cmpPrivate | cmpNosniff
+	cmpMedia = cmpStatus | cmpBody | cmpType | cmpDisposition | cmpRange | cmpLength | cmpPrivate | cmpNosniff | cmpVary
 )
 
 // view is the comparable part of an answer.
@@ -556,6 +567,7 @@ type view struct {
 	ContentLength      int64
 	CachePrivate       bool
 	Nosniff            bool
+	VaryCaller         bool
 }
 
 // viewOf keeps the fields of a that f selects.
@@ -585,6 +597,9 @@ func viewOf(a *answer, f field) view {
 	}
 	if f&cmpNosniff != 0 {
 		v.Nosniff = nosniff(a.Header)
+	}
+	if f&cmpVary != 0 {
+		v.VaryCaller = varyCaller(a.Header)
 	}
 	return v
 }

@@ -8,9 +8,11 @@ import (
 	"io"
 	"math/rand/v2"
 	"net/http"
+	"net/url"
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -96,4 +98,86 @@ func peakRSS(t testing.TB, pid int) int64 {
 	}
 	t.Fatalf("no VmHWM in /proc/%d/status (%v)", pid, sc.Err())
 	return 0
+}
+
+// TestSignInMemory sends 64 sign-ins at once, each within every limit, and
+// checks that the server's peak RSS grows by no more than the bound on
+// concurrent password checks allows (argon2id holds 19 MiB per check):
+// without it 64 checks at once took 670 MiB and more. Every sign-in either
+// succeeds or is told to come back (503 with Retry-After).
+func TestSignInMemory(t *testing.T) {
+	const (
+		hashes   = 2
+		argonMiB = 19
+		logins   = 64
+	)
+	s := startSuite(t, suiteOptions{mode: modeDirect, env: []string{fmt.Sprintf("MEDIAGATE_PASSWORD_HASHES=%d", hashes)}})
+	admin := s.createToken(t, adminEmail)
+	// Each sign-in is another account from another address (the loopback
+	// peer is a trusted proxy), so no throttle limit is near.
+	const password = "a long enough password"
+	for i := range logins {
+		a := s.sendJSON(t, http.MethodPost, "/api/users", admin,
+			map[string]string{"email": fmt.Sprintf("u%d@e2e.test", i), "role": "viewer", "password": password})
+		mustStatus(t, "adding a user", a, http.StatusCreated)
+	}
+	signIn := func(i int) (*http.Response, error) {
+		form := url.Values{"email": {fmt.Sprintf("u%d@e2e.test", i)}, "password": {password}}
+		req, err := http.NewRequest(http.MethodPost, s.base+"/login", strings.NewReader(form.Encode()))
+		if err != nil {
+			return nil, err
+		}
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.Header.Set("X-Forwarded-For", fmt.Sprintf("192.0.2.%d", i))
+		resp, err := newClient(nil).Do(req)
+		if err != nil {
+			return nil, err
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return resp, nil
+	}
+	// Warm up: one sign-in before the first reading.
+	if resp, err := signIn(0); err != nil || resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("warm-up sign-in: %v %v", resp, err)
+	}
+	pid := s.server.pid()
+	before := peakRSS(t, pid)
+	var wg sync.WaitGroup
+	statuses := make(chan string, logins)
+	for i := range logins {
+		wg.Go(func() {
+			resp, err := signIn(i)
+			switch {
+			case err != nil:
+				statuses <- err.Error()
+			case resp.StatusCode == http.StatusServiceUnavailable && resp.Header.Get("Retry-After") == "":
+				statuses <- "503 without Retry-After"
+			default:
+				statuses <- resp.Status
+			}
+		})
+	}
+	wg.Wait()
+	close(statuses)
+	after := peakRSS(t, pid)
+	got := map[string]int{}
+	for st := range statuses {
+		got[st]++
+	}
+	for st, n := range got {
+		if st != "303 See Other" && st != "503 Service Unavailable" {
+			t.Errorf("%d of %d concurrent sign-ins answered %q, want 303 or 503 with Retry-After", n, logins, st)
+		}
+	}
+	if got["303 See Other"] == 0 {
+		t.Errorf("no sign-in of %d succeeded: %v", logins, got)
+	}
+	growth := after - before
+	limit := int64(hashes+2)*argonMiB<<20 + 16<<20
+	t.Logf("%d concurrent sign-ins with %d password checks at once: %v; server VmHWM %d KiB before, %d KiB after: grew %.1f MiB (limit %d MiB)",
+		logins, hashes, got, before>>10, after>>10, float64(growth)/(1<<20), limit>>20)
+	if growth >= limit {
+		t.Errorf("the server's peak RSS grew by %.1f MiB during %d concurrent sign-ins; want less than %d MiB", float64(growth)/(1<<20), logins, limit>>20)
+	}
 }

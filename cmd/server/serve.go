@@ -112,7 +112,9 @@ func serve(ctx context.Context, e env, args []string) error {
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       120 * time.Second,
 		// No read or write timeout: uploads and direct downloads of large
-		// files take as long as they take.
+		// files take as long as they take. A body that stops arriving is
+		// ended by the app, each read of it waiting at most
+		// cfg.BodyIdleTimeout (see app.limitBodyIdle).
 		ErrorLog: slog.NewLogLogger(e.log.Handler(), slog.LevelWarn),
 	}
 	e.log.Info("listening", "addr", ln.Addr().String(), "data_dir", cfg.DataDir, "accel", string(cfg.Accel))

@@ -20,7 +20,7 @@ import (
 var allSentinels = []error{
 	errs.ErrInvalid, errs.ErrUnauthenticated, errs.ErrForbidden, errs.ErrNotFound,
 	errs.ErrConflict, errs.ErrTooLarge, errs.ErrThrottled, errs.ErrUnavailable,
-	errs.ErrMethod, errs.ErrGone,
+	errs.ErrMethod, errs.ErrGone, errs.ErrTimeout, errs.ErrInsufficientStorage,
 }
 
 // isOnly reports whether err is want and none of the other sentinels.

@@ -10,12 +10,12 @@ import (
 	"strings"
 	"time"
 
-	"github.com/alexedwards/argon2id"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/mediagate/mediagate/internal/errs"
 	"github.com/mediagate/mediagate/internal/invalidate"
+	"github.com/mediagate/mediagate/internal/passwd"
 )
 
 // Share links give whoever holds their token view access to one item, or to
@@ -67,17 +67,13 @@ func (l Link) usable(now time.Time) error {
 	return nil
 }
 
-// CheckPassword reports whether password is the link's. A link without a
-// password matches none.
-func (l Link) CheckPassword(password string) (bool, error) {
+// CheckPassword reports whether password is link l's, checked under the
+// hashing bound. A link without a password matches none.
+func (ls *Links) CheckPassword(ctx context.Context, l Link, password string) (bool, error) {
 	if l.passwordHash == "" {
 		return false, nil
 	}
-	ok, err := argon2id.ComparePasswordAndHash(password, l.passwordHash)
-	if err != nil {
-		return false, fmt.Errorf("check link password: %w", err)
-	}
-	return ok, nil
+	return ls.hasher.Compare(ctx, password, l.passwordHash)
 }
 
 // SharedItem is an item reached through a link: what delivering it and
@@ -122,7 +118,7 @@ type LinkOptions struct {
 // Links creates, lists, revokes and resolves share links.
 type Links struct {
 	d      *Decider
-	params *argon2id.Params
+	hasher *passwd.Hasher
 	// access caches resolved links by token hash and item, kept exact by the
 	// decider's hub: links, items and folders all notify "acl". Only links
 	// that exist are cached; expiry is checked on every use.
@@ -143,9 +139,9 @@ type linkAccess struct {
 }
 
 // NewLinks returns Links deciding through d, cached when d is, hashing
-// passwords with params.
-func NewLinks(d *Decider, params *argon2id.Params) *Links {
-	return &Links{d: d, params: params,
+// passwords with h.
+func NewLinks(d *Decider, h *passwd.Hasher) *Links {
+	return &Links{d: d, hasher: h,
 		access: invalidate.NewCache[linkKey, linkAccess](d.hub, invalidate.ACL, 100_000)}
 }
 
@@ -182,9 +178,9 @@ func (ls *Links) Create(ctx context.Context, p Principal, t LinkTarget, opt Link
 	}
 	var hash *string
 	if opt.Password != nil {
-		h, err := argon2id.CreateHash(*opt.Password, ls.params)
+		h, err := ls.hasher.Hash(ctx, *opt.Password)
 		if err != nil {
-			return Link{}, "", fmt.Errorf("hash link password: %w", err)
+			return Link{}, "", err
 		}
 		hash = &h
 	}

@@ -12,11 +12,12 @@ import (
 	"github.com/mediagate/mediagate/internal/acl"
 	"github.com/mediagate/mediagate/internal/errs"
 	"github.com/mediagate/mediagate/internal/invalidate"
+	"github.com/mediagate/mediagate/internal/passwd"
 	"github.com/mediagate/mediagate/internal/testdb"
 )
 
 // linkParams are cheap argon2id parameters: the tests check behaviour, not cost.
-var linkParams = &argon2id.Params{Memory: 1024, Iterations: 1, Parallelism: 1, SaltLength: 16, KeyLength: 32}
+var linkParams = passwd.New(&argon2id.Params{Memory: 1024, Iterations: 1, Parallelism: 1, SaltLength: 16, KeyLength: 32}, 4, passwd.DefaultWait)
 
 func ptr[T any](v T) *T { return &v }
 
@@ -392,12 +393,12 @@ func TestLinkPassword(t *testing.T) {
 
 	sh, _ := ls.Open(ctx, token, nil)
 	for pw, want := range map[string]bool{"open sesame": true, "open sesame ": false, "Open sesame": false, "": false} {
-		if ok, err := sh.Link.CheckPassword(pw); err != nil || ok != want {
+		if ok, err := ls.CheckPassword(ctxT(t), sh.Link, pw); err != nil || ok != want {
 			t.Errorf("CheckPassword(%q) = %v, %v; want %v", pw, ok, err, want)
 		}
 	}
 	psh, _ := ls.Open(ctx, plainToken, nil)
-	if ok, err := psh.Link.CheckPassword(""); ok || err != nil {
+	if ok, err := ls.CheckPassword(ctxT(t), psh.Link, ""); ok || err != nil {
 		t.Errorf("a link without a password matched %v, %v", ok, err)
 	}
 }

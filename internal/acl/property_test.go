@@ -88,6 +88,7 @@ import (
 	"github.com/mediagate/mediagate/internal/db"
 	"github.com/mediagate/mediagate/internal/errs"
 	"github.com/mediagate/mediagate/internal/invalidate"
+	"github.com/mediagate/mediagate/internal/passwd"
 	"github.com/mediagate/mediagate/internal/testdb"
 )
 
@@ -582,7 +583,7 @@ type propStats struct {
 }
 
 // propArgon is cheap: link passwords are only stored here, never checked.
-var propArgon = &argon2id.Params{Memory: 64, Iterations: 1, Parallelism: 1, SaltLength: 16, KeyLength: 16}
+var propArgon = passwd.New(&argon2id.Params{Memory: 64, Iterations: 1, Parallelism: 1, SaltLength: 16, KeyLength: 16}, 4, passwd.DefaultWait)
 
 func newPropEnv(t *testing.T) *propEnv {
 	t.Helper()

@@ -47,7 +47,7 @@ func New(cfg config.Config, pool *pgxpool.Pool, auth *session.Auth, decide *acl.
 		pool:   pool,
 		auth:   auth,
 		decide: decide,
-		links:  acl.NewLinks(decide, session.PasswordParams),
+		links:  acl.NewLinks(decide, auth.Hasher),
 		media:  store,
 		send:   media.NewSender(store.Disk(), cfg),
 		pages:  p,

@@ -16,6 +16,8 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -543,5 +545,58 @@ func TestErrorsAreJSONUnderAPI(t *testing.T) {
 	resp := h.do("GET", "/m/00000000-0000-0000-0000-000000000000", token, nil)
 	if resp.StatusCode != 404 || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/html") {
 		t.Errorf("page 404: %d %s", resp.StatusCode, resp.Header.Get("Content-Type"))
+	}
+}
+
+// TestCallerAnswersVary checks that every answer that may depend on the
+// caller names the cookie and Authorization in Vary and keeps out of shared
+// caches, and that the answers that are the same for everyone do not.
+func TestCallerAnswersVary(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, nil)
+	_, token := h.user(acl.RoleEditor)
+	it := h.upload(token, "clip.mp4", sampleMP4(t))
+	pub := decode[map[string]string](t, h.do("POST", "/api/media/"+it.ID+"/publish", token, nil))
+	asset := ""
+	for _, m := range regexp.MustCompile(`/static/[^"]+\.css`).FindAllString(string(readAll(t, h.do("GET", "/login", "", nil))), 1) {
+		asset = m
+	}
+	if asset == "" {
+		t.Fatal("the login page links no stylesheet")
+	}
+	for _, tc := range []struct {
+		path, token string
+		status      int
+		caller      bool // the answer depends on the caller
+	}{
+		{"/", token, 200, true},
+		{"/login", "", 200, true},
+		{"/api/me", token, 200, true},
+		{"/api/me", "", 401, true},
+		{"/api/media", token, 200, true},
+		{"/api/media/" + it.ID, token, 200, true},
+		{"/api/nope", token, 404, true},
+		{it.URL, token, 200, true},
+		{it.URL, "", 401, true},
+		{"/smedia/00000000-0000-0000-0000-000000000000/x", token, 404, true},
+		{"/m/" + it.ID, token, 200, true},
+		{"/s/nope", "", 404, true},
+		{pub["public_url"], "", 200, false},
+		{asset, "", 200, false},
+		{"/healthz", "", 200, false},
+	} {
+		resp := h.do("GET", tc.path, tc.token, nil)
+		cc := resp.Header.Get("Cache-Control")
+		vary := resp.Header.Values("Vary")
+		varies := slices.ContainsFunc(vary, func(v string) bool { return strings.Contains(v, "Cookie") }) &&
+			slices.ContainsFunc(vary, func(v string) bool { return strings.Contains(v, "Authorization") })
+		switch {
+		case resp.StatusCode != tc.status:
+			t.Errorf("GET %s: status %d, want %d", tc.path, resp.StatusCode, tc.status)
+		case tc.caller && (!varies || !(strings.Contains(cc, "private") || strings.Contains(cc, "no-store"))):
+			t.Errorf("GET %s (%d): Vary %q, Cache-Control %q; want Vary: Cookie, Authorization and private or no-store", tc.path, resp.StatusCode, vary, cc)
+		case !tc.caller && (len(vary) > 0 || strings.Contains(cc, "no-store")):
+			t.Errorf("GET %s: Vary %q, Cache-Control %q; the same for everyone, it should be cacheable", tc.path, vary, cc)
+		}
 	}
 }

@@ -34,11 +34,13 @@ func statusOf(err error) int {
 		{errs.ErrForbidden, http.StatusForbidden},
 		{errs.ErrNotFound, http.StatusNotFound},
 		{errs.ErrMethod, http.StatusMethodNotAllowed},
+		{errs.ErrTimeout, http.StatusRequestTimeout},
 		{errs.ErrConflict, http.StatusConflict},
 		{errs.ErrGone, http.StatusGone},
 		{errs.ErrTooLarge, http.StatusRequestEntityTooLarge},
 		{errs.ErrThrottled, http.StatusTooManyRequests},
 		{errs.ErrUnavailable, http.StatusServiceUnavailable},
+		{errs.ErrInsufficientStorage, http.StatusInsufficientStorage},
 	} {
 		if errors.Is(err, m.err) {
 			return m.status
@@ -50,6 +52,11 @@ func statusOf(err error) int {
 // fail writes err as JSON under /api/ and as a page elsewhere. Server-side
 // errors are logged and their details kept from the client.
 func (a *App) fail(w http.ResponseWriter, r *http.Request, err error) {
+	// A body that stalled is a timeout, whatever the reader that saw it made
+	// of it (mime/multipart, for one, calls a cut header line malformed).
+	if stall := stalled(r.Context()); stall != nil {
+		err = stall
+	}
 	status := statusOf(err)
 	msg := err.Error()
 	switch {
@@ -57,6 +64,9 @@ func (a *App) fail(w http.ResponseWriter, r *http.Request, err error) {
 		a.log.Error("unavailable", "method", r.Method, "path", logPath(r.URL.Path), "err", err)
 		msg = "the service is temporarily unavailable, try again shortly"
 		w.Header().Set("Retry-After", "5")
+	case status == http.StatusInsufficientStorage:
+		a.log.Error("out of storage", "method", r.Method, "path", logPath(r.URL.Path), "err", err)
+		msg = outOfStorage
 	case status >= 500:
 		a.log.Error("internal error", "method", r.Method, "path", logPath(r.URL.Path), "err", err)
 		msg = "internal error"
@@ -82,6 +92,10 @@ func (a *App) fail(w http.ResponseWriter, r *http.Request, err error) {
 	}
 	a.renderError(w, r, status, msg)
 }
+
+// outOfStorage is what a client is told when a disk is full; the log has
+// which file and why.
+const outOfStorage = "the server is out of storage space; try again later or contact an administrator"
 
 // isPage reports whether r asked for a page a person reads, as opposed to
 // bytes for a player, which should see a plain 401.

@@ -13,7 +13,7 @@ import (
 // Routes returns the whole HTTP interface; every route is in this function.
 func (a *App) Routes() http.Handler {
 	r := chi.NewRouter()
-	r.Use(a.recoverPanics, a.logRequests, securityHeaders, shareHeaders)
+	r.Use(a.recoverPanics, a.logRequests, securityHeaders, callerHeaders, shareHeaders)
 
 	r.Get("/healthz", a.healthz)
 	r.Get("/readyz", a.readyz)
@@ -125,5 +125,6 @@ func (a *App) Routes() http.Handler {
 	cop.SetDenyHandler(shareHeaders(a.handle(func(w http.ResponseWriter, r *http.Request) error {
 		return fmt.Errorf("%w: cross-origin request refused", errs.ErrForbidden)
 	})))
-	return cop.Handler(r)
+	// Outermost, so that even a refusal never waits forever for a body.
+	return a.limitBodyIdle(cop.Handler(r))
 }

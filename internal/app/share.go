@@ -195,29 +195,28 @@ func (a *App) shareUnlock(w http.ResponseWriter, r *http.Request) error {
 	if !errors.Is(err, acl.ErrLinkLocked) {
 		return err
 	}
-	key, client := "link:"+sh.Link.ID, a.clientIP(r)
-	if err := a.auth.Throttle.CheckKey(ctx, key, client); err != nil {
+	client := a.clientIP(r)
+	attempt, err := a.auth.Throttle.Begin(ctx, "link:"+sh.Link.ID, client)
+	if err != nil {
 		if !errors.Is(err, errs.ErrThrottled) {
-			return err
+			return fmt.Errorf("%w: %w", errs.ErrUnavailable, err)
 		}
 		w.Header().Set("Retry-After", "900")
 		a.renderShare(w, http.StatusTooManyRequests, lockedPage(token, err.Error()))
 		return nil
 	}
-	ok, err := sh.Link.CheckPassword(r.PostForm.Get("password"))
+	ok, err := a.links.CheckPassword(ctx, sh.Link, r.PostForm.Get("password"))
 	if err != nil {
+		attempt.Abort()
 		return err
 	}
-	if !ok {
-		if err := a.auth.Throttle.FailKey(ctx, key, client); err != nil {
-			return err
-		}
+	if !ok { // the attempt stays counted
 		a.log.Info("wrong share link password", "link", sh.Link.ID, "client", client)
 		a.renderShare(w, http.StatusUnauthorized, lockedPage(token, "Wrong password."))
 		return nil
 	}
-	if err := a.auth.Throttle.SucceedKey(ctx, key); err != nil {
-		return err
+	if err := attempt.Succeed(ctx); err != nil {
+		return fmt.Errorf("%w: %w", errs.ErrUnavailable, err)
 	}
 	// More access, so a new session token: a planted cookie gains nothing.
 	if err := a.auth.Sessions.RenewToken(ctx); err != nil {

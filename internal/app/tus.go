@@ -78,15 +78,16 @@ func newResumable(a *App) (*resumable, error) {
 	}
 	files := filestore.New(dir)
 	files.DirModePerm, files.FileModePerm = 0o700, 0o600
-	store := tusStore{files}
 	rs := &resumable{a: a, dir: dir, locker: memorylocker.New()}
+	store := tusStore{FileStore: files, fail: rs.tusError}
 	composer := tusd.NewStoreComposer()
 	composer.UseCore(store)
 	composer.UseTerminater(store)
 	rs.locker.UseIn(composer)
 	h, err := tusd.NewUnroutedHandler(tusd.Config{
 		StoreComposer:             composer,
-		MaxSize:                   a.cfg.MaxUpload, // also Tus-Max-Size
+		MaxSize:                   a.cfg.MaxUpload,       // also Tus-Max-Size
+		NetworkTimeout:            a.cfg.BodyIdleTimeout, // as for every body; tusUpload.WriteChunk answers it
 		BasePath:                  uploadsPrefix,
 		DisableDownload:           true,
 		DisableConcatenation:      true,
@@ -153,13 +154,10 @@ func (rs *resumable) serve(h http.HandlerFunc) http.HandlerFunc {
 		u := *r.URL
 		u.Path, u.RawPath = id, ""
 		r2.URL = &u
-		// tusd sets the connection's deadlines; the next request on it, maybe
-		// a long download, must not inherit them.
-		defer func() {
-			rc := http.NewResponseController(w)
-			rc.SetReadDeadline(time.Time{})
-			rc.SetWriteDeadline(time.Time{})
-		}()
+		// tusd sets the connection's deadlines, which are left as they are:
+		// net/http reads what a handler left of a body with them, which for a
+		// stalled client must fail, not wait forever, and it sets its own
+		// before it reads the next request on the connection.
 		inner.ServeHTTP(relativeLocation{w}, r2)
 		return nil
 	})
@@ -171,7 +169,7 @@ func (rs *resumable) serve(h http.HandlerFunc) http.HandlerFunc {
 // It names the upload and keeps the creator in its metadata.
 func (rs *resumable) preCreate(ev tusd.HookEvent) (tusd.HTTPResponse, tusd.FileInfoChanges, error) {
 	refuse := func(err error) (tusd.HTTPResponse, tusd.FileInfoChanges, error) {
-		return tusd.HTTPResponse{}, tusd.FileInfoChanges{}, rs.hookError(ev.Context, err)
+		return tusd.HTTPResponse{}, tusd.FileInfoChanges{}, rs.tusError(ev.Context, err)
 	}
 	p, err := session.Caller(ev.Context)
 	if err != nil {
@@ -210,7 +208,7 @@ func (rs *resumable) preCreate(ev tusd.HookEvent) (tusd.HTTPResponse, tusd.FileI
 func (rs *resumable) preFinish(ev tusd.HookEvent) (tusd.HTTPResponse, error) {
 	p, err := session.Caller(ev.Context)
 	if err != nil {
-		return tusd.HTTPResponse{}, rs.hookError(ev.Context, err)
+		return tusd.HTTPResponse{}, rs.tusError(ev.Context, err)
 	}
 	// Hashing a large file takes a while: the write deadline tusd set while
 	// reading the body must not cut off the answer.
@@ -219,7 +217,7 @@ func (rs *resumable) preFinish(ev tusd.HookEvent) (tusd.HTTPResponse, error) {
 	}
 	it, err := rs.finish(ev.Context, p, ev.Upload)
 	if err != nil {
-		return tusd.HTTPResponse{}, rs.hookError(ev.Context, err)
+		return tusd.HTTPResponse{}, rs.tusError(ev.Context, err)
 	}
 	h := http.Header{}
 	setItemHeaders(h, it.ID)
@@ -407,9 +405,15 @@ func (rs *resumable) remove(id string) {
 	}
 }
 
-// hookError turns err into the response tusd sends: the same one, from the
-// same mapping, as any other API error.
-func (rs *resumable) hookError(ctx context.Context, err error) error {
+// tusError turns err, from a hook or the store, into the response tusd
+// sends: the same one, from the same mapping, as any other API error, so no
+// path or system message reaches the client (fail logs them). tusd's own
+// errors (a tusd.Error) pass as they are: they hold only tusd's words.
+func (rs *resumable) tusError(ctx context.Context, err error) error {
+	var own tusd.Error
+	if err == nil || errors.As(err, &own) {
+		return err
+	}
 	r := &http.Request{Method: http.MethodPost, URL: &url.URL{Path: uploadsPrefix}}
 	if c, ok := ctx.Value(tusCallKey{}).(tusCall); ok {
 		r = c.r
@@ -481,30 +485,91 @@ func (w relativeLocation) WriteHeader(status int) {
 // Unwrap lets tusd set read deadlines through http.ResponseController.
 func (w relativeLocation) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
-// tusStore is tusd's filestore, except that a finished upload, whose data
+// tusStore is tusd's filestore, except that every error it returns is
+// answered by fail (rs.tusError), as the app's errors are (a full disk is a
+// 507, not a 500 naming the file), and that a finished upload, whose data
 // became an item and whose info stays as a receipt, reads as complete: a
 // client that missed the final answer sees Upload-Offset equal to
 // Upload-Length, not a 404 that would make it upload again.
-type tusStore struct{ filestore.FileStore }
+type tusStore struct {
+	filestore.FileStore
+	fail func(context.Context, error) error
+}
+
+func (s tusStore) NewUpload(ctx context.Context, info tusd.FileInfo) (tusd.Upload, error) {
+	up, err := s.FileStore.NewUpload(ctx, info)
+	if err != nil {
+		return nil, s.fail(ctx, media.StorageError("create upload", err))
+	}
+	return tusUpload{up, s}, nil
+}
 
 func (s tusStore) GetUpload(ctx context.Context, id string) (tusd.Upload, error) {
 	up, err := s.FileStore.GetUpload(ctx, id)
+	if err == nil {
+		return tusUpload{up, s}, nil
+	}
 	if !errors.Is(err, tusd.ErrNotFound) {
-		return up, err
+		return nil, s.fail(ctx, fmt.Errorf("read upload: %w", err))
 	}
 	info, rerr := readInfo(s.Path, id)
 	if rerr != nil || info.MetaData[metaItem] == "" {
 		return nil, err
 	}
 	info.Offset = info.Size
-	return finishedUpload{info: info, infoPath: filepath.Join(s.Path, id+".info")}, nil
+	return tusUpload{finishedUpload{info: info, infoPath: filepath.Join(s.Path, id+".info")}, s}, nil
 }
 
-func (s tusStore) AsTerminatableUpload(up tusd.Upload) tusd.TerminatableUpload {
-	if f, ok := up.(finishedUpload); ok {
-		return f
+// AsTerminatableUpload takes the uploads NewUpload and GetUpload return, as
+// the filestore's does its own.
+func (s tusStore) AsTerminatableUpload(up tusd.Upload) tusd.TerminatableUpload { return up.(tusUpload) }
+
+// tusUpload is an upload of tusStore's, the filestore's or a finishedUpload.
+type tusUpload struct {
+	tusd.Upload
+	s tusStore
+}
+
+// WriteChunk appends src to the upload. tusd's reader hides a failed read of
+// the body from stores (it answers it itself, a stalled body as a 500), so a
+// body that stalled is answered here, as everywhere else: 408. What was
+// written stays, for the client to resume from.
+func (u tusUpload) WriteChunk(ctx context.Context, offset int64, src io.Reader) (int64, error) {
+	n, err := u.Upload.WriteChunk(ctx, offset, src)
+	if err != nil {
+		return n, u.s.fail(ctx, media.StorageError("write upload", err))
 	}
-	return s.FileStore.AsTerminatableUpload(up)
+	if err := stalled(ctx); err != nil {
+		return n, u.s.fail(ctx, err)
+	}
+	return n, nil
+}
+
+func (u tusUpload) GetInfo(ctx context.Context) (tusd.FileInfo, error) {
+	info, err := u.Upload.GetInfo(ctx)
+	return info, u.s.fail(ctx, err)
+}
+
+func (u tusUpload) GetReader(ctx context.Context) (io.ReadCloser, error) {
+	rc, err := u.Upload.GetReader(ctx)
+	return rc, u.s.fail(ctx, err)
+}
+
+func (u tusUpload) FinishUpload(ctx context.Context) error {
+	return u.s.fail(ctx, u.Upload.FinishUpload(ctx))
+}
+
+func (u tusUpload) Terminate(ctx context.Context) error {
+	var err error
+	if f, ok := u.Upload.(finishedUpload); ok {
+		err = f.Terminate(ctx)
+	} else {
+		err = u.s.FileStore.AsTerminatableUpload(u.Upload).Terminate(ctx)
+	}
+	if err != nil {
+		return u.s.fail(ctx, fmt.Errorf("remove upload: %w", err))
+	}
+	return nil
 }
 
 // finishedUpload is the receipt of an upload that became an item. Deleting

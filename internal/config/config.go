@@ -8,6 +8,7 @@ import (
 	"math"
 	"net/netip"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"time"
@@ -44,6 +45,10 @@ const (
 	PrivateCacheControl = "private, no-cache"
 	// PublicCacheControl is what published files are served with.
 	PublicCacheControl = "public, max-age=300"
+	// CallerVary names the request headers that say who is calling. Every
+	// answer that depends on the caller carries it, so that no cache can hand
+	// one caller's answer to another.
+	CallerVary = "Cookie, Authorization"
 )
 
 // UploadSlack is what a multipart request body may carry beyond the file
@@ -64,6 +69,8 @@ type Config struct {
 	SessionIdle     time.Duration
 	SessionLifetime time.Duration
 	UploadExpiry    time.Duration // resumable uploads idle this long are removed
+	PasswordHashes  int           // argon2id operations (19 MiB each) running at once
+	BodyIdleTimeout time.Duration // a request body that sends nothing this long is ended (nginx's client_body_timeout too)
 }
 
 // Default returns the configuration used when nothing is set.
@@ -79,6 +86,8 @@ func Default() Config {
 		SessionIdle:     12 * time.Hour,
 		SessionLifetime: 7 * 24 * time.Hour,
 		UploadExpiry:    24 * time.Hour,
+		PasswordHashes:  runtime.NumCPU(),
+		BodyIdleTimeout: 60 * time.Second,
 	}
 }
 
@@ -101,6 +110,8 @@ var Vars = []Var{
 	{"MEDIAGATE_SESSION_IDLE", "session-idle", "sign out after this long without a request"},
 	{"MEDIAGATE_SESSION_LIFETIME", "session-lifetime", "sign out this long after login, whatever happens"},
 	{"MEDIAGATE_UPLOAD_EXPIRY", "upload-expiry", "remove a resumable upload after this long without activity"},
+	{"MEDIAGATE_PASSWORD_HASHES", "password-hashes", "password hashes and checks running at once, 19 MiB each (default: one per CPU)"},
+	{"MEDIAGATE_BODY_IDLE_TIMEOUT", "body-idle-timeout", "end a request whose body sends nothing, or a download whose client reads nothing, for this long (nginx's client_body_timeout and send_timeout too)"},
 }
 
 // Load fills a Config from defaults, then the environment, then flags on fs
@@ -183,6 +194,14 @@ func (c *Config) apply(get func(flag string) string) error {
 	setDuration("session-idle", &c.SessionIdle)
 	setDuration("session-lifetime", &c.SessionLifetime)
 	setDuration("upload-expiry", &c.UploadExpiry)
+	setDuration("body-idle-timeout", &c.BodyIdleTimeout)
+	if s := get("password-hashes"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 || n > 1024 {
+			errs = append(errs, fmt.Errorf("password-hashes: want a number from 1 to 1024, got %q", s))
+		}
+		c.PasswordHashes = n
+	}
 	return errors.Join(errs...)
 }
 
@@ -198,6 +217,12 @@ func (c *Config) Validate() error {
 	}
 	if c.UploadExpiry <= 0 {
 		return errors.New("upload-expiry: must be positive")
+	}
+	if c.PasswordHashes < 1 {
+		return errors.New("password-hashes: must be at least 1")
+	}
+	if c.BodyIdleTimeout <= 0 {
+		return errors.New("body-idle-timeout: must be positive")
 	}
 	if c.DataDir == "" {
 		return errors.New("data-dir: must not be empty")

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -165,7 +166,8 @@ func TestLoadDefaults(t *testing.T) {
 	// Spot-check the defaults themselves, so a change to Default is deliberate.
 	if got.Accel != AccelAuto || got.MaxUpload != 4<<30 || got.CookieSecure ||
 		got.SessionIdle != 12*time.Hour || got.SessionLifetime != 7*24*time.Hour || got.UploadExpiry != 24*time.Hour ||
-		got.AdminEmail != "admin@localhost" || got.AdminPassword != "" || got.Addr != "127.0.0.1:8080" {
+		got.AdminEmail != "admin@localhost" || got.AdminPassword != "" || got.Addr != "127.0.0.1:8080" ||
+		got.BodyIdleTimeout != 60*time.Second || got.PasswordHashes != runtime.NumCPU() {
 		t.Errorf("unexpected defaults: %+v", got)
 	}
 	if !filepath.IsAbs(got.DataDir) {
@@ -181,18 +183,20 @@ func TestFromEnvValues(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	env := map[string]string{
-		"DATABASE_URL":               "postgres://u@db:5432/x",
-		"MEDIAGATE_ADDR":             ":9090",
-		"MEDIAGATE_DATA_DIR":         dir,
-		"MEDIAGATE_ACCEL":            "NGINX",
-		"MEDIAGATE_MAX_UPLOAD":       "500MiB",
-		"MEDIAGATE_COOKIE_SECURE":    "true",
-		"MEDIAGATE_TRUSTED_PROXIES":  "10.0.0.0/8, 2001:db8::1",
-		"MEDIAGATE_ADMIN_EMAIL":      "root@example.com",
-		"MEDIAGATE_ADMIN_PASSWORD":   "s3cret-pass",
-		"MEDIAGATE_SESSION_IDLE":     "30m",
-		"MEDIAGATE_SESSION_LIFETIME": "48h",
-		"MEDIAGATE_UPLOAD_EXPIRY":    "90m",
+		"DATABASE_URL":                "postgres://u@db:5432/x",
+		"MEDIAGATE_ADDR":              ":9090",
+		"MEDIAGATE_DATA_DIR":          dir,
+		"MEDIAGATE_ACCEL":             "NGINX",
+		"MEDIAGATE_MAX_UPLOAD":        "500MiB",
+		"MEDIAGATE_COOKIE_SECURE":     "true",
+		"MEDIAGATE_TRUSTED_PROXIES":   "10.0.0.0/8, 2001:db8::1",
+		"MEDIAGATE_ADMIN_EMAIL":       "root@example.com",
+		"MEDIAGATE_ADMIN_PASSWORD":    "s3cret-pass",
+		"MEDIAGATE_SESSION_IDLE":      "30m",
+		"MEDIAGATE_SESSION_LIFETIME":  "48h",
+		"MEDIAGATE_UPLOAD_EXPIRY":     "90m",
+		"MEDIAGATE_BODY_IDLE_TIMEOUT": "1500ms",
+		"MEDIAGATE_PASSWORD_HASHES":   "3",
 	}
 	got, err := FromEnv(envMap(env))
 	if err != nil {
@@ -211,6 +215,8 @@ func TestFromEnvValues(t *testing.T) {
 		SessionIdle:     30 * time.Minute,
 		SessionLifetime: 48 * time.Hour,
 		UploadExpiry:    90 * time.Minute,
+		BodyIdleTimeout: 1500 * time.Millisecond,
+		PasswordHashes:  3,
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("FromEnv =\n%+v\nwant\n%+v", got, want)
@@ -222,18 +228,20 @@ func TestVarsCoverEverySetting(t *testing.T) {
 	// Every Var must be applied: setting each one alone to a distinctive valid
 	// value must change the resulting Config.
 	values := map[string]string{
-		"DATABASE_URL":               "postgres://other@h/db",
-		"MEDIAGATE_ADDR":             ":1",
-		"MEDIAGATE_DATA_DIR":         "/tmp/mediagate-config-test",
-		"MEDIAGATE_ACCEL":            "off",
-		"MEDIAGATE_MAX_UPLOAD":       "1k",
-		"MEDIAGATE_COOKIE_SECURE":    "1",
-		"MEDIAGATE_TRUSTED_PROXIES":  "10.0.0.1",
-		"MEDIAGATE_ADMIN_EMAIL":      "x@y.z",
-		"MEDIAGATE_ADMIN_PASSWORD":   "pw-pw-pw-pw",
-		"MEDIAGATE_SESSION_IDLE":     "1m",
-		"MEDIAGATE_SESSION_LIFETIME": "2m",
-		"MEDIAGATE_UPLOAD_EXPIRY":    "3m",
+		"DATABASE_URL":                "postgres://other@h/db",
+		"MEDIAGATE_ADDR":              ":1",
+		"MEDIAGATE_DATA_DIR":          "/tmp/mediagate-config-test",
+		"MEDIAGATE_ACCEL":             "off",
+		"MEDIAGATE_MAX_UPLOAD":        "1k",
+		"MEDIAGATE_COOKIE_SECURE":     "1",
+		"MEDIAGATE_TRUSTED_PROXIES":   "10.0.0.1",
+		"MEDIAGATE_ADMIN_EMAIL":       "x@y.z",
+		"MEDIAGATE_ADMIN_PASSWORD":    "pw-pw-pw-pw",
+		"MEDIAGATE_SESSION_IDLE":      "1m",
+		"MEDIAGATE_SESSION_LIFETIME":  "2m",
+		"MEDIAGATE_UPLOAD_EXPIRY":     "3m",
+		"MEDIAGATE_BODY_IDLE_TIMEOUT": "4s",
+		"MEDIAGATE_PASSWORD_HASHES":   "1000",
 	}
 	if len(values) != len(Vars) {
 		t.Fatalf("test covers %d settings, Vars has %d", len(values), len(Vars))
@@ -329,6 +337,11 @@ func TestLoadInvalid(t *testing.T) {
 		{"duration zero", nil, []string{"-session-lifetime", "0s"}, "session-lifetime", "0s"},
 		{"upload expiry", map[string]string{"MEDIAGATE_UPLOAD_EXPIRY": "1 day"}, nil, "upload-expiry", "1 day"},
 		{"upload expiry zero", nil, []string{"-upload-expiry", "0"}, "upload-expiry", "0"},
+		{"body idle timeout", map[string]string{"MEDIAGATE_BODY_IDLE_TIMEOUT": "60"}, nil, "body-idle-timeout", "60"},
+		{"body idle timeout negative", nil, []string{"-body-idle-timeout", "-1s"}, "body-idle-timeout", "-1s"},
+		{"password hashes", map[string]string{"MEDIAGATE_PASSWORD_HASHES": "many"}, nil, "password-hashes", "many"},
+		{"password hashes zero", nil, []string{"-password-hashes", "0"}, "password-hashes", "0"},
+		{"password hashes too many", nil, []string{"-password-hashes", "5000"}, "password-hashes", "5000"},
 		{"proxies", map[string]string{"MEDIAGATE_TRUSTED_PROXIES": "10.0.0.0/8,nope"}, nil, "trusted-proxies", "nope"},
 		{"admin email", map[string]string{"MEDIAGATE_ADMIN_EMAIL": "admin"}, nil, "admin-email", "admin"},
 		// Sizes that ParseSize turns into 0 or an overflowed negative number
@@ -399,6 +412,7 @@ func TestValidate(t *testing.T) {
 		"bad accel":       func(c *Config) { c.Accel = "NGINX" }, // Validate itself does not lower-case
 		"bad admin email": func(c *Config) { c.AdminEmail = "root" },
 		"zero expiry":     func(c *Config) { c.UploadExpiry = 0 },
+		"zero body idle":  func(c *Config) { c.BodyIdleTimeout = 0 },
 	} {
 		c := Default()
 		mutate(&c)
@@ -446,6 +460,32 @@ func TestUsageHidesSecrets(t *testing.T) {
 	for _, secret := range []string{pw, dbpw} {
 		if strings.Contains(out.String(), secret) {
 			t.Errorf("usage output reveals the secret %q from the environment:\n%s", secret, out.String())
+		}
+	}
+}
+
+// TestREADMEListsEverySetting keeps the README's configuration table true:
+// every setting has its row, with its variable and its flag.
+func TestREADMEListsEverySetting(t *testing.T) {
+	t.Parallel()
+	b, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows := map[string]string{}
+	for line := range strings.SplitSeq(string(b), "\n") {
+		if cells := strings.Split(line, "|"); len(cells) > 3 && strings.HasPrefix(strings.TrimSpace(cells[1]), "`") {
+			rows[strings.Trim(strings.TrimSpace(cells[1]), "`")] = strings.TrimSpace(cells[2])
+		}
+	}
+	for _, v := range Vars {
+		flag, ok := rows[v.Env]
+		if !ok {
+			t.Errorf("README's configuration table has no row for %s", v.Env)
+			continue
+		}
+		if flag != "`--"+v.Flag+"`" {
+			t.Errorf("README gives %s the flag %s, want `--%s`", v.Env, flag, v.Flag)
 		}
 	}
 }

@@ -34,7 +34,7 @@ func (d *Disk) Adopt(path string, limit int64) (_ *Received, err error) {
 	// Moving it first claims it: a second Adopt of the same path fails.
 	tmp := filepath.Join(d.work, "adopt-"+randomHex(8))
 	if err := os.Rename(path, tmp); err != nil {
-		return nil, fmt.Errorf("adopt upload: %w", err)
+		return nil, StorageError("adopt upload", err)
 	}
 	defer func() {
 		if err != nil {
@@ -57,7 +57,7 @@ func (d *Disk) Adopt(path string, limit int64) (_ *Received, err error) {
 		return nil, err
 	}
 	if err := f.Sync(); err != nil {
-		return nil, fmt.Errorf("sync upload: %w", err)
+		return nil, StorageError("sync upload", err)
 	}
 	mt := mimetype.Detect(head.b)
 	return &Received{

@@ -16,6 +16,7 @@ import (
 	"syscall"
 
 	"github.com/mediagate/mediagate/internal/config"
+	"github.com/mediagate/mediagate/internal/errs"
 )
 
 var shaRE = regexp.MustCompile(`^[0-9a-f]{64}$`)
@@ -125,6 +126,16 @@ func (d *Disk) unpublish(name string) error {
 		return err
 	}
 	return syncDir(d.public)
+}
+
+// StorageError is err, from the write named what, as a client may be told of
+// it: a full disk or quota (ENOSPC, EDQUOT) is errs.ErrInsufficientStorage,
+// anything else a plain error. err itself, with its path, stays for the log.
+func StorageError(what string, err error) error {
+	if errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT) {
+		return fmt.Errorf("%w: %s: %w", errs.ErrInsufficientStorage, what, err)
+	}
+	return fmt.Errorf("%s: %w", what, err)
 }
 
 func syncDir(dir string) error {

@@ -114,7 +114,7 @@ func (s *Store) Create(ctx context.Context, p acl.Principal, rec *Received, file
 		// Under the lock: if the transaction fails from here on, the file may
 		// stay without a row; Recover removes such files on the next start.
 		if err := s.disk.place(rec.path, rec.SHA256); err != nil {
-			return fmt.Errorf("store blob: %w", err)
+			return StorageError("store blob", err)
 		}
 		rec.path = ""
 		err := tx.QueryRow(ctx, `INSERT INTO media (filename, blob, owner_id, folder_id) VALUES ($1, $2, $3, $4) RETURNING id`,
@@ -486,7 +486,10 @@ func (s *Store) Publish(ctx context.Context, p acl.Principal, id string) (string
 			}
 		}
 		// A link made for a transaction that then fails is removed by Recover.
-		return s.disk.publish(sha, name)
+		if err := s.disk.publish(sha, name); err != nil {
+			return StorageError("publish blob", err)
+		}
+		return nil
 	})
 	if err != nil {
 		return "", fmt.Errorf("publish: %w", err)

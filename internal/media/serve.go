@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"os"
 	"strings"
+	"time"
 	"unicode"
 
 	"github.com/mediagate/mediagate/internal/config"
@@ -19,11 +20,12 @@ type Sender struct {
 	disk    *Disk
 	mode    config.AccelMode
 	trusted []netip.Prefix
+	idle    time.Duration // a client that takes no bytes this long is dropped
 }
 
 // NewSender returns a Sender for cfg.
 func NewSender(disk *Disk, cfg config.Config) *Sender {
-	return &Sender{disk: disk, mode: cfg.Accel, trusted: cfg.TrustedProxies}
+	return &Sender{disk: disk, mode: cfg.Accel, trusted: cfg.TrustedProxies, idle: cfg.BodyIdleTimeout}
 }
 
 // Trusted reports whether the request's peer is a trusted proxy.
@@ -102,8 +104,39 @@ func (s *Sender) sendFile(w http.ResponseWriter, r *http.Request, it Item, path 
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Content-Security-Policy", config.MediaCSP)
 	h.Set("ETag", `"`+it.SHA256+`"`)
-	http.ServeContent(w, r, "", it.StoredAt, f)
+	iw := s.idleWriter(w)
+	http.ServeContent(iw, r, "", it.StoredAt, f)
+	if iw != w {
+		// The next request on the connection, maybe a long download, must
+		// not inherit the deadline.
+		http.NewResponseController(w).SetWriteDeadline(time.Time{}) //nolint:errcheck
+	}
 }
+
+// idleWriter returns w with a write deadline pushed forward before each
+// write, so that a client that stops reading is dropped once the idle
+// timeout passes without progress, not held forever (the server has no
+// write timeout: large files take as long as they take).
+func (s *Sender) idleWriter(w http.ResponseWriter) http.ResponseWriter {
+	if s.idle <= 0 {
+		return w
+	}
+	return &idleWriter{ResponseWriter: w, rc: http.NewResponseController(w), idle: s.idle}
+}
+
+type idleWriter struct {
+	http.ResponseWriter
+	rc   *http.ResponseController
+	idle time.Duration
+}
+
+func (w *idleWriter) Write(p []byte) (int, error) {
+	w.rc.SetWriteDeadline(time.Now().Add(w.idle)) //nolint:errcheck // a writer without deadlines just waits
+	return w.ResponseWriter.Write(p)
+}
+
+// Unwrap lets http.ResponseController reach the connection.
+func (w *idleWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // Inline reports whether a type may be shown in the browser rather than
 // downloaded: audio, video and raster images. Everything else, and anything

@@ -40,12 +40,13 @@ func (r *Received) Discard() {
 // as it goes, and sniffs the type from the content. It never holds the file
 // in memory. A file over limit bytes (or a body cut short by
 // http.MaxBytesReader) is ErrTooLarge, a body that ends early (a client gone
-// mid-upload) is ErrInvalid, a failing disk is a plain error; in every case
-// nothing is left on disk.
+// mid-upload) is ErrInvalid, a full disk is ErrInsufficientStorage (see
+// StorageError) and another failing disk a plain error; in every case nothing
+// is left on disk.
 func (d *Disk) Receive(body io.Reader, limit int64) (_ *Received, err error) {
 	f, err := os.CreateTemp(d.work, "upload-*")
 	if err != nil {
-		return nil, fmt.Errorf("temp file: %w", err)
+		return nil, StorageError("temp file", err)
 	}
 	defer func() {
 		if err != nil {
@@ -68,7 +69,7 @@ func (d *Disk) Receive(body io.Reader, limit int64) (_ *Received, err error) {
 				head = append(head, buf[:min(n, sniffLen-len(head))]...)
 			}
 			if _, err := f.Write(buf[:n]); err != nil {
-				return nil, fmt.Errorf("write upload: %w", err)
+				return nil, StorageError("write upload", err)
 			}
 			h.Write(buf[:n])
 		}
@@ -83,10 +84,10 @@ func (d *Disk) Receive(body io.Reader, limit int64) (_ *Received, err error) {
 		return nil, fmt.Errorf("%w: the file is empty", errs.ErrInvalid)
 	}
 	if err := f.Sync(); err != nil {
-		return nil, fmt.Errorf("sync upload: %w", err)
+		return nil, StorageError("sync upload", err)
 	}
 	if err := f.Close(); err != nil {
-		return nil, fmt.Errorf("close upload: %w", err)
+		return nil, StorageError("close upload", err)
 	}
 	mt := mimetype.Detect(head)
 	return &Received{

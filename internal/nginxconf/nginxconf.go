@@ -14,8 +14,10 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"text/template"
+	"time"
 
 	"github.com/mediagate/mediagate/internal/config"
 )
@@ -81,12 +83,14 @@ type data struct {
 	Listen       string
 	MaxBody      int64
 	MaxUpload    int64
+	BodyTimeout  string
 	PublicCache  string
 	AccelPrefix  string
 	PrivateAlias string
 	PublicPrefix string
 	PublicAlias  string
 	CSP          string
+	CallerVary   string
 	Types        []mimeType
 	Server       string // the rendered "server" template, indented, for Render
 }
@@ -160,21 +164,25 @@ server {
     }
     default_type application/octet-stream;
 
-    # Uploads stream to the app, which enforces the same limit.
+    # Uploads stream to the app, which enforces the same limit, and end
+    # when no byte arrived for as long as the app waits
+    # (MEDIAGATE_BODY_IDLE_TIMEOUT).
     client_max_body_size {{.MaxBody}};
-    client_body_timeout 5m;
-    send_timeout 5m;
+    client_body_timeout {{.BodyTimeout}};
+    send_timeout {{.BodyTimeout}};
 
     # Private media: reachable only through the app's X-Accel-Redirect.
     # nginx keeps the app's Content-Type, Content-Disposition, Cache-Control,
     # Expires, Set-Cookie and Accept-Ranges on such a redirect and drops the
-    # other headers, so the security headers are set here.
+    # other headers, so the security headers are set here, and Vary: the
+    # answer depends on the caller's cookie or token.
     location ^~ {{.AccelPrefix}} {
         internal;
         alias {{.PrivateAlias}};
         add_header X-Content-Type-Options nosniff always;
         add_header Content-Security-Policy "{{.CSP}}" always;
         add_header Referrer-Policy no-referrer always;
+        add_header Vary "{{.CallerVary}}" always;
     }
 
     # Published media, straight from disk.
@@ -268,6 +276,9 @@ func newData(cfg config.Config, opt Options) (data, error) {
 	if cfg.MaxUpload <= 0 {
 		errs = append(errs, errors.New("max upload must be positive"))
 	}
+	if cfg.BodyIdleTimeout <= 0 {
+		errs = append(errs, errors.New("body idle timeout must be positive"))
+	}
 	if cfg.DataDir == "" {
 		errs = append(errs, errors.New("data dir must not be empty"))
 	} else if abs, err := filepath.Abs(cfg.DataDir); err != nil {
@@ -307,11 +318,13 @@ func newData(cfg config.Config, opt Options) (data, error) {
 		Listen:       check("listen", listen, addrToken),
 		MaxBody:      cfg.MaxUploadBody(),
 		MaxUpload:    cfg.MaxUpload,
+		BodyTimeout:  nginxTime(cfg.BodyIdleTimeout),
 		AccelPrefix:  check("accel prefix", config.AccelPrefix, locationPrefix),
 		PrivateAlias: check("private dir", cfg.PrivateDir()+"/", quotePath),
 		PublicPrefix: check("public prefix", config.PublicPrefix, locationPrefix),
 		PublicAlias:  check("public dir", cfg.PublicDir()+"/", quotePath),
 		CSP:          mediaCSP,
+		CallerVary:   config.CallerVary,
 		PublicCache:  config.PublicCacheControl,
 		Types:        mimeTypes(),
 	}
@@ -322,6 +335,15 @@ func newData(cfg config.Config, opt Options) (data, error) {
 		return data{}, fmt.Errorf("nginxconf: %w", err)
 	}
 	return d, nil
+}
+
+// nginxTime writes d as an nginx time: whole seconds, else milliseconds
+// (nginx's finest unit) rounded up.
+func nginxTime(d time.Duration) string {
+	if d%time.Second == 0 {
+		return strconv.FormatInt(int64(d/time.Second), 10) + "s"
+	}
+	return strconv.FormatInt(int64((d+time.Millisecond-1)/time.Millisecond), 10) + "ms"
 }
 
 // dialAddr turns the app's listen address into one nginx can connect to:

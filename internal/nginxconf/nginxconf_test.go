@@ -91,6 +91,7 @@ func TestRenderRejects(t *testing.T) {
 		{"newline in prefix", func(_ *config.Config, o *Options) { o.Prefix = "/var/ng\ninx" }},
 		{"semicolon in prefix", func(_ *config.Config, o *Options) { o.Prefix = "/var/nginx; daemon on" }},
 		{"zero max upload", func(c *config.Config, _ *Options) { c.MaxUpload = 0 }},
+		{"zero body idle timeout", func(c *config.Config, _ *Options) { c.BodyIdleTimeout = 0 }},
 		{"listen with space", func(_ *config.Config, o *Options) { o.Listen = "127.0.0.1:80 ssl" }},
 		{"listen with semicolon", func(_ *config.Config, o *Options) { o.Listen = "127.0.0.1:80;" }},
 		{"upstream with brace", func(_ *config.Config, o *Options) { o.Upstream = "127.0.0.1:80}" }},
@@ -153,6 +154,7 @@ func TestRenderContents(t *testing.T) {
 			"server 127.0.0.1:9000;",
 			"listen 127.0.0.1:8081;",
 			fmt.Sprintf("client_max_body_size %d;", cfg.MaxUploadBody()),
+			"client_body_timeout 60s;",
 			"location ^~ " + config.AccelPrefix + " {",
 			`alias "/srv/media data/private/";`,
 			"location ^~ " + config.PublicPrefix + " {",
@@ -192,6 +194,30 @@ func TestRenderContents(t *testing.T) {
 	// No user directive unless asked for.
 	if c := render(t, cfg, Options{Prefix: "/x"}); strings.Contains(c, "\nuser ") {
 		t.Errorf("user directive without Options.User:\n%s", c)
+	}
+}
+
+func TestBodyTimeoutFollowsTheApp(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		idle time.Duration
+		want string
+	}{
+		{60 * time.Second, "60s"},
+		{2 * time.Second, "2s"},
+		{90 * time.Minute, "5400s"},
+		{1500 * time.Millisecond, "1500ms"},
+		{time.Nanosecond, "1ms"}, // never 0, which nginx would take as no wait at all
+	} {
+		cfg := config.Default()
+		cfg.DataDir = "/srv/mediagate"
+		cfg.BodyIdleTimeout = tt.idle
+		conf := render(t, cfg, Options{Prefix: "/x"})
+		for _, d := range []string{"client_body_timeout", "send_timeout"} {
+			if !strings.Contains(conf, " "+d+" "+tt.want+";\n") {
+				t.Errorf("idle %v: no %s %s in\n%s", tt.idle, d, tt.want, conf)
+			}
+		}
 	}
 }
 

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/alexedwards/argon2id"
 	"github.com/jackc/pgx/v5"
 
 	"github.com/mediagate/mediagate/internal/acl"
@@ -99,9 +98,9 @@ func (us *Users) SetPassword(ctx context.Context, userID, password string) error
 	if len(password) < MinPasswordLength {
 		return fmt.Errorf("%w: password must have at least %d characters", errs.ErrInvalid, MinPasswordLength)
 	}
-	hash, err := argon2id.CreateHash(password, PasswordParams)
+	hash, err := us.hasher.Hash(ctx, password)
 	if err != nil {
-		return fmt.Errorf("hash password: %w", err)
+		return err
 	}
 	tag, err := us.pool.Exec(ctx, `UPDATE users SET password_hash = $2, session_epoch = session_epoch + 1 WHERE id = $1`, userID, hash)
 	if err != nil {

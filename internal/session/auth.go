@@ -16,6 +16,7 @@ import (
 	"github.com/mediagate/mediagate/internal/config"
 	"github.com/mediagate/mediagate/internal/errs"
 	"github.com/mediagate/mediagate/internal/invalidate"
+	"github.com/mediagate/mediagate/internal/passwd"
 )
 
 // CookieName is the session cookie's name.
@@ -31,9 +32,12 @@ type Auth struct {
 	Users    *Users
 	Sessions *scs.SessionManager
 	Throttle *Throttle
-	log      *slog.Logger
-	stop     chan struct{}
-	done     chan struct{}
+	// Hasher bounds every password hash and check of the process: sign-ins,
+	// password changes and share links' passwords.
+	Hasher *passwd.Hasher
+	log    *slog.Logger
+	stop   chan struct{}
+	done   chan struct{}
 }
 
 // NewAuth returns an Auth whose sessions live in PostgreSQL.
@@ -53,8 +57,9 @@ func NewAuth(pool *pgxpool.Pool, cfg config.Config, log *slog.Logger, hub *inval
 		log.Error("session store", "err", err)
 		http.Error(w, "session store unavailable", http.StatusServiceUnavailable)
 	}
-	a := &Auth{Users: NewCachedUsers(pool, hub), Sessions: sm, Throttle: NewThrottle(pool), log: log,
-		stop: make(chan struct{}), done: make(chan struct{})}
+	hasher := passwd.New(passwd.Params, cfg.PasswordHashes, passwd.DefaultWait)
+	a := &Auth{Users: NewCachedUsers(pool, hub).WithHasher(hasher), Sessions: sm, Throttle: NewThrottle(pool),
+		Hasher: hasher, log: log, stop: make(chan struct{}), done: make(chan struct{})}
 	go a.cleanExpired(pool, 5*time.Minute)
 	return a
 }
@@ -89,21 +94,22 @@ func (a *Auth) Login(ctx context.Context, email, password, client string) (User,
 	if email == "" || password == "" {
 		return User{}, fmt.Errorf("%w: email and password are required", errs.ErrInvalid)
 	}
-	if err := a.Throttle.Check(ctx, email, client); err != nil {
+	// Counted before the comparison, so that concurrent attempts cannot
+	// all pass a check made before any of them failed.
+	attempt, err := a.Throttle.Begin(ctx, AccountKey(email), client)
+	if err != nil {
 		return User{}, unavailable(err)
 	}
 	u, err := a.Users.CheckPassword(ctx, email, password)
 	if errors.Is(err, ErrBadCredentials) {
-		if ferr := a.Throttle.Fail(ctx, email, client); ferr != nil {
-			return User{}, unavailable(ferr)
-		}
 		a.log.Info("login failed", "email", email, "client", client)
-		return User{}, err
+		return User{}, err // the attempt stays counted
 	}
 	if err != nil {
+		attempt.Abort()
 		return User{}, unavailable(err)
 	}
-	if err := a.Throttle.Succeed(ctx, email); err != nil {
+	if err := attempt.Succeed(ctx); err != nil {
 		return User{}, unavailable(err)
 	}
 	// A new token on every privilege change defeats session fixation.
@@ -119,16 +125,24 @@ func (a *Auth) Login(ctx context.Context, email, password, client string) (User,
 // sessions; the one in ctx (if any) stays signed in.
 // Wrong current passwords count as failed logins of the account and client.
 func (a *Auth) ChangePassword(ctx context.Context, p acl.Principal, current, next, client string) error {
-	if err := a.Throttle.Check(ctx, p.Email, client); err != nil {
+	if !p.Valid() {
+		return errs.ErrUnauthenticated
+	}
+	if len(next) < MinPasswordLength {
+		return fmt.Errorf("%w: password must have at least %d characters", errs.ErrInvalid, MinPasswordLength)
+	}
+	attempt, err := a.Throttle.Begin(ctx, AccountKey(p.Email), client)
+	if err != nil {
 		return unavailable(err)
 	}
 	if err := a.Users.ChangePassword(ctx, p, current, next); err != nil {
-		if errors.Is(err, errs.ErrForbidden) {
-			if ferr := a.Throttle.Fail(ctx, p.Email, client); ferr != nil {
-				return unavailable(ferr)
-			}
+		if !errors.Is(err, errs.ErrForbidden) { // a wrong current password stays counted
+			attempt.Abort()
 		}
 		return err
+	}
+	if err := attempt.Succeed(ctx); err != nil {
+		return unavailable(err)
 	}
 	if a.Sessions.GetString(ctx, userIDKey) == p.UserID {
 		u, err := a.Users.ByID(ctx, p.UserID)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
@@ -11,6 +12,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -694,4 +696,34 @@ func mustParse(t *testing.T, s string) *url.URL {
 		t.Fatal(err)
 	}
 	return u
+}
+
+// TestConcurrentLoginFailuresAreThrottled sends 40 wrong passwords for one
+// account at once, each from its own address: only the account's limit of
+// them may be checked, the rest are throttled, however they interleave.
+func TestConcurrentLoginFailuresAreThrottled(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, testConfig(false))
+	mustCreate(t, h.auth.Users, "alice@example.com", acl.RoleViewer, "password-alice")
+	const n = 40
+	results := make(chan string, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			res, _ := h.do(t, http.DefaultClient, http.MethodPost, "/login",
+				url.Values{"email": {"alice@example.com"}, "password": {"wrong-password"}},
+				http.Header{"X-Client": {fmt.Sprintf("10.7.0.%d", i)}})
+			results <- res.Err
+		})
+	}
+	wg.Wait()
+	close(results)
+	got := map[string]int{}
+	for e := range results {
+		got[e]++
+	}
+	limit := h.auth.Throttle.PerAccount
+	if got["unauthenticated"] != limit || got["throttled"] != n-limit {
+		t.Errorf("%d concurrent wrong passwords: %v; want %d unauthenticated and %d throttled", n, got, limit, n-limit)
+	}
 }

@@ -2,17 +2,25 @@ package session
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/mediagate/mediagate/internal/errs"
 )
 
-// Throttle limits failed logins per account and per client address. Counts
-// live in PostgreSQL, so every instance sees the same ones and a restart
-// forgets nothing.
+// Throttle limits wrong passwords per account (or other secret) and per
+// client address. Counts live in PostgreSQL, so every instance sees the same
+// ones and a restart forgets nothing.
+//
+// An attempt is counted before its password is checked (Begin), under
+// advisory locks on the key and the client, so that the limits hold however
+// many attempts arrive at once: an attempt in flight counts as a failure
+// until it turns out right (Attempt.Succeed) or could not be made
+// (Attempt.Abort).
 type Throttle struct {
 	pool       *pgxpool.Pool
 	Window     time.Duration
@@ -26,56 +34,76 @@ func NewThrottle(pool *pgxpool.Pool) *Throttle {
 	return &Throttle{pool: pool, Window: 15 * time.Minute, PerAccount: 10, PerClient: 50}
 }
 
-func accountKey(email string) string { return "account:" + email }
+// AccountKey is the throttle key of the account with email.
+func AccountKey(email string) string { return "account:" + email }
+
 func clientKey(client string) string { return "client:" + client }
 
-// Check returns ErrThrottled when the account or the client is over its limit.
-func (t *Throttle) Check(ctx context.Context, email, client string) error {
-	return t.CheckKey(ctx, accountKey(email), client)
+// throttleLockClass is the first half of the two-key advisory locks the
+// throttle takes; the two-key form never meets the one-key locks elsewhere.
+const throttleLockClass = 74202
+
+// Attempt is one password try, already counted against its key and client.
+type Attempt struct {
+	t    *Throttle
+	key  string
+	rows [2]int64 // the rows counted against the key and the client
 }
 
-// Fail records a failed login and forgets failures older than the window.
-func (t *Throttle) Fail(ctx context.Context, email, client string) error {
-	return t.FailKey(ctx, accountKey(email), client)
-}
-
-// Succeed forgets the account's failures.
-func (t *Throttle) Succeed(ctx context.Context, email string) error {
-	return t.SucceedKey(ctx, accountKey(email))
-}
-
-// CheckKey is Check for a secret other than an account's password, such as
-// a share link's: key names it ("link:<id>") and is allowed PerAccount
-// failures, and the client's failures count together with its failed logins.
-func (t *Throttle) CheckKey(ctx context.Context, key, client string) error {
-	var forKey, fromClient int
-	err := t.pool.QueryRow(ctx, `
-		SELECT count(*) FILTER (WHERE key = $1), count(*) FILTER (WHERE key = $2)
-		FROM login_failures WHERE key IN ($1, $2) AND failed_at > now() - $3::interval`,
-		key, clientKey(client), t.Window).Scan(&forKey, &fromClient)
+// Begin counts one attempt at key's secret from client, or returns
+// ErrThrottled when the key or the client is at its limit (and counts
+// nothing). The caller checks the password next and then calls Succeed when
+// it was right, Abort when it could not be checked; a wrong one needs no
+// call: the attempt stays counted as a failure.
+func (t *Throttle) Begin(ctx context.Context, key, client string) (*Attempt, error) {
+	a := &Attempt{t: t, key: key}
+	err := pgx.BeginFunc(ctx, t.pool, func(tx pgx.Tx) error {
+		// Always the key first, then the client: no two attempts wait on
+		// each other in opposite orders.
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1, hashtext($2)), pg_advisory_xact_lock($1, hashtext($3))`,
+			throttleLockClass, key, clientKey(client)); err != nil {
+			return err
+		}
+		var forKey, fromClient int
+		if err := tx.QueryRow(ctx, `
+			SELECT count(*) FILTER (WHERE key = $1), count(*) FILTER (WHERE key = $2)
+			FROM login_failures WHERE key IN ($1, $2) AND failed_at > now() - $3::interval`,
+			key, clientKey(client), t.Window).Scan(&forKey, &fromClient); err != nil {
+			return err
+		}
+		if forKey >= t.PerAccount || fromClient >= t.PerClient {
+			return fmt.Errorf("%w: too many wrong passwords, try again in %d minutes", errs.ErrThrottled, int(t.Window.Minutes()))
+		}
+		return tx.QueryRow(ctx, `
+			WITH gone AS (DELETE FROM login_failures WHERE failed_at < now() - $3::interval),
+			     counted AS (INSERT INTO login_failures (key) VALUES ($1), ($2) RETURNING id, key)
+			SELECT (SELECT id FROM counted WHERE key = $1), (SELECT id FROM counted WHERE key = $2)`,
+			key, clientKey(client), t.Window).Scan(&a.rows[0], &a.rows[1])
+	})
 	if err != nil {
-		return fmt.Errorf("check password throttle: %w", err)
+		if errors.Is(err, errs.ErrThrottled) {
+			return nil, err
+		}
+		return nil, fmt.Errorf("count password attempt: %w", err)
 	}
-	if forKey >= t.PerAccount || fromClient >= t.PerClient {
-		return fmt.Errorf("%w: too many wrong passwords, try again in %d minutes", errs.ErrThrottled, int(t.Window.Minutes()))
+	return a, nil
+}
+
+// Succeed forgets the key's failures, this attempt's among them; the
+// client's count loses this attempt.
+func (a *Attempt) Succeed(ctx context.Context) error {
+	_, err := a.t.pool.Exec(ctx, `DELETE FROM login_failures WHERE key = $1 OR id = $2`, a.key, a.rows[1])
+	if err != nil {
+		return fmt.Errorf("forget password failures: %w", err)
 	}
 	return nil
 }
 
-// FailKey is Fail for CheckKey's key.
-func (t *Throttle) FailKey(ctx context.Context, key, client string) error {
-	_, err := t.pool.Exec(ctx, `
-		WITH gone AS (DELETE FROM login_failures WHERE failed_at < now() - $3::interval)
-		INSERT INTO login_failures (key) VALUES ($1), ($2)`,
-		key, clientKey(client), t.Window)
-	if err != nil {
-		return fmt.Errorf("record wrong password: %w", err)
-	}
-	return nil
-}
-
-// SucceedKey forgets key's failures.
-func (t *Throttle) SucceedKey(ctx context.Context, key string) error {
-	_, err := t.pool.Exec(ctx, `DELETE FROM login_failures WHERE key = $1`, key)
-	return err
+// Abort takes back an attempt whose password could not be checked (the
+// hashing bound reached, the database away): it was no failure. It uses a
+// context of its own, so that it runs even when ctx is what failed.
+func (a *Attempt) Abort() {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	a.t.pool.Exec(ctx, `DELETE FROM login_failures WHERE id = ANY($1)`, a.rows[:]) //nolint:errcheck // at worst one attempt too many stays counted
 }

@@ -2,6 +2,7 @@ package session_test
 
 import (
 	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -19,23 +20,30 @@ func newThrottle(t *testing.T) (*pgxpool.Pool, *session.Throttle) {
 	return pool, session.NewThrottle(pool)
 }
 
+// fail makes n attempts at email's password from client that turn out
+// wrong: counted by Begin, and nothing else.
 func fail(t *testing.T, th *session.Throttle, email, client string, n int) {
 	t.Helper()
 	for range n {
-		if err := th.Fail(ctxT(t), email, client); err != nil {
-			t.Fatalf("Fail: %v", err)
+		if _, err := th.Begin(ctxT(t), session.AccountKey(email), client); err != nil {
+			t.Fatalf("Begin: %v", err)
 		}
 	}
 }
 
+// checkThrottled begins an attempt and takes it back, and checks whether it
+// was refused.
 func checkThrottled(t *testing.T, th *session.Throttle, email, client string, want bool) {
 	t.Helper()
-	err := th.Check(ctxT(t), email, client)
+	a, err := th.Begin(ctxT(t), session.AccountKey(email), client)
+	if err == nil {
+		a.Abort()
+	}
 	switch {
 	case want && !isOnly(err, errs.ErrThrottled):
-		t.Errorf("Check(%s, %s) = %v, want ErrThrottled", email, client, err)
+		t.Errorf("Begin(%s, %s) = %v, want ErrThrottled", email, client, err)
 	case !want && err != nil:
-		t.Errorf("Check(%s, %s) = %v, want nil", email, client, err)
+		t.Errorf("Begin(%s, %s) = %v, want nil", email, client, err)
 	}
 }
 
@@ -94,21 +102,85 @@ func TestThrottleKeysDoNotCollide(t *testing.T) {
 func TestThrottleSucceed(t *testing.T) {
 	t.Parallel()
 	pool, th := newThrottle(t)
-	th.PerClient = 15
-	fail(t, th, "a@example.com", "c", th.PerAccount)
-	fail(t, th, "b@example.com", "d", th.PerAccount)
-	checkThrottled(t, th, "a@example.com", "e", true)
-	if err := th.Succeed(ctxT(t), "a@example.com"); err != nil {
+	th.PerClient = 30
+	fail(t, th, "a@example.com", "c", th.PerAccount-1)
+	fail(t, th, "b@example.com", "c", th.PerAccount)
+	checkThrottled(t, th, "b@example.com", "e", true)
+	a, err := th.Begin(ctxT(t), session.AccountKey("a@example.com"), "c")
+	if err != nil {
+		t.Fatalf("Begin, one short of the limit: %v", err)
+	}
+	if err := a.Succeed(ctxT(t)); err != nil {
 		t.Fatalf("Succeed: %v", err)
 	}
+	// The account's failures are forgotten, and the right attempt itself
+	// did not count against the client...
+	var forAccount, fromClient int
+	if err := pool.QueryRow(ctxT(t), `SELECT count(*) FILTER (WHERE key = 'account:a@example.com'),
+		count(*) FILTER (WHERE key = 'client:c') FROM login_failures`).Scan(&forAccount, &fromClient); err != nil {
+		t.Fatal(err)
+	}
+	if want := 2*th.PerAccount - 1; forAccount != 0 || fromClient != want {
+		t.Errorf("after Succeed: %d failures of the account and %d of the client, want 0 and %d", forAccount, fromClient, want)
+	}
+	fail(t, th, "a@example.com", "e", th.PerAccount-1)
 	checkThrottled(t, th, "a@example.com", "e", false)
-	// Only that account is forgotten: not the other account, not the client.
+	// ...but the other account stays throttled.
 	checkThrottled(t, th, "b@example.com", "e", true)
-	fail(t, th, "z@example.com", "c", th.PerClient-th.PerAccount)
-	checkThrottled(t, th, "new@example.com", "c", true)
+}
+
+func TestThrottleAbort(t *testing.T) {
+	t.Parallel()
+	pool, th := newThrottle(t)
+	fail(t, th, "a@example.com", "c", 3)
+	a, err := th.Begin(ctxT(t), session.AccountKey("a@example.com"), "c")
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.Abort()
 	var n int
-	if err := pool.QueryRow(ctxT(t), `SELECT count(*) FROM login_failures WHERE key = 'account:a@example.com'`).Scan(&n); err != nil || n != 0 {
-		t.Errorf("%d failures left for the account after Succeed (%v)", n, err)
+	if err := pool.QueryRow(ctxT(t), `SELECT count(*) FROM login_failures`).Scan(&n); err != nil || n != 6 {
+		t.Errorf("after Abort: %d rows (%v), want the 6 of the 3 failures", n, err)
+	}
+}
+
+// TestThrottleConcurrent begins many attempts at once: no more pass than the
+// limits allow, however they interleave.
+func TestThrottleConcurrent(t *testing.T) {
+	t.Parallel()
+	_, th := newThrottle(t)
+	th.PerClient = 25
+	count := func(n int, key func(i int) (string, string)) (passed, throttled int) {
+		var wg sync.WaitGroup
+		results := make(chan error, n)
+		for i := range n {
+			wg.Go(func() {
+				email, client := key(i)
+				_, err := th.Begin(ctxT(t), session.AccountKey(email), client)
+				results <- err
+			})
+		}
+		wg.Wait()
+		close(results)
+		for err := range results {
+			switch {
+			case err == nil:
+				passed++
+			case isOnly(err, errs.ErrThrottled):
+				throttled++
+			default:
+				t.Errorf("Begin: %v", err)
+			}
+		}
+		return passed, throttled
+	}
+	// One account from 40 addresses.
+	if p, th2 := count(40, func(i int) (string, string) { return "a@example.com", fmt.Sprintf("10.0.1.%d", i) }); p != th.PerAccount || th2 != 40-th.PerAccount {
+		t.Errorf("40 concurrent attempts at one account: %d passed, %d throttled; want %d and %d", p, th2, th.PerAccount, 40-th.PerAccount)
+	}
+	// One address at 40 accounts.
+	if p, th2 := count(40, func(i int) (string, string) { return fmt.Sprintf("u%d@example.com", i), "10.0.2.1" }); p != th.PerClient || th2 != 40-th.PerClient {
+		t.Errorf("40 concurrent attempts from one client: %d passed, %d throttled; want %d and %d", p, th2, th.PerClient, 40-th.PerClient)
 	}
 }
 
@@ -138,14 +210,14 @@ func TestThrottleWindow(t *testing.T) {
 	fail(t, th, "a@example.com", "c", 1)
 	checkThrottled(t, th, "a@example.com", "c", false)
 
-	// Fail forgets the old rows.
+	// Begin forgets the old rows.
 	var old, recent int
 	if err := pool.QueryRow(ctx, `SELECT count(*) FILTER (WHERE failed_at < now() - interval '15 minutes'),
 		count(*) FILTER (WHERE failed_at >= now() - interval '15 minutes') FROM login_failures`).Scan(&old, &recent); err != nil {
 		t.Fatal(err)
 	}
 	if old != 0 || recent != 2 {
-		t.Errorf("after Fail: %d old and %d recent rows, want 0 and 2", old, recent)
+		t.Errorf("after Begin: %d old and %d recent rows, want 0 and 2", old, recent)
 	}
 }
 
@@ -170,13 +242,7 @@ func TestThrottleDatabaseGone(t *testing.T) {
 	pool.Close()
 	th := session.NewThrottle(pool)
 	// A throttle that cannot count must not let the login through.
-	if err := th.Check(ctxT(t), "a@example.com", "c"); err == nil {
-		t.Error("Check on a closed pool = nil, want an error")
-	}
-	if err := th.Fail(ctxT(t), "a@example.com", "c"); err == nil {
-		t.Error("Fail on a closed pool = nil, want an error")
-	}
-	if err := th.Succeed(ctxT(t), "a@example.com"); err == nil {
-		t.Error("Succeed on a closed pool = nil, want an error")
+	if a, err := th.Begin(ctxT(t), session.AccountKey("a@example.com"), "c"); err == nil || a != nil {
+		t.Error("Begin on a closed pool = nil, want an error")
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"net/mail"
+	"runtime"
 	"strings"
 	"time"
 
@@ -20,10 +21,8 @@ import (
 	"github.com/mediagate/mediagate/internal/acl"
 	"github.com/mediagate/mediagate/internal/errs"
 	"github.com/mediagate/mediagate/internal/invalidate"
+	"github.com/mediagate/mediagate/internal/passwd"
 )
-
-// PasswordParams are OWASP's argon2id recommendation (19 MiB, 2 passes, 1 lane).
-var PasswordParams = &argon2id.Params{Memory: 19 * 1024, Iterations: 2, Parallelism: 1, SaltLength: 16, KeyLength: 32}
 
 // MinPasswordLength is the shortest password accepted.
 const MinPasswordLength = 8
@@ -57,17 +56,26 @@ type Users struct {
 	hub    *invalidate.Hub
 	active *invalidate.Cache[string, User]   // by id
 	tokens *invalidate.Cache[[32]byte, User] // by token hash
+	hasher *passwd.Hasher
+}
+
+// WithHasher makes us hash and check passwords with h, and returns us.
+func (us *Users) WithHasher(h *passwd.Hasher) *Users {
+	us.hasher = h
+	return us
 }
 
 // NewUsers returns a Users on pool, without caches.
 func NewUsers(pool *pgxpool.Pool) *Users { return NewCachedUsers(pool, nil) }
 
 // NewCachedUsers returns a Users whose lookups of active users and API tokens
-// are cached, kept exact by hub.
+// are cached, kept exact by hub. It hashes passwords one per CPU at a time;
+// WithHasher shares another bound.
 func NewCachedUsers(pool *pgxpool.Pool, hub *invalidate.Hub) *Users {
 	return &Users{
 		pool:   pool,
 		hub:    hub,
+		hasher: passwd.New(passwd.Params, runtime.NumCPU(), passwd.DefaultWait),
 		active: invalidate.NewCache[string, User](hub, invalidate.Auth, 100_000),
 		tokens: invalidate.NewCache[[32]byte, User](hub, invalidate.Auth, 100_000),
 	}
@@ -95,9 +103,9 @@ func (us *Users) Create(ctx context.Context, email string, role acl.Role, passwo
 	if len(password) < MinPasswordLength {
 		return User{}, fmt.Errorf("%w: password must have at least %d characters", errs.ErrInvalid, MinPasswordLength)
 	}
-	hash, err := argon2id.CreateHash(password, PasswordParams)
+	hash, err := us.hasher.Hash(ctx, password)
 	if err != nil {
-		return User{}, fmt.Errorf("hash password: %w", err)
+		return User{}, err
 	}
 	var u User
 	err = us.pool.QueryRow(ctx, `
@@ -184,7 +192,7 @@ func GeneratePassword() string {
 
 // dummyHash is compared against when the email is unknown, so that a login
 // takes as long whether or not the account exists.
-var dummyHash, _ = argon2id.CreateHash("mediagate-no-such-user", PasswordParams)
+var dummyHash, _ = argon2id.CreateHash("mediagate-no-such-user", passwd.Params)
 
 // CheckPassword returns the active user with email when password is right.
 func (us *Users) CheckPassword(ctx context.Context, email, password string) (User, error) {
@@ -195,15 +203,17 @@ func (us *Users) CheckPassword(ctx context.Context, email, password string) (Use
 		strings.ToLower(strings.TrimSpace(email))).
 		Scan(append(u.fields(), &hash)...)
 	if errors.Is(err, pgx.ErrNoRows) {
-		argon2id.ComparePasswordAndHash(password, dummyHash) //nolint:errcheck
+		if _, err := us.hasher.Compare(ctx, password, dummyHash); err != nil {
+			return User{}, err
+		}
 		return User{}, ErrBadCredentials
 	}
 	if err != nil {
 		return User{}, fmt.Errorf("load user: %w", err)
 	}
-	ok, err := argon2id.ComparePasswordAndHash(password, hash)
+	ok, err := us.hasher.Compare(ctx, password, hash)
 	if err != nil {
-		return User{}, fmt.Errorf("check password: %w", err)
+		return User{}, err
 	}
 	if !ok || u.DisabledAt != nil {
 		return User{}, ErrBadCredentials
