@@ -792,7 +792,7 @@ func newInstance(ctx context.Context, url, dataDir string) (*instance, error) {
 		return nil, err
 	}
 	d := acl.NewDecider(pool).Cached(hub)
-	return &instance{pool: pool, decide: d, store: media.NewStore(pool, disk, d, slog.New(slog.NewTextHandler(io.Discard, nil))),
+	return &instance{pool: pool, decide: d, store: media.NewStore(pool, media.Storage{Blobs: disk, Spool: disk.Spool, MaxUpload: 1 << 30}, d, slog.New(slog.NewTextHandler(io.Discard, nil))),
 		stop: func() { stopHub(); disk.Close(); pool.Close() }}, nil
 }
 

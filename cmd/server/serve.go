@@ -82,7 +82,7 @@ func serve(ctx context.Context, e env, args []string) error {
 	}
 	defer disk.Close()
 	decide := acl.NewDecider(pool).Cached(hub)
-	store := media.NewStore(pool, disk, decide, e.log)
+	store := media.NewStore(pool, media.Storage{Blobs: disk, Spool: disk.Spool, MaxUpload: cfg.MaxUpload}, decide, e.log)
 	if err := store.Recover(ctx); err != nil {
 		return fmt.Errorf("recover data dir: %w", err)
 	}

@@ -130,9 +130,8 @@ func (a *App) upload(w http.ResponseWriter, r *http.Request) (media.Item, error)
 	if !p.Role.CanUpload() {
 		return media.Item{}, fmt.Errorf("%w: your role (%s) may not upload", errs.ErrForbidden, p.Role)
 	}
-	limit := a.cfg.MaxUpload
 	if r.ContentLength > a.cfg.MaxUploadBody() {
-		return media.Item{}, fmt.Errorf("%w: uploads are limited to %d bytes", errs.ErrTooLarge, limit)
+		return media.Item{}, fmt.Errorf("%w: uploads are limited to %d bytes", errs.ErrTooLarge, a.cfg.MaxUpload)
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, a.cfg.MaxUploadBody())
 	up, err := uploadBody(r)
@@ -144,15 +143,7 @@ func (a *App) upload(w http.ResponseWriter, r *http.Request) (media.Item, error)
 		return media.Item{}, err
 	}
 	// Permission for the target folder is checked before a byte is stored.
-	if err := a.media.CheckUpload(r.Context(), p, folder); err != nil {
-		return media.Item{}, err
-	}
-	rec, err := a.media.Disk().Receive(up.body, limit)
-	if err != nil {
-		return media.Item{}, err
-	}
-	// The bytes are safely on disk: finish even if the client hangs up now.
-	return a.media.Create(detach(r.Context()), p, rec, up.filename, folder)
+	return a.media.Upload(r.Context(), p, up.body, up.filename, folder)
 }
 
 // incoming is an upload found in a request, its body not yet read.

@@ -49,7 +49,7 @@ func New(cfg config.Config, pool *pgxpool.Pool, auth *session.Auth, decide *acl.
 		decide: decide,
 		links:  acl.NewLinks(decide, auth.Hasher),
 		media:  store,
-		send:   media.NewSender(store.Disk(), cfg),
+		send:   media.NewSender(store.Blobs(), cfg, log),
 		pages:  p,
 		audit:  audit,
 		log:    log,

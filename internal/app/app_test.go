@@ -86,7 +86,7 @@ func newHarness(t *testing.T, mutate func(*config.Config)) *harness {
 	go reads.Run(auditCtx)
 	t.Cleanup(func() { stopAudit(); reads.Wait() })
 	decide := acl.NewDecider(pool).Cached(hub)
-	store := media.NewStore(pool, disk, decide, log)
+	store := media.NewStore(pool, media.Storage{Blobs: disk, Spool: disk.Spool, MaxUpload: cfg.MaxUpload}, decide, log)
 	auth := session.NewAuth(pool, cfg, log, hub)
 	t.Cleanup(auth.Close)
 	a, err := New(cfg, pool, auth, decide, store, reads, log)

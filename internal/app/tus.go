@@ -250,19 +250,21 @@ func (rs *resumable) finish(ctx context.Context, p acl.Principal, info tusd.File
 		}
 		return media.Item{}, err
 	}
-	rec, err := rs.a.media.Disk().Adopt(filepath.Join(rs.dir, info.ID), rs.a.cfg.MaxUpload)
-	if err == nil && rec.Size != info.Size {
-		rec.Discard()
-		err = fmt.Errorf("upload %s: %d bytes on disk, %d announced", info.ID, rec.Size, info.Size)
-	}
+	f, err := os.Open(filepath.Join(rs.dir, info.ID))
 	if err != nil {
-		rs.remove(info.ID)
+		return media.Item{}, fmt.Errorf("open upload %s: %w", info.ID, err)
+	}
+	it, err := rs.a.media.Upload(ctx, p, &exactReader{r: f, want: info.Size}, meta[metaFilename], folder)
+	f.Close()
+	if err != nil {
+		if refused(err) {
+			rs.remove(info.ID)
+		}
 		return media.Item{}, err
 	}
-	it, err := rs.a.media.Create(ctx, p, rec, meta[metaFilename], folder)
-	if err != nil {
-		rs.remove(info.ID)
-		return media.Item{}, err
+	// The data is an item now; the info stays as the receipt.
+	if err := os.Remove(filepath.Join(rs.dir, info.ID)); err != nil {
+		rs.a.log.Error("remove the data of a finished upload", "upload", info.ID, "err", err)
 	}
 	meta[metaItem] = it.ID
 	info.Offset = info.Size
@@ -271,6 +273,23 @@ func (rs *resumable) finish(ctx context.Context, p acl.Principal, info tusd.File
 		rs.a.log.Error("keep the receipt of a finished upload", "upload", info.ID, "item", it.ID, "err", err)
 	}
 	return it, nil
+}
+
+// exactReader reads r, which must hold exactly want bytes: a file that
+// turns out shorter or longer than its upload announced is refused.
+type exactReader struct {
+	r    io.Reader
+	want int64
+	n    int64
+}
+
+func (e *exactReader) Read(p []byte) (int, error) {
+	n, err := e.r.Read(p)
+	e.n += int64(n)
+	if e.n > e.want || (errors.Is(err, io.EOF) && e.n != e.want) {
+		return n, fmt.Errorf("%w: the upload holds %d bytes, %d were announced", errs.ErrInvalid, e.n, e.want)
+	}
+	return n, err
 }
 
 // refused reports the errors that will not pass by themselves.

@@ -73,7 +73,7 @@ func newEnv(t *testing.T) *env {
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	return &env{
 		t: t, cfg: cfg, pool: pool, disk: disk,
-		store: media.NewStore(pool, disk, acl.NewDecider(pool), log),
+		store: media.NewStore(pool, media.Storage{Blobs: disk, Spool: disk.Spool, MaxUpload: 1 << 30}, acl.NewDecider(pool), log),
 		users: session.NewUsers(pool),
 	}
 }
@@ -286,3 +286,6 @@ func sampleMP4(t testing.TB) []byte {
 }
 
 func bytesReader(b []byte) io.Reader { return bytes.NewReader(b) }
+
+// discardLog is a logger for code under test whose log is not checked.
+var discardLog = slog.New(slog.DiscardHandler)

@@ -5,8 +5,8 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
-	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -36,11 +36,13 @@ type Item struct {
 	Permission  acl.Level // the caller's
 }
 
-// Store keeps items in PostgreSQL and their content on Disk, and keeps the
+// Store keeps items in PostgreSQL and their content in Blobs, and keeps the
 // two in agreement.
 type Store struct {
 	pool   *pgxpool.Pool
-	disk   *Disk
+	blobs  Blobs
+	spool  *Spool
+	limit  int64
 	decide *acl.Decider
 	log    *slog.Logger
 	// items caches what Get answered, when the decider has a cache: the
@@ -50,17 +52,24 @@ type Store struct {
 
 type itemKey struct{ user, role, id string }
 
+// Storage is where a Store keeps bytes.
+type Storage struct {
+	Blobs     Blobs  // the blobs, under their content keys
+	Spool     *Spool // this process's temp space, where uploads are received
+	MaxUpload int64  // the largest upload, in bytes
+}
+
 // NewStore returns a Store. It caches items when decide has a cache.
-func NewStore(pool *pgxpool.Pool, disk *Disk, decide *acl.Decider, log *slog.Logger) *Store {
-	return &Store{pool: pool, disk: disk, decide: decide, log: log,
+func NewStore(pool *pgxpool.Pool, st Storage, decide *acl.Decider, log *slog.Logger) *Store {
+	return &Store{pool: pool, blobs: st.Blobs, spool: st.Spool, limit: st.MaxUpload, decide: decide, log: log,
 		items: invalidate.NewCache[itemKey, Item](decide.Hub(), invalidate.ACL, 100_000)}
 }
 
 // changed drops this instance's cached decisions after a commit.
 func (s *Store) changed() { s.decide.Hub().Changed(invalidate.ACL) }
 
-// Disk returns the store's data directory.
-func (s *Store) Disk() *Disk { return s.disk }
+// Blobs returns where the store keeps its blobs.
+func (s *Store) Blobs() Blobs { return s.blobs }
 
 // blobLock takes the transaction-scoped advisory lock for one blob. Every
 // change that touches a blob's row or file holds it, so the row and the file
@@ -89,6 +98,27 @@ func (s *Store) CheckUpload(ctx context.Context, p acl.Principal, folder *string
 	return s.decide.RequirePlace(ctx, p, folder)
 }
 
+// Upload is the one way an upload becomes an item (the multipart form, the
+// raw body API and finished resumable uploads all come here): p must be
+// allowed to upload into folder (nil: the root), and the file name must be
+// usable, before a byte of body is read; then body is hashed and sniffed
+// while it is spooled to a local temp file, put to storage under its content
+// key and recorded in one transaction. Nothing is left behind on failure.
+func (s *Store) Upload(ctx context.Context, p acl.Principal, body io.Reader, filename string, folder *string) (Item, error) {
+	if err := s.CheckUpload(ctx, p, folder); err != nil {
+		return Item{}, err
+	}
+	if _, err := CleanFilename(filename); err != nil {
+		return Item{}, err
+	}
+	rec, err := s.spool.Receive(body, s.limit)
+	if err != nil {
+		return Item{}, err
+	}
+	// The bytes are all here: finish even if the client hangs up now.
+	return s.Create(context.WithoutCancel(ctx), p, rec, filename, folder)
+}
+
 // Create stores a received upload as a new item owned by p, in folder (nil:
 // the root), where p needs edit. Identical content is stored once. The temp
 // file is consumed.
@@ -111,12 +141,11 @@ func (s *Store) Create(ctx context.Context, p acl.Principal, rec *Received, file
 			ON CONFLICT (sha256) DO NOTHING`, rec.SHA256, rec.Size, rec.ContentType, rec.Extension); err != nil {
 			return err
 		}
-		// Under the lock: if the transaction fails from here on, the file may
-		// stay without a row; Recover removes such files on the next start.
-		if err := s.disk.place(rec.path, rec.SHA256); err != nil {
-			return StorageError("store blob", err)
+		// Under the lock: if the transaction fails from here on, the blob may
+		// stay without a row; Recover removes such blobs.
+		if err := s.blobs.Put(ctx, rec.SHA256, rec.path); err != nil {
+			return err
 		}
-		rec.path = ""
 		err := tx.QueryRow(ctx, `INSERT INTO media (filename, blob, owner_id, folder_id) VALUES ($1, $2, $3, $4) RETURNING id`,
 			filename, rec.SHA256, p.UserID, folder).Scan(&id)
 		var pgErr *pgconn.PgError
@@ -405,13 +434,16 @@ func (s *Store) Update(ctx context.Context, p acl.Principal, id string, ch Chang
 	return it, err
 }
 
-// Delete removes the item. Its blob goes too when no other item uses it.
+// Delete removes the item. Its blob goes too when no other item uses it:
+// after the commit, under the blob's lock and only if no row came back
+// meanwhile, so a delete that fails loses nothing and one cut short by a
+// crash leaves a blob without a row, which Recover removes.
 func (s *Store) Delete(ctx context.Context, p acl.Principal, id string) error {
 	if err := s.decide.Require(ctx, p, id, acl.Manage); err != nil {
 		return err
 	}
 	var sha, publicName string
-	var trashed bool
+	var unreferenced bool
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		err := tx.QueryRow(ctx, `DELETE FROM media WHERE id = $1 RETURNING blob, COALESCE(public_name, '')`, id).
 			Scan(&sha, &publicName)
@@ -426,37 +458,46 @@ func (s *Store) Delete(ctx context.Context, p acl.Principal, id string) error {
 		}
 		tag, err := tx.Exec(ctx, `DELETE FROM blobs b WHERE sha256 = $1
 			AND NOT EXISTS (SELECT 1 FROM media WHERE blob = $1)`, sha)
-		if err != nil || tag.RowsAffected() == 0 {
-			return err
-		}
-		// The file goes to the trash before the commit and is unlinked after
-		// it: a failed commit puts it back, a crash is settled by Recover.
-		if err := os.Rename(s.disk.BlobPath(sha), s.disk.trashPath(sha)); err != nil && !errors.Is(err, os.ErrNotExist) {
-			return fmt.Errorf("trash blob: %w", err)
-		}
-		trashed = true
-		return nil
+		unreferenced = err == nil && tag.RowsAffected() == 1
+		return err
 	})
 	if err != nil {
-		if trashed {
-			if rerr := os.Rename(s.disk.trashPath(sha), s.disk.BlobPath(sha)); rerr != nil {
-				s.log.Error("restore trashed blob", "sha256", sha, "err", rerr)
-			}
-		}
 		return fmt.Errorf("delete item: %w", err)
 	}
 	s.changed()
+	ctx = context.WithoutCancel(ctx)
 	if publicName != "" {
-		if err := s.disk.unpublish(publicName); err != nil {
-			s.log.Error("remove public link", "name", publicName, "err", err)
+		if pub, ok := s.blobs.(Publisher); ok {
+			if err := pub.Unpublish(ctx, publicName); err != nil {
+				s.log.Error("remove public file", "name", publicName, "err", err)
+			}
 		}
 	}
-	if trashed {
-		if err := os.Remove(s.disk.trashPath(sha)); err != nil && !errors.Is(err, os.ErrNotExist) {
-			s.log.Error("remove trashed blob", "sha256", sha, "err", err)
+	if unreferenced {
+		if err := s.removeUnreferenced(ctx, sha); err != nil {
+			s.log.Error("remove blob of a deleted item (Recover will)", "sha256", sha, "err", err)
 		}
 	}
 	return nil
+}
+
+// removeUnreferenced removes sha's blob unless a row refers to it again.
+func (s *Store) removeUnreferenced(ctx context.Context, sha string) error {
+	return s.withBlob(ctx, sha, func(hasRow bool) error {
+		if hasRow {
+			return nil
+		}
+		return s.blobs.Remove(ctx, sha)
+	})
+}
+
+// publisher returns the storage's Publisher, or the error that it has none.
+func (s *Store) publisher() (Publisher, error) {
+	pub, ok := s.blobs.(Publisher)
+	if !ok {
+		return nil, fmt.Errorf("%w: %s cannot publish files", errs.ErrInvalid, s.blobs.Describe())
+	}
+	return pub, nil
 }
 
 // Publish makes the item public at PublicPrefix + the returned name. It is
@@ -465,8 +506,12 @@ func (s *Store) Publish(ctx context.Context, p acl.Principal, id string) (string
 	if err := s.decide.Require(ctx, p, id, acl.Manage); err != nil {
 		return "", err
 	}
+	pub, err := s.publisher()
+	if err != nil {
+		return "", err
+	}
 	var name string
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		if err := publicLock(ctx, tx); err != nil {
 			return err
 		}
@@ -486,8 +531,8 @@ func (s *Store) Publish(ctx context.Context, p acl.Principal, id string) (string
 			}
 		}
 		// A link made for a transaction that then fails is removed by Recover.
-		if err := s.disk.publish(sha, name); err != nil {
-			return StorageError("publish blob", err)
+		if err := pub.Publish(ctx, sha, name); err != nil {
+			return err
 		}
 		return nil
 	})
@@ -504,7 +549,11 @@ func (s *Store) Unpublish(ctx context.Context, p acl.Principal, id string) error
 	if err := s.decide.Require(ctx, p, id, acl.Manage); err != nil {
 		return err
 	}
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+	pub, err := s.publisher()
+	if err != nil {
+		return err
+	}
+	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		if err := publicLock(ctx, tx); err != nil {
 			return err
 		}
@@ -518,7 +567,7 @@ func (s *Store) Unpublish(ctx context.Context, p acl.Principal, id string) error
 		}
 		// The link goes first: if the update then fails the item is merely
 		// unreachable, and Recover relinks what the database says is public.
-		if err := s.disk.unpublish(name); err != nil {
+		if err := pub.Unpublish(ctx, name); err != nil {
 			return err
 		}
 		_, err = tx.Exec(ctx, `UPDATE media SET public_name = NULL WHERE id = $1`, id)

@@ -289,7 +289,7 @@ func snapshot(t *testing.T, dir string) []string {
 func (e *env) secondInstance() *media.Store {
 	e.t.Helper()
 	d := openDisk(e.t, e.cfg)
-	return media.NewStore(e.pool, d, acl.NewDecider(e.pool), slog.New(slog.NewTextHandler(io.Discard, nil)))
+	return media.NewStore(e.pool, media.Storage{Blobs: d, Spool: d.Spool, MaxUpload: 1 << 30}, acl.NewDecider(e.pool), slog.New(slog.NewTextHandler(io.Discard, nil)))
 }
 
 // Recover says other live instances are safe: an instance starting (and

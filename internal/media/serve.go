@@ -1,12 +1,13 @@
 package media
 
 import (
+	"errors"
 	"fmt"
+	"log/slog"
 	"mime"
 	"net"
 	"net/http"
 	"net/netip"
-	"os"
 	"strings"
 	"time"
 	"unicode"
@@ -14,18 +15,19 @@ import (
 	"github.com/mediagate/mediagate/internal/config"
 )
 
-// Sender delivers blobs: by X-Accel-Redirect when nginx is in front, else by
-// streaming the file itself.
+// Sender delivers blobs: by X-Accel-Redirect when nginx is in front and the
+// storage is an Accelerator, else by streaming the blob itself.
 type Sender struct {
-	disk    *Disk
+	blobs   Blobs
+	log     *slog.Logger
 	mode    config.AccelMode
 	trusted []netip.Prefix
 	idle    time.Duration // a client that takes no bytes this long is dropped
 }
 
-// NewSender returns a Sender for cfg.
-func NewSender(disk *Disk, cfg config.Config) *Sender {
-	return &Sender{disk: disk, mode: cfg.Accel, trusted: cfg.TrustedProxies, idle: cfg.BodyIdleTimeout}
+// NewSender returns a Sender of blobs for cfg.
+func NewSender(blobs Blobs, cfg config.Config, log *slog.Logger) *Sender {
+	return &Sender{blobs: blobs, log: log, mode: cfg.Accel, trusted: cfg.TrustedProxies, idle: cfg.BodyIdleTimeout}
 }
 
 // Trusted reports whether the request's peer is a trusted proxy.
@@ -67,19 +69,24 @@ func (s *Sender) SendPrivate(w http.ResponseWriter, r *http.Request, it Item) {
 	inline := Inline(it.ContentType) || (r.URL.Query().Get("preview") == "1" && Previewable(it.ContentType))
 	h.Set("Content-Disposition", ContentDisposition(it.Filename, inline))
 	h.Set("Cache-Control", config.PrivateCacheControl)
-	if s.UseAccel(r) {
+	if acc, ok := s.blobs.(Accelerator); ok && s.UseAccel(r) {
 		// nginx serves the body, Range and conditionals; the headers above
-		// are among those it keeps on an internal redirect, and its /pmedia/
-		// location adds nosniff and the CSP.
-		h.Set("X-Accel-Redirect", AccelPath(it.SHA256))
+		// are among those it keeps on an internal redirect, and its accel
+		// location adds nosniff, the CSP and Vary.
+		target, err := acc.AccelPath(r.Context(), it.SHA256, r.Method)
+		if err != nil {
+			s.failed(w, r, it, err)
+			return
+		}
+		h.Set("X-Accel-Redirect", target)
 		w.WriteHeader(http.StatusOK)
 		return
 	}
-	s.sendFile(w, r, it, s.disk.BlobPath(it.SHA256))
+	s.stream(w, r, it)
 }
 
 // SendPublic answers r with a published item's bytes, as nginx would serve
-// them from the public dir.
+// them from the public files (the app does this only when it runs alone).
 func (s *Sender) SendPublic(w http.ResponseWriter, r *http.Request, it Item) {
 	ct := "application/octet-stream"
 	if i := strings.LastIndexByte(it.PublicName, '.'); i >= 0 {
@@ -89,14 +96,14 @@ func (s *Sender) SendPublic(w http.ResponseWriter, r *http.Request, it Item) {
 	}
 	w.Header().Set("Content-Type", ct)
 	w.Header().Set("Cache-Control", config.PublicCacheControl)
-	s.sendFile(w, r, it, s.disk.PublicPath(it.PublicName))
+	s.stream(w, r, it)
 }
 
-func (s *Sender) sendFile(w http.ResponseWriter, r *http.Request, it Item, path string) {
-	f, err := os.Open(path)
+// stream sends the blob itself, with Range and conditionals.
+func (s *Sender) stream(w http.ResponseWriter, r *http.Request, it Item) {
+	f, err := s.blobs.Open(r.Context(), it.SHA256, it.Size)
 	if err != nil {
-		// The row says the file exists: this is our fault, not the client's.
-		http.Error(w, "media file missing", http.StatusInternalServerError)
+		s.failed(w, r, it, err)
 		return
 	}
 	defer f.Close()
@@ -111,6 +118,23 @@ func (s *Sender) sendFile(w http.ResponseWriter, r *http.Request, it Item, path 
 		// not inherit the deadline.
 		http.NewResponseController(w).SetWriteDeadline(time.Time{}) //nolint:errcheck
 	}
+}
+
+// failed answers a blob the row says exists but storage cannot give: our
+// fault, not the client's, and never a file. A missing blob is a 500, storage
+// that cannot be reached a 502.
+func (s *Sender) failed(w http.ResponseWriter, r *http.Request, it Item, err error) {
+	s.log.Error("deliver blob", "item", it.ID, "sha256", it.SHA256, "storage", s.blobs.Describe(), "err", err)
+	h := w.Header()
+	for _, k := range []string{"Content-Disposition", "X-Accel-Redirect", "ETag", "Last-Modified"} {
+		h.Del(k)
+	}
+	h.Set("Cache-Control", "no-store")
+	if errors.Is(err, ErrBlobMissing) {
+		http.Error(w, "media file missing", http.StatusInternalServerError)
+		return
+	}
+	http.Error(w, "media storage unavailable", http.StatusBadGateway)
 }
 
 // idleWriter returns w with a write deadline pushed forward before each

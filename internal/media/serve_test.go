@@ -62,7 +62,7 @@ func TestUseAccel(t *testing.T) {
 			if tt.trusted != nil {
 				cfg.TrustedProxies = tt.trusted
 			}
-			s := media.NewSender(nil, cfg)
+			s := media.NewSender(nil, cfg, discardLog)
 			r := httptest.NewRequest(http.MethodGet, "/smedia/x", nil)
 			r.RemoteAddr = tt.remote
 			if tt.header != "" {
@@ -98,7 +98,7 @@ func TestSendPrivateAccel(t *testing.T) {
 	cfg := newConfig(t)
 	cfg.Accel = config.AccelAuto
 	d, it := servedItem(t, cfg, sampleMP4(t), `Holiday "best" clip.mp4`)
-	s := media.NewSender(d, cfg)
+	s := media.NewSender(d, cfg, discardLog)
 
 	r := httptest.NewRequest(http.MethodGet, config.PrivatePrefix+it.ID+"/x.mp4", nil)
 	r.RemoteAddr = "127.0.0.1:5555"
@@ -158,7 +158,7 @@ func TestSendPrivateUntrustedGetsBody(t *testing.T) {
 	cfg := newConfig(t)
 	video := sampleMP4(t)
 	d, it := servedItem(t, cfg, video, "a.mp4")
-	s := media.NewSender(d, cfg)
+	s := media.NewSender(d, cfg, discardLog)
 	r := httptest.NewRequest(http.MethodGet, "/smedia/x", nil)
 	r.RemoteAddr = "198.51.100.7:5555"
 	r.Header.Set("X-Sendfile-Type", "X-Accel-Redirect")
@@ -186,7 +186,7 @@ func TestSendPrivateDirect(t *testing.T) {
 	cfg.Accel = config.AccelOff
 	video := sampleMP4(t)
 	d, it := servedItem(t, cfg, video, "Café clip.mp4")
-	s := media.NewSender(d, cfg)
+	s := media.NewSender(d, cfg, discardLog)
 
 	r := httptest.NewRequest(http.MethodGet, "/smedia/x", nil)
 	r.RemoteAddr = "127.0.0.1:5555"
@@ -223,7 +223,7 @@ func TestSendPrivateDirectHTML(t *testing.T) {
 	page := []byte("<!DOCTYPE html><html><script>alert(document.cookie)</script></html>")
 	d, it := servedItem(t, cfg, page, "page.html")
 	w := httptest.NewRecorder()
-	media.NewSender(d, cfg).SendPrivate(w, httptest.NewRequest(http.MethodGet, "/smedia/x", nil), it)
+	media.NewSender(d, cfg, discardLog).SendPrivate(w, httptest.NewRequest(http.MethodGet, "/smedia/x", nil), it)
 	if w.Code != http.StatusOK || !bytes.Equal(w.Body.Bytes(), page) {
 		t.Fatalf("status %d, body %q", w.Code, w.Body.String())
 	}
@@ -240,7 +240,7 @@ func TestSendPrivateRanges(t *testing.T) {
 	video := sampleMP4(t)
 	n := len(video)
 	d, it := servedItem(t, cfg, video, "clip.mp4")
-	s := media.NewSender(d, cfg)
+	s := media.NewSender(d, cfg, discardLog)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.SendPrivate(w, r, it)
 	}))
@@ -328,7 +328,7 @@ func TestSendPrivateMissingFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	w := httptest.NewRecorder()
-	media.NewSender(d, cfg).SendPrivate(w, httptest.NewRequest(http.MethodGet, "/smedia/x", nil), it)
+	media.NewSender(d, cfg, discardLog).SendPrivate(w, httptest.NewRequest(http.MethodGet, "/smedia/x", nil), it)
 	if w.Code != http.StatusInternalServerError {
 		t.Errorf("status %d, want 500", w.Code)
 	}
@@ -359,7 +359,7 @@ func TestSendPublic(t *testing.T) {
 		w := httptest.NewRecorder()
 		r := httptest.NewRequest(http.MethodGet, config.PublicPrefix+it.PublicName, nil)
 		r.Header.Set("Range", "bytes=0-9")
-		media.NewSender(d, cfg).SendPublic(w, r, it)
+		media.NewSender(d, cfg, discardLog).SendPublic(w, r, it)
 		if w.Code != http.StatusPartialContent || !bytes.Equal(w.Body.Bytes(), video[:10]) {
 			t.Errorf("%s: status %d, %d bytes", tt.publicName, w.Code, w.Body.Len())
 		}

@@ -43,8 +43,8 @@ func (r *Received) Discard() {
 // mid-upload) is ErrInvalid, a full disk is ErrInsufficientStorage (see
 // StorageError) and another failing disk a plain error; in every case nothing
 // is left on disk.
-func (d *Disk) Receive(body io.Reader, limit int64) (_ *Received, err error) {
-	f, err := os.CreateTemp(d.work, "upload-*")
+func (s *Spool) Receive(body io.Reader, limit int64) (_ *Received, err error) {
+	f, err := os.CreateTemp(s.work, "upload-*")
 	if err != nil {
 		return nil, StorageError("temp file", err)
 	}

@@ -1,0 +1,61 @@
+package media
+
+import (
+	"context"
+	"errors"
+	"io"
+)
+
+// Blobs keeps blobs under their content keys: the SHA-256 of the content in
+// lower-case hex, never anything a client sent. Like tusd's DataStore it is
+// a small core; what only some stores can do is an optional ability, an
+// extra interface (Accelerator, Publisher, TrashRecoverer) that the Store
+// and the Sender look for. Local disk (Disk) and S3 (package s3store)
+// implement it.
+type Blobs interface {
+	// Put stores the complete, verified local file at path under key,
+	// unless key is stored already (the content is the same). It never
+	// leaves a partial blob under key, and it leaves path to the caller.
+	Put(ctx context.Context, key, path string) error
+	// Remove removes key's blob; one that is not there is no error.
+	Remove(ctx context.Context, key string) error
+	// Open opens key's blob, of the given size, for the app to stream.
+	Open(ctx context.Context, key string, size int64) (io.ReadSeekCloser, error)
+	// Walk calls fn with every stored key, for recovery and fsck. An error
+	// from fn stops the walk and is returned.
+	Walk(ctx context.Context, fn func(key string) error) error
+	// Describe names where the blobs are, for logs and errors: no secret.
+	Describe() string
+}
+
+// Accelerator is the ability of stores that nginx can deliver from.
+type Accelerator interface {
+	// AccelPath returns the X-Accel-Redirect target for key's blob, for a
+	// request with method (GET or HEAD).
+	AccelPath(ctx context.Context, key, method string) (string, error)
+}
+
+// Publisher is the ability of stores that can put a blob where nginx serves
+// it to anyone under PublicPrefix, with no app hop.
+type Publisher interface {
+	// Publish makes key's blob public under name; publishing it again is
+	// no error.
+	Publish(ctx context.Context, key, name string) error
+	// Unpublish takes name down; it is gone when this returns. A name that
+	// is not published is no error.
+	Unpublish(ctx context.Context, name string) error
+	// WalkPublic calls fn with every published name.
+	WalkPublic(ctx context.Context, fn func(name string) error) error
+}
+
+// TrashRecoverer is the ability of stores that may hold blobs set aside by
+// a delete that never finished (local disk, from before deletes happened
+// after the commit): RecoverTrash calls keep for each, which says whether a
+// row still needs it, and then restores or removes it.
+type TrashRecoverer interface {
+	RecoverTrash(ctx context.Context, keep func(ctx context.Context, key string, fn func(keep bool) error) error) error
+}
+
+// ErrBlobMissing is a blob that the database says exists but the store does
+// not have.
+var ErrBlobMissing = errors.New("blob missing from storage")

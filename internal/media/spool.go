@@ -1,0 +1,103 @@
+package media
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// Spool is this process's own local temp space, where uploads are received
+// (hashed and sniffed as they stream in) before they are put to storage. It
+// lives in a directory shared with other instances on the same machine;
+// each claims a subdirectory and holds a flock on its lock file for its
+// whole life, so that a starting instance can tell a dead one's leftovers.
+type Spool struct {
+	tmp  string // the shared directory
+	work string // this process's own directory in it
+	lock *os.File
+}
+
+// OpenSpool claims a temp dir for this process in dir, making dir if needed.
+func OpenSpool(dir string) (*Spool, error) {
+	s := &Spool{tmp: dir}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("temp dir: %w", err)
+	}
+	// The lock file is locked under a name the cleaners ignore and only then
+	// renamed into place, so no starting instance can take it for a dead one.
+	name := randomHex(8)
+	lock, err := os.OpenFile(filepath.Join(dir, name+pendingSuffix), os.O_CREATE|os.O_EXCL|os.O_RDWR, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("temp dir: %w", err)
+	}
+	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		lock.Close()
+		os.Remove(lock.Name())
+		return nil, fmt.Errorf("lock temp dir: %w", err)
+	}
+	if err := os.Rename(lock.Name(), filepath.Join(dir, name+".lock")); err != nil {
+		lock.Close()
+		os.Remove(lock.Name())
+		return nil, fmt.Errorf("lock temp dir: %w", err)
+	}
+	s.work, s.lock = filepath.Join(dir, name), lock
+	if err := os.Mkdir(s.work, 0o700); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("temp dir: %w", err)
+	}
+	return s, nil
+}
+
+// pendingSuffix marks a lock file being set up.
+const pendingSuffix = ".pending"
+
+// Close removes this process's temp dir and releases its lock.
+func (s *Spool) Close() error {
+	err := os.RemoveAll(s.work)
+	os.Remove(s.work + ".lock")
+	return errors.Join(err, s.lock.Close())
+}
+
+// CleanDead removes the temp dirs of processes that no longer hold their
+// lock: what a crash or kill -9 left.
+func (s *Spool) CleanDead() error {
+	entries, err := os.ReadDir(s.tmp)
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		if strings.HasSuffix(e.Name(), pendingSuffix) {
+			// Another instance may be setting up this very moment; only a
+			// stale one is a crash's leftover.
+			if fi, err := e.Info(); err == nil && time.Since(fi.ModTime()) > time.Hour {
+				os.Remove(filepath.Join(s.tmp, e.Name()))
+			}
+			continue
+		}
+		name, isLock := strings.CutSuffix(e.Name(), ".lock")
+		if !isLock {
+			if _, err := os.Stat(filepath.Join(s.tmp, e.Name()+".lock")); errors.Is(err, fs.ErrNotExist) {
+				os.RemoveAll(filepath.Join(s.tmp, e.Name()))
+			}
+			continue
+		}
+		if filepath.Join(s.tmp, name) == s.work {
+			continue
+		}
+		f, err := os.OpenFile(filepath.Join(s.tmp, e.Name()), os.O_RDWR, 0)
+		if err != nil {
+			continue
+		}
+		if syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB) == nil {
+			os.RemoveAll(filepath.Join(s.tmp, name))
+			os.Remove(f.Name())
+		}
+		f.Close()
+	}
+	return nil
+}
