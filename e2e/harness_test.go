@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -18,9 +19,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/jackc/pgx/v5"
 
 	"github.com/mediagate/mediagate/internal/testenv"
+	"github.com/mediagate/mediagate/internal/testweed"
 )
 
 // The two ways the serving suite reaches the app.
@@ -49,7 +52,14 @@ type suiteOptions struct {
 	maxUpload string   // MEDIAGATE_MAX_UPLOAD
 	serveArgs []string // arguments that start the server; nil relies on serve being the default
 	env       []string // more of the server's environment, KEY=value
+	storage   string   // storageLocal (the default) or storageS3
 }
+
+// The storages a suite can keep its blobs in.
+const (
+	storageLocal = "local"
+	storageS3    = "s3" // a bucket of its own on the test process's SeaweedFS
+)
 
 // user is an account the suite created, with its credentials.
 type user struct {
@@ -71,6 +81,7 @@ type suite struct {
 	addr          string // where clients connect: appAddr or nginx's listen address
 	base          string // "http://" + addr
 	env           []string
+	bucket        *testweed.Bucket // the S3 suites' bucket
 	adminPassword string
 	server        *process
 	nginx         *process
@@ -132,6 +143,13 @@ func newSuite(t *testing.T, opts suiteOptions) *suite {
 		"MEDIAGATE_MAX_UPLOAD="+opts.maxUpload,
 		"MEDIAGATE_ADMIN_PASSWORD="+s.adminPassword,
 	)
+	if opts.storage == storageS3 {
+		b := testweed.New(t)
+		s.bucket = &b
+		s.env = append(s.env, "MEDIAGATE_STORAGE=s3", "MEDIAGATE_S3_ENDPOINT="+b.Endpoint, "MEDIAGATE_S3_BUCKET="+b.Name,
+			"MEDIAGATE_S3_REGION="+b.Region, "MEDIAGATE_S3_ACCESS_KEY="+b.AccessKey, "MEDIAGATE_S3_SECRET_KEY="+b.SecretKey,
+			"MEDIAGATE_S3_PREFIX="+s3Prefix)
+	}
 	s.env = append(s.env, opts.env...)
 	s.client = newClient(nil)
 	return s
@@ -495,6 +513,74 @@ func eventually(timeout time.Duration, cond func() bool) bool {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// label names the suite's storage and mode, as the recorder keeps them.
+func (s *suite) label() string {
+	if s.opts.storage == "" {
+		return storageLocal + "-" + s.mode
+	}
+	return s.opts.storage + "-" + s.mode
+}
+
+// s3Prefix is the key prefix of S3 suites.
+const s3Prefix = "e2e/"
+
+// blobs returns the stored blobs' keys: files under the private dir
+// (ab/cd/<sha>) or objects under the bucket's blob prefix (<sha>).
+func (s *suite) blobs(t testing.TB) []string {
+	t.Helper()
+	if s.bucket == nil {
+		return listFiles(t, s.privateDir())
+	}
+	var keys []string
+	prefix := s3Prefix + "blobs/"
+	p := s3.NewListObjectsV2Paginator(s.bucket.Client(), &s3.ListObjectsV2Input{Bucket: &s.bucket.Name, Prefix: &prefix})
+	for p.HasMorePages() {
+		page, err := p.NextPage(context.Background())
+		if err != nil {
+			t.Fatalf("listing the bucket: %v", err)
+		}
+		for _, o := range page.Contents {
+			keys = append(keys, strings.TrimPrefix(*o.Key, prefix))
+		}
+	}
+	return keys
+}
+
+// blob returns the content of a blob blobs named.
+func (s *suite) blob(t testing.TB, key string) []byte {
+	t.Helper()
+	if s.bucket == nil {
+		b, err := os.ReadFile(filepath.Join(s.privateDir(), filepath.FromSlash(key)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	k := s3Prefix + "blobs/" + key
+	out, err := s.bucket.Client().GetObject(context.Background(), &s3.GetObjectInput{Bucket: &s.bucket.Name, Key: &k})
+	if err != nil {
+		t.Fatalf("reading blob %s: %v", key, err)
+	}
+	defer out.Body.Close()
+	b, err := io.ReadAll(out.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// blobsHolding counts the stored blobs whose content is data.
+func (s *suite) blobsHolding(t testing.TB, data []byte) int {
+	t.Helper()
+	n := 0
+	for _, k := range s.blobs(t) {
+		if bytes.Equal(s.blob(t, k), data) {
+			n++
+		}
+	}
+	return n
 }
 
 // privateDir is where the app keeps private blobs.

@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"mime"
 	"mime/multipart"
 	"net"
@@ -516,11 +517,37 @@ func checkPrivateHeaders(t testing.TB, what string, a *answer) {
 	if !varyCaller(a.Header) {
 		t.Errorf("%s: Vary %q does not name both Cookie and Authorization", what, a.Header.Values("Vary"))
 	}
+	checkNoEngineHeaders(t, what, a)
 	if !nosniff(a.Header) {
 		t.Errorf("%s: X-Content-Type-Options %q, want nosniff", what, a.Header.Values("X-Content-Type-Options"))
 	}
 	if v := a.Header.Get("X-Accel-Redirect"); v != "" {
 		t.Errorf("%s: the client got X-Accel-Redirect %q", what, v)
+	}
+}
+
+// checkNoEngineHeaders checks that nothing of the storage engine's own
+// answer reaches the client: no x-amz-* or CORS header, no engine Server,
+// no Vary beyond ours, and no XML error body.
+func checkNoEngineHeaders(t testing.TB, what string, a *answer) {
+	t.Helper()
+	for k := range a.Header {
+		if lk := strings.ToLower(k); strings.HasPrefix(lk, "x-amz-") || strings.HasPrefix(lk, "access-control-") {
+			t.Errorf("%s: the engine's header %s: %q reached the client", what, k, a.Header.Values(k))
+		}
+	}
+	if sv := a.Header.Get("Server"); strings.Contains(strings.ToLower(sv), "seaweed") {
+		t.Errorf("%s: Server %q is the engine's", what, sv)
+	}
+	for _, v := range a.Header.Values("Vary") {
+		for part := range strings.SplitSeq(v, ",") {
+			if p := strings.TrimSpace(part); p != "Cookie" && p != "Authorization" {
+				t.Errorf("%s: Vary %q names %q, not ours", what, a.Header.Values("Vary"), p)
+			}
+		}
+	}
+	if bytes.Contains(a.Body, []byte("<Error><Code>")) {
+		t.Errorf("%s: the engine's XML error reached the client: %.200q", what, a.Body)
 	}
 }
 
@@ -604,10 +631,11 @@ func viewOf(a *answer, f field) view {
 	return v
 }
 
-// recorder keeps, per mode, the answers that both modes must give alike.
+// recorder keeps, per suite (storage and mode), the answers that all suites
+// must give alike.
 type recorder struct {
 	mu    sync.Mutex
-	views map[string]map[string]view // mode -> key -> view
+	views map[string]map[string]view // suite label -> key -> view
 	keys  []string                   // in the order first kept
 }
 
@@ -625,10 +653,10 @@ func (s *suite) keep(t testing.TB, key string, a *answer, f field) {
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	m := r.views[s.mode]
+	m := r.views[s.label()]
 	if m == nil {
 		m = map[string]view{}
-		r.views[s.mode] = m
+		r.views[s.label()] = m
 	}
 	if _, dup := m[key]; dup {
 		t.Fatalf("answer %q kept twice", key)
@@ -639,28 +667,37 @@ func (s *suite) keep(t testing.TB, key string, a *answer, f field) {
 	}
 }
 
-// compare fails t for every key whose views differ between direct and accel.
+// compare fails t for every key whose views differ between the suites
+// (storage and mode): each is compared with local-direct, the reference.
 func (r *recorder) compare(t *testing.T) {
 	t.Helper()
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	direct, accel := r.views[modeDirect], r.views[modeAccel]
-	if len(direct) == 0 || len(accel) == 0 {
-		t.Logf("modes compared: none (direct kept %d answers, accel %d)", len(direct), len(accel))
+	const ref = storageLocal + "-" + modeDirect
+	base := r.views[ref]
+	labels := slices.Sorted(maps.Keys(r.views))
+	if len(base) == 0 || len(labels) < 2 {
+		t.Logf("suites compared: none (%v)", labels)
 		return
 	}
-	compared, missing := 0, 0
-	for _, k := range r.keys {
-		d, okD := direct[k]
-		a, okA := accel[k]
-		if !okD || !okA {
-			missing++
+	for _, l := range labels {
+		if l == ref {
 			continue
 		}
-		compared++
-		if d != a {
-			t.Errorf("%s: direct and accel differ\ndirect: %+v\naccel:  %+v", k, d, a)
+		other := r.views[l]
+		compared, missing := 0, 0
+		for _, k := range r.keys {
+			d, okD := base[k]
+			a, okA := other[k]
+			if !okD || !okA {
+				missing++
+				continue
+			}
+			compared++
+			if d != a {
+				t.Errorf("%s: %s and %s differ\n%s: %+v\n%s: %+v", k, ref, l, ref, d, l, a)
+			}
 		}
+		t.Logf("compared %d answers between %s and %s; %d were kept by one only", compared, ref, l, missing)
 	}
-	t.Logf("compared %d answers between direct and accel; %d were kept by one mode only", compared, missing)
 }

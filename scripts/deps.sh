@@ -2,8 +2,8 @@
 # Installs what `make test` and `make bench` need when it is missing: nginx,
 # ffmpeg, chromium (the browser tests) and wrk (the benchmarks' load
 # generator) from Debian's packages (when run as root with apt), staticcheck
-# from the Go module proxy; and starts the local PostgreSQL cluster if it is
-# stopped.
+# and SeaweedFS (the S3 engine of the storage tests) from the Go module proxy;
+# and starts the local PostgreSQL cluster if it is stopped.
 set -euo pipefail
 
 missing=()
@@ -36,4 +36,10 @@ if command -v pg_isready >/dev/null 2>&1 && ! pg_isready -q -h 127.0.0.1 -p 5432
     done
     for _ in $(seq 1 30); do pg_isready -q -h 127.0.0.1 -p 5432 && break; sleep 1; done
   fi
+fi
+
+# SeaweedFS, the S3 engine of the storage tests: built from the Go module
+# proxy once and cached in GOBIN (scripts/seaweedfs.sh).
+if ! "$(dirname "$0")/seaweedfs.sh" >/dev/null; then
+  echo "deps: could not build SeaweedFS (tests that need it will skip)" >&2
 fi

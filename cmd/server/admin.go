@@ -96,7 +96,7 @@ func nginxConfig(_ context.Context, e env, args []string) error {
 	var serverOnly bool
 	cfg, err := loadConfig(e, "nginx-config", args, func(fs *flag.FlagSet) {
 		fs.StringVar(&opt.Listen, "listen", "127.0.0.1:8081", "address nginx listens on")
-		fs.StringVar(&opt.Upstream, "upstream", "", "the app's address (default: MEDIAGATE_ADDR)")
+		fs.Var((*stringList)(&opt.Upstreams), "upstream", "an app instance's address; repeat it for several (default: MEDIAGATE_ADDR)")
 		fs.StringVar(&opt.Prefix, "prefix", "./var/nginx", "nginx prefix dir for its pid, logs and temp files")
 		fs.BoolVar(&serverOnly, "server-only", false, "print only the upstream and server blocks, to include in an existing nginx")
 	})
@@ -112,6 +112,16 @@ func nginxConfig(_ context.Context, e env, args []string) error {
 		return nginxconf.RenderServer(e.stdout, cfg, opt)
 	}
 	return nginxconf.Render(e.stdout, cfg, opt)
+}
+
+// stringList is a flag that may be given several times.
+type stringList []string
+
+func (l *stringList) String() string { return strings.Join(*l, ",") }
+
+func (l *stringList) Set(v string) error {
+	*l = append(*l, v)
+	return nil
 }
 
 // dataDirOwner names the user owning dir (or its nearest existing parent).

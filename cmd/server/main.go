@@ -9,7 +9,7 @@
 //	mediagate token create --email E  print a new API token
 //	mediagate group add NAME
 //	mediagate group member add|remove NAME EMAIL
-//	mediagate nginx-config [--listen ADDR] [--upstream ADDR] [--prefix DIR] [--server-only]
+//	mediagate nginx-config [--listen ADDR] [--upstream ADDR]... [--prefix DIR] [--server-only]
 //
 // Values meant for scripts go to stdout, everything else to stderr.
 package main
@@ -100,7 +100,7 @@ Commands:
   group add NAME              create a group; prints its id
   group member add|remove NAME EMAIL
                               put a user into a group or take them out
-  nginx-config [--listen ADDR] [--upstream ADDR] [--prefix DIR] [--server-only]
+  nginx-config [--listen ADDR] [--upstream ADDR]... [--prefix DIR] [--server-only]
                               print an nginx.conf for the current configuration
 
 Every command reads the configuration from the environment; flags mirror it

@@ -76,15 +76,15 @@ func serve(ctx context.Context, e env, args []string) error {
 	hub.WaitHealthy(waitCtx)
 	cancelWait()
 
-	disk, err := media.OpenDisk(cfg)
+	storage, closeStorage, err := openStorage(ctx, cfg)
 	if err != nil {
 		return err
 	}
-	defer disk.Close()
+	defer closeStorage()
 	decide := acl.NewDecider(pool).Cached(hub)
-	store := media.NewStore(pool, media.Storage{Blobs: disk, Spool: disk.Spool, MaxUpload: cfg.MaxUpload}, decide, e.log)
+	store := media.NewStore(pool, storage, decide, e.log)
 	if err := store.Recover(ctx); err != nil {
-		return fmt.Errorf("recover data dir: %w", err)
+		return fmt.Errorf("recover storage: %w", err)
 	}
 	auth := session.NewAuth(pool, cfg, e.log, hub)
 	defer auth.Close()
@@ -117,7 +117,7 @@ func serve(ctx context.Context, e env, args []string) error {
 		// cfg.BodyIdleTimeout (see app.limitBodyIdle).
 		ErrorLog: slog.NewLogLogger(e.log.Handler(), slog.LevelWarn),
 	}
-	e.log.Info("listening", "addr", ln.Addr().String(), "data_dir", cfg.DataDir, "accel", string(cfg.Accel))
+	e.log.Info("listening", "addr", ln.Addr().String(), "data_dir", cfg.DataDir, "storage", storage.Blobs.Describe(), "accel", string(cfg.Accel))
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {

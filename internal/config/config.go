@@ -7,7 +7,9 @@ import (
 	"fmt"
 	"math"
 	"net/netip"
+	"net/url"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"strconv"
 	"strings"
@@ -71,7 +73,25 @@ type Config struct {
 	UploadExpiry    time.Duration // resumable uploads idle this long are removed
 	PasswordHashes  int           // argon2id operations (19 MiB each) running at once
 	BodyIdleTimeout time.Duration // a request body that sends nothing this long is ended (nginx's client_body_timeout too)
+
+	Storage     StorageKind // where blobs live
+	S3Endpoint  string      // the S3 API's base URL, e.g. http://127.0.0.1:8333
+	S3Bucket    string
+	S3Region    string
+	S3AccessKey string
+	S3SecretKey string
+	S3Prefix    string // key prefix, "" or ending in "/" after Validate
+	S3PathStyle bool   // address the bucket in the path, not the host name
 }
+
+// StorageKind names a blob storage.
+type StorageKind string
+
+// The storages.
+const (
+	StorageLocal StorageKind = "local" // the data dir
+	StorageS3    StorageKind = "s3"    // an S3-compatible bucket
+)
 
 // Default returns the configuration used when nothing is set.
 func Default() Config {
@@ -88,6 +108,9 @@ func Default() Config {
 		UploadExpiry:    24 * time.Hour,
 		PasswordHashes:  runtime.NumCPU(),
 		BodyIdleTimeout: 60 * time.Second,
+		Storage:         StorageLocal,
+		S3Region:        "us-east-1",
+		S3PathStyle:     true,
 	}
 }
 
@@ -112,6 +135,14 @@ var Vars = []Var{
 	{"MEDIAGATE_UPLOAD_EXPIRY", "upload-expiry", "remove a resumable upload after this long without activity"},
 	{"MEDIAGATE_PASSWORD_HASHES", "password-hashes", "password hashes and checks running at once, 19 MiB each (default: one per CPU)"},
 	{"MEDIAGATE_BODY_IDLE_TIMEOUT", "body-idle-timeout", "end a request whose body sends nothing, or a download whose client reads nothing, for this long (nginx's client_body_timeout and send_timeout too)"},
+	{"MEDIAGATE_STORAGE", "storage", "local|s3: where blobs live (the data dir, or an S3-compatible bucket)"},
+	{"MEDIAGATE_S3_ENDPOINT", "s3-endpoint", "the S3 API's base URL, such as http://127.0.0.1:8333"},
+	{"MEDIAGATE_S3_BUCKET", "s3-bucket", "the bucket, which must exist"},
+	{"MEDIAGATE_S3_REGION", "s3-region", "the bucket's region"},
+	{"MEDIAGATE_S3_ACCESS_KEY", "s3-access-key", "the access key id"},
+	{"MEDIAGATE_S3_SECRET_KEY", "s3-secret-key", "the secret access key (never printed)"},
+	{"MEDIAGATE_S3_PREFIX", "s3-prefix", "a key prefix for everything Mediagate stores, such as mediagate/"},
+	{"MEDIAGATE_S3_PATH_STYLE", "s3-path-style", "address the bucket in the URL's path (true) or its host name (false)"},
 }
 
 // Load fills a Config from defaults, then the environment, then flags on fs
@@ -195,6 +226,22 @@ func (c *Config) apply(get func(flag string) string) error {
 	setDuration("session-lifetime", &c.SessionLifetime)
 	setDuration("upload-expiry", &c.UploadExpiry)
 	setDuration("body-idle-timeout", &c.BodyIdleTimeout)
+	if s := get("storage"); s != "" {
+		c.Storage = StorageKind(strings.ToLower(s))
+	}
+	setString("s3-endpoint", &c.S3Endpoint)
+	setString("s3-bucket", &c.S3Bucket)
+	setString("s3-region", &c.S3Region)
+	setString("s3-access-key", &c.S3AccessKey)
+	setString("s3-secret-key", &c.S3SecretKey)
+	setString("s3-prefix", &c.S3Prefix)
+	if s := get("s3-path-style"); s != "" {
+		b, err := strconv.ParseBool(s)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("s3-path-style: want true or false, got %q", s))
+		}
+		c.S3PathStyle = b
+	}
 	if s := get("password-hashes"); s != "" {
 		n, err := strconv.Atoi(s)
 		if err != nil || n < 1 || n > 1024 {
@@ -227,6 +274,15 @@ func (c *Config) Validate() error {
 	if c.DataDir == "" {
 		return errors.New("data-dir: must not be empty")
 	}
+	switch c.Storage {
+	case StorageLocal:
+	case StorageS3:
+		if err := c.validateS3(); err != nil {
+			return err
+		}
+	default:
+		return fmt.Errorf("storage: want local or s3, got %q", c.Storage)
+	}
 	abs, err := filepath.Abs(c.DataDir)
 	if err != nil {
 		return fmt.Errorf("data-dir: %w", err)
@@ -236,6 +292,62 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("admin-email: %q is not an email address", c.AdminEmail)
 	}
 	return nil
+}
+
+// s3PrefixRE is what a key prefix may hold: it ends up in object keys and
+// in nginx's proxied paths, where nothing may need escaping.
+var s3PrefixRE = regexp.MustCompile(`^([a-zA-Z0-9_-]+/)*[a-zA-Z0-9_-]*$`)
+
+// CheckS3Prefix says whether p may be a key prefix: letters, digits, _ and -
+// in /-separated parts.
+func CheckS3Prefix(p string) error {
+	if !s3PrefixRE.MatchString(p) || len(p) > 200 {
+		return fmt.Errorf("s3-prefix: want letters, digits, _ and - in parts separated by /, such as mediagate/, got %q", p)
+	}
+	return nil
+}
+
+// bucketRE is a bucket name S3 accepts (and that needs no escaping).
+var bucketRE = regexp.MustCompile(`^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$`)
+
+func (c *Config) validateS3() error {
+	u, err := url.Parse(c.S3Endpoint)
+	switch {
+	case c.S3Endpoint == "":
+		return errors.New("s3-endpoint: required with storage s3")
+	case err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.User != nil:
+		return fmt.Errorf("s3-endpoint: want a base URL such as http://127.0.0.1:8333, got %q", c.S3Endpoint)
+	case c.S3Bucket == "":
+		return errors.New("s3-bucket: required with storage s3")
+	case !bucketRE.MatchString(c.S3Bucket):
+		return fmt.Errorf("s3-bucket: %q is not a bucket name (3 to 63 lower-case letters, digits, . and -)", c.S3Bucket)
+	case c.S3Region == "":
+		return errors.New("s3-region: required with storage s3")
+	case c.S3AccessKey == "" || c.S3SecretKey == "":
+		return errors.New("s3-access-key and s3-secret-key: both required with storage s3")
+	}
+	c.S3Endpoint = strings.TrimSuffix(c.S3Endpoint, "/")
+	if err := CheckS3Prefix(c.S3Prefix); err != nil {
+		return err
+	}
+	if c.S3Prefix != "" && !strings.HasSuffix(c.S3Prefix, "/") {
+		c.S3Prefix += "/"
+	}
+	return nil
+}
+
+// S3Target is where requests for the bucket go, as a client signs them:
+// the endpoint's scheme, the Host header (the bucket's own host name when
+// path-style addressing is off) and the path that every key follows.
+func (c Config) S3Target() (scheme, host, base string) {
+	u, err := url.Parse(c.S3Endpoint)
+	if err != nil {
+		return "", "", ""
+	}
+	if c.S3PathStyle {
+		return u.Scheme, u.Host, "/" + c.S3Bucket + "/" + c.S3Prefix
+	}
+	return u.Scheme, c.S3Bucket + "." + u.Host, "/" + c.S3Prefix
 }
 
 // MaxUploadBody is the largest request body an upload may have: the file

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"flag"
 	"io"
+	"maps"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -197,6 +198,14 @@ func TestFromEnvValues(t *testing.T) {
 		"MEDIAGATE_UPLOAD_EXPIRY":     "90m",
 		"MEDIAGATE_BODY_IDLE_TIMEOUT": "1500ms",
 		"MEDIAGATE_PASSWORD_HASHES":   "3",
+		"MEDIAGATE_STORAGE":           "S3",
+		"MEDIAGATE_S3_ENDPOINT":       "http://127.0.0.1:8333/",
+		"MEDIAGATE_S3_BUCKET":         "media",
+		"MEDIAGATE_S3_REGION":         "eu-west-3",
+		"MEDIAGATE_S3_ACCESS_KEY":     "AKIDEXAMPLE",
+		"MEDIAGATE_S3_SECRET_KEY":     "secret-example",
+		"MEDIAGATE_S3_PREFIX":         "mg",
+		"MEDIAGATE_S3_PATH_STYLE":     "false",
 	}
 	got, err := FromEnv(envMap(env))
 	if err != nil {
@@ -217,6 +226,13 @@ func TestFromEnvValues(t *testing.T) {
 		UploadExpiry:    90 * time.Minute,
 		BodyIdleTimeout: 1500 * time.Millisecond,
 		PasswordHashes:  3,
+		Storage:         StorageS3,
+		S3Endpoint:      "http://127.0.0.1:8333",
+		S3Bucket:        "media",
+		S3Region:        "eu-west-3",
+		S3AccessKey:     "AKIDEXAMPLE",
+		S3SecretKey:     "secret-example",
+		S3Prefix:        "mg/",
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("FromEnv =\n%+v\nwant\n%+v", got, want)
@@ -242,6 +258,14 @@ func TestVarsCoverEverySetting(t *testing.T) {
 		"MEDIAGATE_UPLOAD_EXPIRY":     "3m",
 		"MEDIAGATE_BODY_IDLE_TIMEOUT": "4s",
 		"MEDIAGATE_PASSWORD_HASHES":   "1000",
+		"MEDIAGATE_STORAGE":           "s3",
+		"MEDIAGATE_S3_ENDPOINT":       "http://s3.example:9000",
+		"MEDIAGATE_S3_BUCKET":         "media-bucket",
+		"MEDIAGATE_S3_REGION":         "eu-west-3",
+		"MEDIAGATE_S3_ACCESS_KEY":     "AKIDEXAMPLE",
+		"MEDIAGATE_S3_SECRET_KEY":     "secret-example",
+		"MEDIAGATE_S3_PREFIX":         "mg/",
+		"MEDIAGATE_S3_PATH_STYLE":     "false",
 	}
 	if len(values) != len(Vars) {
 		t.Fatalf("test covers %d settings, Vars has %d", len(values), len(Vars))
@@ -261,13 +285,57 @@ func TestVarsCoverEverySetting(t *testing.T) {
 			t.Errorf("no test value for %s", v.Env)
 			continue
 		}
-		got, err := FromEnv(envMap(map[string]string{v.Env: val}))
+		env := map[string]string{v.Env: val}
+		want := base
+		if v.Env == "MEDIAGATE_STORAGE" {
+			// s3 needs its settings; compared with them on local storage.
+			s3 := map[string]string{"MEDIAGATE_S3_ENDPOINT": "http://h:1", "MEDIAGATE_S3_BUCKET": "bkt",
+				"MEDIAGATE_S3_ACCESS_KEY": "a", "MEDIAGATE_S3_SECRET_KEY": "s"}
+			if want, err = FromEnv(envMap(s3)); err != nil {
+				t.Fatal(err)
+			}
+			maps.Copy(env, s3)
+		}
+		got, err := FromEnv(envMap(env))
 		if err != nil {
 			t.Errorf("%s=%s: %v", v.Env, val, err)
 			continue
 		}
-		if reflect.DeepEqual(got, base) {
+		if reflect.DeepEqual(got, want) {
 			t.Errorf("%s=%s changed nothing", v.Env, val)
+		}
+	}
+}
+
+// s3Env is a complete S3 setting with key set to value ("" unsets it).
+func s3Env(key, value string) map[string]string {
+	env := map[string]string{"MEDIAGATE_STORAGE": "s3", "MEDIAGATE_S3_ENDPOINT": "http://127.0.0.1:8333",
+		"MEDIAGATE_S3_BUCKET": "media", "MEDIAGATE_S3_ACCESS_KEY": "a", "MEDIAGATE_S3_SECRET_KEY": "s"}
+	env[key] = value
+	return env
+}
+
+func TestS3Settings(t *testing.T) {
+	t.Parallel()
+	env := s3Env("MEDIAGATE_S3_PREFIX", "site/media")
+	env["MEDIAGATE_S3_ENDPOINT"] = "https://s3.example/"
+	c, err := FromEnv(envMap(env))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.S3Prefix != "site/media/" || c.S3Endpoint != "https://s3.example" || !c.S3PathStyle || c.S3Region != "us-east-1" {
+		t.Errorf("S3 settings = prefix %q, endpoint %q, path style %v, region %q", c.S3Prefix, c.S3Endpoint, c.S3PathStyle, c.S3Region)
+	}
+	for _, tt := range []struct {
+		pathStyle              bool
+		scheme, host, basePath string
+	}{
+		{true, "https", "s3.example", "/media/site/media/"},
+		{false, "https", "media.s3.example", "/site/media/"},
+	} {
+		c.S3PathStyle = tt.pathStyle
+		if scheme, host, base := c.S3Target(); scheme != tt.scheme || host != tt.host || base != tt.basePath {
+			t.Errorf("path style %v: S3Target = %q %q %q, want %q %q %q", tt.pathStyle, scheme, host, base, tt.scheme, tt.host, tt.basePath)
 		}
 	}
 }
@@ -343,6 +411,16 @@ func TestLoadInvalid(t *testing.T) {
 		{"password hashes zero", nil, []string{"-password-hashes", "0"}, "password-hashes", "0"},
 		{"password hashes too many", nil, []string{"-password-hashes", "5000"}, "password-hashes", "5000"},
 		{"proxies", map[string]string{"MEDIAGATE_TRUSTED_PROXIES": "10.0.0.0/8,nope"}, nil, "trusted-proxies", "nope"},
+		{"storage", map[string]string{"MEDIAGATE_STORAGE": "tape"}, nil, "storage", "tape"},
+		{"s3 without endpoint", map[string]string{"MEDIAGATE_STORAGE": "s3"}, nil, "s3-endpoint", ""},
+		{"s3 endpoint not a URL", s3Env("MEDIAGATE_S3_ENDPOINT", "127.0.0.1:8333"), nil, "s3-endpoint", "127.0.0.1:8333"},
+		{"s3 endpoint with a path", s3Env("MEDIAGATE_S3_ENDPOINT", "http://h:1/bucket"), nil, "s3-endpoint", "http://h:1/bucket"},
+		{"s3 without bucket", s3Env("MEDIAGATE_S3_BUCKET", ""), nil, "s3-bucket", ""},
+		{"s3 bad bucket", s3Env("MEDIAGATE_S3_BUCKET", "Bad_Bucket"), nil, "s3-bucket", "Bad_Bucket"},
+		{"s3 without secret", s3Env("MEDIAGATE_S3_SECRET_KEY", ""), nil, "s3-access-key and s3-secret-key", ""},
+		{"s3 prefix escapes", s3Env("MEDIAGATE_S3_PREFIX", "../x/"), nil, "s3-prefix", "../x/"},
+		{"s3 prefix with a space", s3Env("MEDIAGATE_S3_PREFIX", "a b/"), nil, "s3-prefix", "a b/"},
+		{"s3 path style", s3Env("MEDIAGATE_S3_PATH_STYLE", "sometimes"), nil, "s3-path-style", "sometimes"},
 		{"admin email", map[string]string{"MEDIAGATE_ADMIN_EMAIL": "admin"}, nil, "admin-email", "admin"},
 		// Sizes that ParseSize turns into 0 or an overflowed negative number
 		// are still refused, by Validate.

@@ -30,9 +30,21 @@ type Blobs interface {
 
 // Accelerator is the ability of stores that nginx can deliver from.
 type Accelerator interface {
-	// AccelPath returns the X-Accel-Redirect target for key's blob, for a
-	// request with method (GET or HEAD).
-	AccelPath(ctx context.Context, key, method string) (string, error)
+	// AccelPath returns the X-Accel-Redirect target for key's blob.
+	AccelPath(ctx context.Context, key string, req AccelRequest) (string, error)
+	// NginxAnswersRanges reports whether nginx answers Range and
+	// conditional requests itself for these targets, as it does for a local
+	// file. When it does not, the Sender answers the conditionals and the
+	// unsatisfiable ranges, and tells AccelPath whether nginx should fetch
+	// the whole blob (no Range, or one the Sender decided to ignore).
+	NginxAnswersRanges() bool
+}
+
+// AccelRequest is what an accel target is for.
+type AccelRequest struct {
+	Method      string // GET or HEAD
+	Whole       bool   // deliver the whole blob, whatever Range the client sent
+	ContentType string // what the blob is sent as, for stores whose own answer carries a type
 }
 
 // Publisher is the ability of stores that can put a blob where nginx serves

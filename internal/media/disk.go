@@ -69,12 +69,16 @@ func AccelPath(sha string) string {
 
 // AccelPath implements Accelerator: nginx's /pmedia/ location serves the
 // private dir itself, Range and conditionals included.
-func (d *Disk) AccelPath(_ context.Context, key, _ string) (string, error) {
+func (d *Disk) AccelPath(_ context.Context, key string, _ AccelRequest) (string, error) {
 	if !ValidKey(key) {
 		return "", fmt.Errorf("accel path: %q is not a content key", key)
 	}
 	return AccelPath(key), nil
 }
+
+// NginxAnswersRanges is true: nginx serves a local file with Range and
+// conditionals itself.
+func (d *Disk) NginxAnswersRanges() bool { return true }
 
 // PublicPath is where the published link with name lives.
 func (d *Disk) PublicPath(name string) string { return filepath.Join(d.public, name) }

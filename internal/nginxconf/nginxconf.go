@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/url"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -40,10 +41,11 @@ const mediaCSP = config.MediaCSP
 // When Upstream is empty, nginx connects to cfg.Addr, with a wildcard or
 // missing host (":8080", "0.0.0.0:8080", "[::]:8080") replaced by loopback.
 type Options struct {
-	Listen   string // address nginx listens on, default "127.0.0.1:8081"
-	Upstream string // the app's address, default cfg.Addr
-	Prefix   string // nginx prefix dir (pid, logs, temp files go under it); default "./var/nginx", made absolute
-	User     string // when non-empty, emit `user NAME;` (the caller passes the current user's name when running as root so workers can read the data dir)
+	Listen    string   // address nginx listens on, default "127.0.0.1:8081"
+	Upstream  string   // the app's address, default cfg.Addr
+	Upstreams []string // several instances of the app; when set, Upstream is not used
+	Prefix    string   // nginx prefix dir (pid, logs, temp files go under it); default "./var/nginx", made absolute
+	User      string   // when non-empty, emit `user NAME;` (the caller passes the current user's name when running as root so workers can read the data dir)
 }
 
 // mimeType maps file name extensions to a media type.
@@ -79,7 +81,8 @@ type data struct {
 	AccessLog    string
 	TempPaths    []tempPath
 	UpstreamName string
-	Upstream     string
+	Upstreams    []string
+	S3           *s3Data // when blobs are in S3
 	Listen       string
 	MaxBody      int64
 	MaxUpload    int64
@@ -94,6 +97,26 @@ type data struct {
 	Types        []mimeType
 	Server       string // the rendered "server" template, indented, for Render
 }
+
+// s3Data is the S3 engine as nginx reaches it: the host it proxies to (and
+// the Host header presigned URLs are signed for), and the path of the
+// public prefix.
+type s3Data struct {
+	UpstreamName string
+	Scheme       string
+	Server       string // the endpoint's host and port, what nginx connects to
+	Host         string // the Host header: the bucket's host name when not path-style
+	PublicBase   string
+	AccelPrefix  string
+}
+
+// S3UpstreamName is the name of the upstream block that points at the S3
+// engine.
+const S3UpstreamName = "mediagate_s3"
+
+// s3AccelPrefix is where the app's X-Accel-Redirect sends presigned S3
+// requests; s3store.AccelPrefix must be the same.
+const s3AccelPrefix = "/_s3/"
 
 type tempPath struct {
 	Directive string
@@ -130,6 +153,46 @@ http {
 }
 {{end -}}
 
+{{- define "s3proxy"}}
+        proxy_pass_request_headers off;
+        proxy_pass_request_body off;
+        proxy_http_version 1.1;
+        proxy_set_header Connection "";
+        proxy_set_header Host "{{.S3.Host}}";
+        {{- if eq .S3.Scheme "https"}}
+        proxy_ssl_server_name on;
+        proxy_ssl_name "{{.S3.Host}}";
+        {{- end}}
+        proxy_buffering off;
+        proxy_max_temp_file_size 0;
+        proxy_hide_header ETag;
+        proxy_hide_header Last-Modified;
+        proxy_hide_header Vary;
+        proxy_hide_header Cache-Control;
+        proxy_hide_header Content-Disposition;
+        proxy_hide_header Expires;
+        proxy_hide_header Set-Cookie;
+        proxy_hide_header X-Amz-Request-Id;
+        proxy_hide_header X-Amz-Id-2;
+        proxy_hide_header X-Amz-Version-Id;
+        proxy_hide_header X-Amz-Storage-Class;
+        proxy_hide_header X-Amz-Server-Side-Encryption;
+        proxy_hide_header X-Amz-Expiration;
+        proxy_hide_header X-Amz-Restore;
+        proxy_hide_header X-Amz-Replication-Status;
+        proxy_hide_header X-Amz-Mp-Parts-Count;
+        proxy_hide_header X-Amz-Tagging-Count;
+        proxy_hide_header X-Amz-Checksum-Crc32;
+        proxy_hide_header X-Amz-Checksum-Crc32c;
+        proxy_hide_header X-Amz-Checksum-Sha256;
+        proxy_hide_header Access-Control-Allow-Origin;
+        proxy_hide_header Access-Control-Allow-Credentials;
+        proxy_hide_header Access-Control-Allow-Methods;
+        proxy_hide_header Access-Control-Allow-Headers;
+        proxy_hide_header Access-Control-Expose-Headers;
+        proxy_hide_header Access-Control-Max-Age;
+{{- end}}
+
 {{- define "server" -}}
 # Mediagate: the app, and the server in front of it.
 
@@ -143,9 +206,35 @@ log_format mediagate '$remote_addr - $remote_user [$time_local] '
     '"$http_referer" "$http_user_agent" $request_time';
 
 upstream {{.UpstreamName}} {
-    server {{.Upstream}};
+{{- range .Upstreams}}
+    server {{.}};
+{{- end}}
     keepalive 128;
 }
+{{- with .S3}}
+
+# The S3 engine holding the blobs. Private ones are fetched with the
+# presigned URL the app hands over in X-Accel-Redirect; published ones from
+# the public prefix the engine lets anyone read.
+upstream {{.UpstreamName}} {
+    server {{.Server}};
+    keepalive 32;
+}
+
+# A Range goes to the engine only when the app checked it ("r"); for "w"
+# the whole object is fetched (no Range, several, or a failed If-Range).
+map $mg_s3_mode $mg_s3_range {
+    r $http_range;
+    default "";
+}
+
+# The engine ignores If-Range: a published file is sent whole when the
+# client asks for a range only if unchanged.
+map $http_if_range $mg_public_range {
+    "" $http_range;
+    default "";
+}
+{{- end}}
 
 server {
     listen {{.Listen}};
@@ -176,6 +265,7 @@ server {
     # Expires, Set-Cookie and Accept-Ranges on such a redirect and drops the
     # other headers, so the security headers are set here, and Vary: the
     # answer depends on the caller's cookie or token.
+{{- if not .S3}}
     location ^~ {{.AccelPrefix}} {
         internal;
         alias {{.PrivateAlias}};
@@ -194,6 +284,65 @@ server {
         add_header Referrer-Policy no-referrer always;
         add_header Cache-Control "{{.PublicCache}}";
     }
+{{- else}}
+    # Private media in S3: the app's X-Accel-Redirect is
+    # {{.S3.AccelPrefix}}<mode><presigned path>?<signature>. Only the Host and a
+    # checked Range reach the engine (never the client's cookie, token or
+    # conditionals, which the app answered), the answer streams through
+    # unbuffered, the engine's own headers stay behind, and any failure of
+    # the engine is a 502. The access log shows the client's URI, never
+    # this one.
+    location ~ "^{{.S3.AccelPrefix}}(?<mg_s3_mode>[rw])(?<mg_s3_path>/.+/(?<mg_s3_sha>[0-9a-f]{64}))$" {
+        internal;
+        proxy_pass {{.S3.Scheme}}://{{.S3.UpstreamName}}$mg_s3_path$is_args$args;
+        {{- template "s3proxy" .}}
+        proxy_set_header Range $mg_s3_range;
+        proxy_intercept_errors on;
+        error_page 301 302 303 304 307 400 401 403 404 405 409 411 412 416 500 501 502 503 504 =502 @mediagate_s3_failed;
+        add_header ETag "\"$mg_s3_sha\"" always;
+        add_header X-Content-Type-Options nosniff always;
+        add_header Content-Security-Policy "{{.CSP}}" always;
+        add_header Referrer-Policy no-referrer always;
+        add_header Vary "{{.CallerVary}}" always;
+    }
+
+    # An engine that failed is a 502; a request from outside, which never
+    # reached the engine (the location is internal), stays a 404.
+    location @mediagate_s3_failed {
+        if ($upstream_status = "") {
+            return 404;
+        }
+        return 502;
+    }
+
+    # Published media, from the engine's public prefix, with no app hop.
+    location ^~ {{.PublicPrefix}} {
+        limit_except GET {
+            deny all;
+        }
+        proxy_pass {{.S3.Scheme}}://{{.S3.UpstreamName}}{{.S3.PublicBase}};
+        {{- template "s3proxy" .}}
+        proxy_set_header Range $mg_public_range;
+        proxy_set_header If-None-Match $http_if_none_match;
+        proxy_set_header If-Modified-Since $http_if_modified_since;
+        proxy_intercept_errors on;
+        error_page 400 401 403 404 405 409 411 412 = @mediagate_public_missing;
+        error_page 416 = @mediagate_public_range;
+        error_page 301 302 303 307 500 501 502 503 504 =502 @mediagate_s3_failed;
+        add_header X-Content-Type-Options nosniff always;
+        add_header Content-Security-Policy "{{.CSP}}" always;
+        add_header Referrer-Policy no-referrer always;
+        add_header Cache-Control "{{.PublicCache}}";
+    }
+
+    location @mediagate_public_missing {
+        return 404;
+    }
+
+    location @mediagate_public_range {
+        return 416;
+    }
+{{- end}}
 
     # Everything else goes to the app. The proxy settings sit at server level
     # so that both locations below inherit them.
@@ -209,6 +358,11 @@ server {
     proxy_request_buffering off;
     proxy_send_timeout 1h;
     proxy_read_timeout 1h;
+
+    # Several instances: an idempotent request that fails to reach one
+    # (down, or answering 502/504) is tried on the next.
+    proxy_next_upstream error timeout http_502 http_504;
+    proxy_next_upstream_tries 3;
 
     location / {
         proxy_pass http://{{.UpstreamName}};
@@ -298,12 +452,16 @@ func newData(cfg config.Config, opt Options) (data, error) {
 	if listen == "" {
 		listen = DefaultListen
 	}
-	upstream := opt.Upstream
-	if upstream == "" {
-		upstream, err = dialAddr(cfg.Addr)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("app address: %w", err))
+	upstreams := opt.Upstreams
+	if len(upstreams) == 0 {
+		upstream := opt.Upstream
+		if upstream == "" {
+			upstream, err = dialAddr(cfg.Addr)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("app address: %w", err))
+			}
 		}
+		upstreams = []string{upstream}
 	}
 
 	under := func(name string) string { return check("prefix", filepath.Join(prefix, name), quotePath) }
@@ -314,7 +472,6 @@ func newData(cfg config.Config, opt Options) (data, error) {
 		ErrorLog:     under("error.log"),
 		AccessLog:    under("access.log"),
 		UpstreamName: UpstreamName,
-		Upstream:     check("upstream", upstream, addrToken),
 		Listen:       check("listen", listen, addrToken),
 		MaxBody:      cfg.MaxUploadBody(),
 		MaxUpload:    cfg.MaxUpload,
@@ -327,6 +484,30 @@ func newData(cfg config.Config, opt Options) (data, error) {
 		CallerVary:   config.CallerVary,
 		PublicCache:  config.PublicCacheControl,
 		Types:        mimeTypes(),
+	}
+	for _, u := range upstreams {
+		d.Upstreams = append(d.Upstreams, check("upstream", u, addrToken))
+	}
+	if cfg.Storage == config.StorageS3 {
+		scheme, host, base := cfg.S3Target()
+		server := ""
+		if u, err := url.Parse(cfg.S3Endpoint); err == nil {
+			server = u.Host
+			if u.Port() == "" {
+				server = net.JoinHostPort(u.Hostname(), map[string]string{"https": "443"}[u.Scheme]+map[string]string{"http": "80"}[u.Scheme])
+			}
+		}
+		if scheme != "http" && scheme != "https" {
+			errs = append(errs, fmt.Errorf("s3 endpoint: %q is not an http or https URL", cfg.S3Endpoint))
+		}
+		d.S3 = &s3Data{
+			UpstreamName: S3UpstreamName,
+			Scheme:       scheme,
+			Server:       check("s3 endpoint", server, addrToken),
+			Host:         check("s3 endpoint", host, addrToken),
+			PublicBase:   check("s3 public path", base+"public/", locationPrefix),
+			AccelPrefix:  s3AccelPrefix,
+		}
 	}
 	for _, t := range []string{"client_body", "proxy", "fastcgi", "uwsgi", "scgi"} {
 		d.TempPaths = append(d.TempPaths, tempPath{t + "_temp_path", under(t + "_temp")})

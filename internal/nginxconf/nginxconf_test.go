@@ -991,3 +991,57 @@ func TestNginxServes(t *testing.T) {
 		}
 	})
 }
+
+// TestNginxAcceptsS3Config renders the S3 variant (http and https engines,
+// path-style and not, several app instances) and has nginx check each.
+func TestNginxAcceptsS3Config(t *testing.T) {
+	t.Parallel()
+	nginx := testenv.LookPath(t, "nginx")
+	for _, tt := range []struct {
+		name, endpoint string
+		pathStyle      bool
+		host, public   string
+	}{
+		{"path style", "http://127.0.0.1:8333", true, "127.0.0.1:8333", "/media/mg/public/"},
+		{"host style over https", "https://localhost", false, "media.localhost", "/mg/public/"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			dir := t.TempDir()
+			cfg := config.Default()
+			cfg.DataDir = filepath.Join(dir, "data")
+			cfg.Storage, cfg.S3Endpoint, cfg.S3Bucket, cfg.S3AccessKey, cfg.S3SecretKey, cfg.S3Prefix, cfg.S3PathStyle =
+				config.StorageS3, tt.endpoint, "media", "key", "secret-never-rendered", "mg", tt.pathStyle
+			if err := cfg.Validate(); err != nil {
+				t.Fatal(err)
+			}
+			prefix := filepath.Join(dir, "nginx")
+			if err := os.MkdirAll(prefix, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			text := render(t, cfg, Options{Prefix: prefix, User: workerUser(t), Listen: freePort(t),
+				Upstreams: []string{"127.0.0.1:9001", "127.0.0.1:9002", "127.0.0.1:9003"}})
+			for _, want := range []string{
+				"server 127.0.0.1:9001;", "server 127.0.0.1:9003;", "proxy_next_upstream error timeout http_502 http_504;",
+				"upstream " + S3UpstreamName + " {", `proxy_set_header Host "` + tt.host + `";`,
+				"proxy_pass " + strings.SplitN(tt.endpoint, ":", 2)[0] + "://" + S3UpstreamName + tt.public + ";",
+				"proxy_pass_request_headers off;", "proxy_buffering off;", "proxy_max_temp_file_size 0;",
+				"proxy_hide_header X-Amz-Request-Id;", "internal;",
+			} {
+				if !strings.Contains(text, want) {
+					t.Errorf("the S3 config lacks %q", want)
+				}
+			}
+			for _, absent := range []string{"secret-never-rendered", "key;", cfg.PrivateDir(), cfg.PublicDir()} {
+				if strings.Contains(text, absent) {
+					t.Errorf("the S3 config holds %q", absent)
+				}
+			}
+			conf := filepath.Join(prefix, "nginx.conf")
+			if err := os.WriteFile(conf, []byte(text), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			nginxTest(t, nginx, prefix, conf)
+		})
+	}
+}

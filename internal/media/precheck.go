@@ -1,0 +1,112 @@
+package media
+
+import (
+	"net/http"
+	"strconv"
+	"strings"
+)
+
+// precheck decides, for a blob that nginx will fetch from a store it cannot
+// leave conditionals to (see Accelerator.NginxAnswersRanges), what the app
+// answers itself and whether nginx fetches the whole blob: 304 for an
+// If-None-Match that names etag, 412 for an If-Match that does not, 416 for
+// a Range that no byte of size satisfies; otherwise 0, with whole set when
+// the Range must be ignored: none at all, several (the engine cannot send
+// multipart/byteranges), a malformed one, or an If-Range that is not etag
+// (a date never matches: these answers carry no Last-Modified).
+func precheck(r *http.Request, etag string, size int64) (status int, whole bool) {
+	if im := r.Header.Get("If-Match"); im != "" && !etagListMatches(im, etag, false) {
+		return http.StatusPreconditionFailed, true
+	}
+	if inm := r.Header.Get("If-None-Match"); inm != "" && etagListMatches(inm, etag, true) {
+		return http.StatusNotModified, true
+	}
+	rng := r.Header.Get("Range")
+	if rng == "" {
+		return 0, true
+	}
+	if ir := r.Header.Get("If-Range"); ir != "" && strings.TrimSpace(ir) != etag {
+		return 0, true
+	}
+	switch satisfiable(rng, size) {
+	case rangeOK:
+		return 0, false
+	case rangeUnsatisfiable:
+		return http.StatusRequestedRangeNotSatisfiable, true
+	}
+	return 0, true
+}
+
+// etagListMatches reports whether the comma-separated entity tags of an
+// If-Match or If-None-Match header name etag ("*" names any), comparing
+// weakly (W/ ignored) or strongly.
+func etagListMatches(list, etag string, weak bool) bool {
+	for t := range strings.SplitSeq(list, ",") {
+		t = strings.TrimSpace(t)
+		if t == "*" {
+			return true
+		}
+		if strings.HasPrefix(t, "W/") {
+			if !weak {
+				continue
+			}
+			t = t[2:]
+		}
+		if t == etag {
+			return true
+		}
+	}
+	return false
+}
+
+type rangeKind int
+
+const (
+	rangeIgnored       rangeKind = iota // malformed or several: the whole blob
+	rangeOK                             // one range, some bytes of it exist
+	rangeUnsatisfiable                  // one range, no byte of it exists
+)
+
+// satisfiable classifies a Range header against a blob of size bytes.
+func satisfiable(h string, size int64) rangeKind {
+	spec, ok := strings.CutPrefix(strings.TrimSpace(h), "bytes=")
+	if !ok || strings.Contains(spec, ",") {
+		return rangeIgnored
+	}
+	first, last, ok := strings.Cut(strings.TrimSpace(spec), "-")
+	if !ok {
+		return rangeIgnored
+	}
+	first, last = strings.TrimSpace(first), strings.TrimSpace(last)
+	num := func(s string) (int64, bool) {
+		if s == "" || strings.TrimLeft(s, "0123456789") != "" {
+			return 0, false
+		}
+		n, err := strconv.ParseInt(s, 10, 64)
+		return n, err == nil
+	}
+	if first == "" { // the last n bytes
+		n, ok := num(last)
+		switch {
+		case !ok:
+			return rangeIgnored
+		case n == 0 || size == 0:
+			return rangeUnsatisfiable
+		}
+		return rangeOK
+	}
+	start, ok := num(first)
+	if !ok {
+		return rangeIgnored
+	}
+	if last != "" {
+		end, ok := num(last)
+		if !ok || end < start {
+			return rangeIgnored
+		}
+	}
+	if start >= size {
+		return rangeUnsatisfiable
+	}
+	return rangeOK
+}
