@@ -355,6 +355,8 @@ type process struct {
 	out  *syncBuffer
 	done chan struct{} // closed when the process has exited
 	err  error         // cmd.Wait's result, once done is closed
+
+	shutDown bool // shutdown ran: later calls do nothing
 }
 
 // startProcess starts cmd in its own process group, with stdout and stderr
@@ -416,6 +418,10 @@ func (p *process) stop() error {
 // not exit cleanly, and logs its output when t failed.
 func (p *process) shutdown(t testing.TB, clean bool) {
 	t.Helper()
+	if p.shutDown {
+		return // a test stopped it already, and was told how
+	}
+	p.shutDown = true
 	err := p.stop()
 	if clean && err != nil {
 		t.Errorf("%s did not exit cleanly on SIGTERM: %v", p.name, err)

@@ -10,6 +10,7 @@
 //	mediagate group add NAME
 //	mediagate group member add|remove NAME EMAIL
 //	mediagate nginx-config [--listen ADDR] [--upstream ADDR]... [--prefix DIR] [--server-only]
+//	mediagate storage copy --to s3|local
 //
 // Values meant for scripts go to stdout, everything else to stderr.
 package main
@@ -69,6 +70,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return sub(ctx, e, "group", rest, map[string]command{"add": groupAdd, "member": groupMember})
 	case "nginx-config":
 		return nginxConfig(ctx, e, rest)
+	case "storage":
+		return storageCmd(ctx, e, rest)
 	case "help":
 		fmt.Fprint(stdout, usage)
 		return nil
@@ -102,6 +105,8 @@ Commands:
                               put a user into a group or take them out
   nginx-config [--listen ADDR] [--upstream ADDR]... [--prefix DIR] [--server-only]
                               print an nginx.conf for the current configuration
+  storage copy --to s3|local  copy every blob into the other storage, each checked by
+                              its SHA-256; run again, it goes on where it stopped
 
 Every command reads the configuration from the environment; flags mirror it
 (mediagate serve -h lists them).

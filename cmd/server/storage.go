@@ -2,9 +2,15 @@ package main
 
 import (
 	"context"
+	"errors"
+	"flag"
 	"fmt"
+	"io"
+	"os"
+	"strings"
 	"time"
 
+	"github.com/mediagate/mediagate/internal/acl"
 	"github.com/mediagate/mediagate/internal/config"
 	"github.com/mediagate/mediagate/internal/media"
 	"github.com/mediagate/mediagate/internal/s3store"
@@ -38,4 +44,113 @@ func openStorage(ctx context.Context, cfg config.Config) (st media.Storage, clos
 		}
 		return media.Storage{Blobs: disk, Spool: disk.Spool, MaxUpload: cfg.MaxUpload}, disk.Close, nil
 	}
+}
+
+// storageCmd is "mediagate storage copy --to s3|local".
+func storageCmd(ctx context.Context, e env, args []string) error {
+	if len(args) == 0 || args[0] != "copy" {
+		return errors.New("storage: usage: mediagate storage copy --to s3|local")
+	}
+	var to string
+	cfg, err := loadConfig(e, "storage copy", args[1:], func(fs *flag.FlagSet) {
+		fs.StringVar(&to, "to", "", "s3|local: the storage to copy every blob into, from the other one")
+	})
+	if err != nil {
+		return err
+	}
+	src, dst := cfg, cfg
+	switch config.StorageKind(to) {
+	case config.StorageS3:
+		src.Storage, dst.Storage = config.StorageLocal, config.StorageS3
+	case config.StorageLocal:
+		src.Storage, dst.Storage = config.StorageS3, config.StorageLocal
+	default:
+		return fmt.Errorf("storage copy: --to must be s3 or local, got %q", to)
+	}
+	for _, c := range []*config.Config{&src, &dst} {
+		if err := c.Validate(); err != nil {
+			return fmt.Errorf("storage copy: %w", err)
+		}
+	}
+	pool, err := openDB(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	from, closeFrom, err := openStorage(ctx, src)
+	if err != nil {
+		return err
+	}
+	defer closeFrom()
+	into, closeInto, err := openStorage(ctx, dst)
+	if err != nil {
+		return err
+	}
+	defer closeInto()
+	store := media.NewStore(pool, from, acl.NewDecider(pool), e.log)
+	e.log.Info("copying blobs", "from", from.Blobs.Describe(), "to", into.Blobs.Describe())
+	bar := newProgressBar(e.stderr)
+	start := time.Now()
+	p, err := store.CopyTo(ctx, into.Blobs, bar.show)
+	bar.done()
+	if err != nil {
+		return fmt.Errorf("storage copy: after %d of %d blobs: %w (run it again to go on)", p.Done, p.Total, err)
+	}
+	e.log.Info("copied", "blobs", p.Total, "copied", p.Copied, "already_there", p.Present,
+		"bytes", p.TotalBytes, "took", time.Since(start).Round(time.Millisecond))
+	fmt.Fprintf(e.stdout, "%d blobs: %d copied, %d already there\n", p.Total, p.Copied, p.Present)
+	return nil
+}
+
+// progressBar draws a copy's progress on a terminal, and nothing elsewhere
+// (the closing log line says it all).
+type progressBar struct {
+	w    io.Writer
+	tty  bool
+	last time.Time
+}
+
+func newProgressBar(w io.Writer) *progressBar {
+	b := &progressBar{w: w}
+	if f, ok := w.(*os.File); ok {
+		if fi, err := f.Stat(); err == nil && fi.Mode()&os.ModeCharDevice != 0 {
+			b.tty = true
+		}
+	}
+	return b
+}
+
+func (b *progressBar) show(p media.CopyProgress) {
+	if !b.tty || (time.Since(b.last) < 100*time.Millisecond && p.Done < p.Total) {
+		return
+	}
+	b.last = time.Now()
+	const width = 30
+	frac := 1.0
+	if p.TotalBytes > 0 {
+		frac = float64(p.DoneBytes) / float64(p.TotalBytes)
+	}
+	n := int(frac * width)
+	fmt.Fprintf(b.w, "\r[%s%s] %3.0f%%  %d/%d blobs  %s/%s ", strings.Repeat("=", n), strings.Repeat(" ", width-n),
+		frac*100, p.Done, p.Total, humanBytes(p.DoneBytes), humanBytes(p.TotalBytes))
+}
+
+func (b *progressBar) done() {
+	if b.tty && !b.last.IsZero() {
+		fmt.Fprintln(b.w)
+	}
+}
+
+// humanBytes writes n in binary units: 5 MiB, 1.2 GiB.
+func humanBytes(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
 }

@@ -185,6 +185,19 @@ func (s *Store) Put(ctx context.Context, key, path string) error {
 	return nil
 }
 
+// Size tells the size of key's object, from its head.
+func (s *Store) Size(ctx context.Context, key string) (int64, error) {
+	if !media.ValidKey(key) {
+		return 0, fmt.Errorf("size: %q is not a content key", key)
+	}
+	k := s.blobKey(key)
+	out, err := s.c.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &s.bucket, Key: &k})
+	if err != nil {
+		return 0, describe(err)
+	}
+	return aws.ToInt64(out.ContentLength), nil
+}
+
 // Remove deletes key's object; a missing one is no error in S3.
 func (s *Store) Remove(ctx context.Context, key string) error {
 	if !media.ValidKey(key) {
