@@ -201,13 +201,24 @@ func (s *suite) startApp(t *testing.T) {
 // suite's clients talk to nginx.
 func (s *suite) startNginx(t *testing.T) {
 	t.Helper()
+	s.startNginxFor(t, s.appAddr)
+}
+
+// startNginxFor is startNginx with nginx in front of the app instances at
+// upstreams.
+func (s *suite) startNginxFor(t *testing.T, upstreams ...string) {
+	t.Helper()
 	nginxPath := testenv.LookPath(t, "nginx")
 	prefix := filepath.Join(s.root, "nginx")
 	if err := os.Mkdir(prefix, 0o755); err != nil {
 		t.Fatal(err)
 	}
 	listen := freeAddr(t)
-	conf := s.cli(t, "", "nginx-config", "--listen", listen, "--upstream", s.appAddr, "--prefix", prefix)
+	args := []string{"nginx-config", "--listen", listen, "--prefix", prefix}
+	for _, u := range upstreams {
+		args = append(args, "--upstream", u)
+	}
+	conf := s.cli(t, "", args...)
 	confFile := filepath.Join(prefix, "nginx.conf")
 	if err := os.WriteFile(confFile, []byte(conf), 0o644); err != nil {
 		t.Fatal(err)
