@@ -540,6 +540,14 @@ func (s *suite) label() string {
 	return s.opts.storage + "-" + s.mode
 }
 
+// testweedSecret is the S3 secret key of the suite's bucket, "" without one.
+func testweedSecret(s *suite) string {
+	if s.bucket == nil {
+		return ""
+	}
+	return s.bucket.SecretKey
+}
+
 // s3Prefix is the key prefix of S3 suites.
 const s3Prefix = "e2e/"
 

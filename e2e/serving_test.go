@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -86,6 +87,30 @@ func (s *suite) runServing(t *testing.T) {
 		{"dedup", s.testDedup},
 	} {
 		t.Run(st.name, func(t *testing.T) { st.fn(t, f) })
+	}
+	t.Run("no-secrets-in-logs", s.testNoSecretsInLogs)
+}
+
+// testNoSecretsInLogs reads what the app and nginx logged during the suite:
+// no presigned URL's signature, no S3 secret, no share token, no session.
+func (s *suite) testNoSecretsInLogs(t *testing.T) {
+	logs := map[string]string{"the app's output": s.server.out.String()}
+	if s.nginx != nil {
+		for _, name := range []string{"access.log", "error.log"} {
+			b, err := os.ReadFile(filepath.Join(s.root, "nginx", name))
+			if err != nil {
+				t.Fatalf("reading nginx's %s: %v", name, err)
+			}
+			logs["nginx's "+name] = string(b)
+		}
+	}
+	secrets := []string{"X-Amz-Signature", "X-Amz-Credential", testweedSecret(s), "mediagate_session="}
+	for what, text := range logs {
+		for _, secret := range secrets {
+			if secret != "" && strings.Contains(text, secret) {
+				t.Errorf("%s holds %q", what, secret)
+			}
+		}
 	}
 }
 
