@@ -157,6 +157,22 @@ func TestCluster(t *testing.T) {
 		t.Logf("%d GETs through nginx while B was killed, none failed", n.Load())
 	})
 
+	t.Run("an engine failure is nginx's 502", func(t *testing.T) {
+		d := make([]byte, 10<<10)
+		rand.Read(d)
+		gone := upA.mustUpload(t, owner.token, "gone.bin", d)
+		key := s3Prefix + "blobs/" + gone.SHA256
+		if _, err := s.bucket.Client().DeleteObject(t.Context(), &s3.DeleteObjectInput{Bucket: &s.bucket.Name, Key: &key}); err != nil {
+			t.Fatal(err)
+		}
+		r := s.get(t, gone.URL, owner.token)
+		if r.Status != http.StatusBadGateway || bytes.Contains(r.Body, []byte("<Error>")) || r.Header.Get("Content-Disposition") != "" {
+			t.Errorf("GET of an item whose object is gone: %s, want nginx's 502 page", r)
+		}
+		checkNoEngineHeaders(t, "GET of a gone object", r)
+		upA.deleteItem(t, owner.token, gone.ID)
+	})
+
 	t.Run("three instances starting at once lose nothing", func(t *testing.T) {
 		items := []mediaItem{it}
 		for i := range 3 {

@@ -32,19 +32,22 @@ type Blobs interface {
 type Accelerator interface {
 	// AccelPath returns the X-Accel-Redirect target for key's blob.
 	AccelPath(ctx context.Context, key string, req AccelRequest) (string, error)
-	// NginxAnswersRanges reports whether nginx answers Range and
-	// conditional requests itself for these targets, as it does for a local
-	// file. When it does not, the Sender answers the conditionals and the
-	// unsatisfiable ranges, and tells AccelPath whether nginx should fetch
-	// the whole blob (no Range, or one the Sender decided to ignore).
-	NginxAnswersRanges() bool
+	// Proxied reports whether nginx proxies these targets from a remote
+	// engine rather than serving a file itself. Then the Sender answers the
+	// conditionals and the unsatisfiable ranges, tells AccelPath whether
+	// nginx should fetch the whole blob (no Range, or one the Sender decided
+	// to ignore), and hands the engine the file's own headers (type and
+	// disposition) to answer with, so that none of them sticks to an error
+	// page when the engine fails.
+	Proxied() bool
 }
 
 // AccelRequest is what an accel target is for.
 type AccelRequest struct {
 	Method      string // GET or HEAD
 	Whole       bool   // deliver the whole blob, whatever Range the client sent
-	ContentType string // what the blob is sent as, for stores whose own answer carries a type
+	ContentType        string // what the blob is sent as, for Proxied stores
+	ContentDisposition string // likewise
 }
 
 // Publisher is the ability of stores that can put a blob where nginx serves

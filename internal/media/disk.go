@@ -76,9 +76,9 @@ func (d *Disk) AccelPath(_ context.Context, key string, _ AccelRequest) (string,
 	return AccelPath(key), nil
 }
 
-// NginxAnswersRanges is true: nginx serves a local file with Range and
-// conditionals itself.
-func (d *Disk) NginxAnswersRanges() bool { return true }
+// Proxied is false: nginx serves a local file itself, with Range and
+// conditionals.
+func (d *Disk) Proxied() bool { return false }
 
 // PublicPath is where the published link with name lives.
 func (d *Disk) PublicPath(name string) string { return filepath.Join(d.public, name) }

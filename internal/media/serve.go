@@ -74,13 +74,15 @@ func (s *Sender) SendPrivate(w http.ResponseWriter, r *http.Request, it Item) {
 		// nginx serves the body, Range and conditionals; the headers above
 		// are among those it keeps on an internal redirect, and its accel
 		// location adds nosniff, the CSP and Vary.
-		req := AccelRequest{Method: r.Method, ContentType: it.ContentType}
-		if !acc.NginxAnswersRanges() {
+		req := AccelRequest{Method: r.Method}
+		if acc.Proxied() {
 			var status int
 			if status, req.Whole = precheck(r, `"`+it.SHA256+`"`, it.Size); status != 0 {
 				s.answerItself(w, it, status)
 				return
 			}
+			req.ContentType, req.ContentDisposition = h.Get("Content-Type"), h.Get("Content-Disposition")
+			h.Del("Content-Disposition") // the engine sends it, or nothing on failure
 		}
 		target, err := acc.AccelPath(r.Context(), it.SHA256, req)
 		if err != nil {

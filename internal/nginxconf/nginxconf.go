@@ -169,7 +169,6 @@ http {
         proxy_hide_header Last-Modified;
         proxy_hide_header Vary;
         proxy_hide_header Cache-Control;
-        proxy_hide_header Content-Disposition;
         proxy_hide_header Expires;
         proxy_hide_header Set-Cookie;
         proxy_hide_header X-Amz-Request-Id;
@@ -322,6 +321,7 @@ server {
         }
         proxy_pass {{.S3.Scheme}}://{{.S3.UpstreamName}}{{.S3.PublicBase}};
         {{- template "s3proxy" .}}
+        proxy_hide_header Content-Disposition;
         proxy_set_header Range $mg_public_range;
         proxy_set_header If-None-Match $http_if_none_match;
         proxy_set_header If-Modified-Since $http_if_modified_since;

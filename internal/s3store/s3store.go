@@ -331,14 +331,19 @@ func (s *Store) AccelPath(ctx context.Context, key string, req media.AccelReques
 	expire := func(o *s3.PresignOptions) { o.Expires = presignFor }
 	// nginx passes the engine's Content-Type on, not the app's: the engine
 	// is asked to answer with the item's.
-	var ct *string
-	if req.ContentType != "" {
-		ct = &req.ContentType
+	nonEmpty := func(s string) *string {
+		if s == "" {
+			return nil
+		}
+		return &s
 	}
+	ct, cd := nonEmpty(req.ContentType), nonEmpty(req.ContentDisposition)
 	if req.Method == http.MethodHead { // a presigned GET refuses HEAD
-		signed, err = s.presign.PresignHeadObject(ctx, &s3.HeadObjectInput{Bucket: &s.bucket, Key: &k, ResponseContentType: ct}, expire)
+		signed, err = s.presign.PresignHeadObject(ctx, &s3.HeadObjectInput{Bucket: &s.bucket, Key: &k,
+			ResponseContentType: ct, ResponseContentDisposition: cd}, expire)
 	} else {
-		signed, err = s.presign.PresignGetObject(ctx, &s3.GetObjectInput{Bucket: &s.bucket, Key: &k, ResponseContentType: ct}, expire)
+		signed, err = s.presign.PresignGetObject(ctx, &s3.GetObjectInput{Bucket: &s.bucket, Key: &k,
+			ResponseContentType: ct, ResponseContentDisposition: cd}, expire)
 	}
 	if err != nil {
 		return "", fmt.Errorf("presign: %w", err)
@@ -354,10 +359,12 @@ func (s *Store) AccelPath(ctx context.Context, key string, req media.AccelReques
 	return AccelPrefix + mode + pu.EscapedPath() + "?" + pu.RawQuery, nil
 }
 
-// NginxAnswersRanges is false: the engine gets If-Range wrong and answers
-// errors in XML, so the Sender answers conditionals and unsatisfiable
-// ranges itself and nginx forwards only a checked Range.
-func (s *Store) NginxAnswersRanges() bool { return false }
+// Proxied is true: nginx proxies presigned URLs to the engine, which gets
+// If-Range wrong and answers errors in XML, so the Sender answers
+// conditionals and unsatisfiable ranges itself, nginx forwards only a
+// checked Range, and the engine answers with the file's type and
+// disposition (response-content-type, response-content-disposition).
+func (s *Store) Proxied() bool { return true }
 
 // Publish copies key's object to the public prefix as name, with the type
 // the name's extension gives.
