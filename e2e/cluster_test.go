@@ -3,10 +3,14 @@ package e2e
 import (
 	"bytes"
 	"crypto/rand"
+	"encoding/base64"
 	"fmt"
+	"net"
 	"net/http"
 	"os/exec"
+	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -33,12 +37,13 @@ func (in *instance) get(t testing.TB, s *suite, path, token string) *answer {
 }
 
 // startInstance starts one more app process on s's database and storage,
-// listening on its own address.
+// listening on its own address, with a data dir of its own: with S3 storage
+// an instance keeps nothing locally but its spool.
 func (s *suite) startInstance(t *testing.T, name string) *instance {
 	t.Helper()
 	in := &instance{name: name, addr: freeAddr(t)}
 	cmd := exec.Command(binPath, "serve")
-	cmd.Env = append(slices.Clone(s.env), "MEDIAGATE_ADDR="+in.addr)
+	cmd.Env = append(slices.Clone(s.env), "MEDIAGATE_ADDR="+in.addr, "MEDIAGATE_DATA_DIR="+filepath.Join(s.root, "data-"+name))
 	cmd.Dir = s.root
 	in.proc = startProcess(t, "mediagate "+name, cmd)
 	t.Cleanup(func() { in.proc.shutdown(t, false) })
@@ -47,8 +52,10 @@ func (s *suite) startInstance(t *testing.T, name string) *instance {
 }
 
 // TestCluster runs three instances on one PostgreSQL and one bucket behind
-// one nginx upstream: an upload through A streams through C with Range; a
-// revoke through A denies through C within 100 ms (and the other way round);
+// one nginx upstream, each with a data dir of its own: an upload through A
+// streams through C with Range; a resumable upload cut off half-way through
+// A is resumed through B and streams through C; a revoke through A denies
+// through C within 100 ms (and the other way round);
 // a loop of GETs through nginx sees no failure while an instance is killed;
 // and three instances starting at once, with their recovery and upload
 // janitors, lose nothing.
@@ -89,6 +96,60 @@ func TestCluster(t *testing.T) {
 		}
 	})
 
+	t.Run("resumable upload cut on A, resumed on B, streamed on C", func(t *testing.T) {
+		video := make([]byte, 12<<20) // more than two of s3store's 5 MiB parts
+		rand.Read(video)
+		half := len(video) / 2
+		onA, onB := upA, *s
+		onB.base = "http://" + b.addr
+		tusHeaders := func(extra ...[2]string) [][2]string { return append([][2]string{{"Tus-Resumable", "1.0.0"}}, extra...) }
+		cr := onA.do(t, call{method: http.MethodPost, path: "/api/uploads/", token: owner.token, headers: tusHeaders(
+			[2]string{"Upload-Length", strconv.Itoa(len(video))},
+			[2]string{"Upload-Metadata", "filename " + base64.StdEncoding.EncodeToString([]byte("cut.bin"))})})
+		mustStatus(t, "create an upload on A", cr, http.StatusCreated)
+		loc := cr.Header.Get("Location")
+		// Half the body, then the client is gone.
+		conn, err := net.Dial("tcp", a.addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fmt.Fprintf(conn, "PATCH %s HTTP/1.1\r\nHost: %s\r\nAuthorization: Bearer %s\r\nTus-Resumable: 1.0.0\r\nUpload-Offset: 0\r\n"+
+			"Content-Type: application/offset+octet-stream\r\nContent-Length: %d\r\n\r\n", loc, a.addr, owner.token, len(video))
+		if _, err := conn.Write(video[:half]); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(300 * time.Millisecond)
+		conn.Close()
+		var offset int
+		if !eventually(10*time.Second, func() bool {
+			h, err := onB.try(call{method: http.MethodHead, path: loc, token: owner.token, headers: tusHeaders()})
+			if err != nil || h.Status != http.StatusOK {
+				return false
+			}
+			offset, _ = strconv.Atoi(h.Header.Get("Upload-Offset"))
+			return offset > 0
+		}) {
+			t.Fatalf("B never saw the bytes A received")
+		}
+		t.Logf("cut after %d bytes sent; B resumes at offset %d", half, offset)
+		done := onB.do(t, call{method: http.MethodPatch, path: loc, token: owner.token, body: bytes.NewReader(video[offset:]),
+			headers: tusHeaders([2]string{"Upload-Offset", strconv.Itoa(offset)}, [2]string{"Content-Type", "application/offset+octet-stream"})})
+		mustStatus(t, "resume on B", done, http.StatusNoContent)
+		item := done.Header.Get("Mediagate-Item-Url")
+		got := decodeJSON[mediaItem](t, "the resumed upload's item", c.get(t, s, item, owner.token))
+		checkItem(t, got, video)
+		direct := *s
+		direct.base = "http://" + c.addr
+		rr := direct.do(t, call{method: http.MethodGet, path: got.URL, token: owner.token, headers: [][2]string{{"Range", "bytes=6000000-6000999"}}})
+		if rr.Status != http.StatusPartialContent || !bytes.Equal(rr.Body, video[6000000:6001000]) {
+			t.Errorf("Range of the resumed upload through C: %s", rr)
+		}
+		// Nothing of the upload is left in the bucket once it is an item.
+		if !eventually(5*time.Second, func() bool { return len(s.objects(t, s3Prefix+"uploads/")) == 0 }) {
+			t.Errorf("the finished upload left %v in the bucket", s.objects(t, s3Prefix+"uploads/"))
+		}
+	})
+
 	t.Run("revoke denies at once everywhere", func(t *testing.T) {
 		grant := "/api/media/" + string(it.ID) + "/grants/user:" + viewer.email
 		for _, pair := range [][2]*instance{{a, c}, {c, a}} {
@@ -101,8 +162,8 @@ func TestCluster(t *testing.T) {
 			}
 			// Warm: the allow is cached on the other instance now.
 			mustStatus(t, "viewer through "+other.name, other.get(t, s, it.URL, viewer.token), http.StatusOK)
-			start := time.Now()
 			mustStatus(t, "revoke through "+via.name, onVia.do(t, call{method: http.MethodDelete, path: grant, token: owner.token}), http.StatusNoContent)
+			start := time.Now() // the revoke is committed: from here on no instance may allow
 			var took time.Duration
 			if !eventually(5*time.Second, func() bool {
 				st := other.get(t, s, it.URL, viewer.token).Status
@@ -198,7 +259,30 @@ func TestCluster(t *testing.T) {
 			wg.Go(func() { started[i] = s.startInstance(t, n) })
 		}
 		wg.Wait()
-		time.Sleep(3 * time.Second) // past the upload expiry: every janitor has run
+		// A resumable upload that stays active while the three janitors run
+		// past the 2 s expiry: it is live, and no janitor may take it.
+		onNew := *s
+		onNew.base = "http://" + started[0].addr
+		chunk := make([]byte, 64<<10)
+		rand.Read(chunk)
+		const chunks = 8
+		cr := onNew.do(t, call{method: http.MethodPost, path: "/api/uploads/", token: owner.token, headers: [][2]string{
+			{"Tus-Resumable", "1.0.0"}, {"Upload-Length", strconv.Itoa(chunks * len(chunk))},
+			{"Upload-Metadata", "filename " + base64.StdEncoding.EncodeToString([]byte("slow.bin"))}}})
+		mustStatus(t, "create a slow upload", cr, http.StatusCreated)
+		loc := cr.Header.Get("Location")
+		var last *answer
+		for i := range chunks {
+			via := *s
+			via.base = "http://" + started[i%3].addr
+			last = via.do(t, call{method: http.MethodPatch, path: loc, token: owner.token, body: bytes.NewReader(chunk), headers: [][2]string{
+				{"Tus-Resumable", "1.0.0"}, {"Upload-Offset", strconv.Itoa(i * len(chunk))}, {"Content-Type", "application/offset+octet-stream"}}})
+			mustStatus(t, fmt.Sprintf("PATCH %d of the slow upload through %s", i, started[i%3].name), last, http.StatusNoContent)
+			time.Sleep(450 * time.Millisecond) // 3.6 s in all, the janitors run every second
+		}
+		slow := decodeJSON[mediaItem](t, "the slow upload's item", onNew.get(t, last.Header.Get("Mediagate-Item-Url"), owner.token))
+		checkItem(t, slow, bytes.Repeat(chunk, chunks))
+		onNew.deleteItem(t, owner.token, slow.ID)
 		after := s.blobs(t)
 		slices.Sort(before)
 		slices.Sort(after)

@@ -573,6 +573,23 @@ func (s *suite) blobs(t testing.TB) []string {
 	return keys
 }
 
+// objects lists the bucket's keys under prefix.
+func (s *suite) objects(t testing.TB, prefix string) []string {
+	t.Helper()
+	var keys []string
+	p := s3.NewListObjectsV2Paginator(s.bucket.Client(), &s3.ListObjectsV2Input{Bucket: &s.bucket.Name, Prefix: &prefix})
+	for p.HasMorePages() {
+		page, err := p.NextPage(context.Background())
+		if err != nil {
+			t.Fatalf("listing the bucket: %v", err)
+		}
+		for _, o := range page.Contents {
+			keys = append(keys, *o.Key)
+		}
+	}
+	return keys
+}
+
 // blob returns the content of a blob blobs named.
 func (s *suite) blob(t testing.TB, key string) []byte {
 	t.Helper()

@@ -97,10 +97,12 @@ func serve(ctx context.Context, e env, args []string) error {
 	if err != nil {
 		return err
 	}
-	// Abandoned resumable uploads are removed now and then from here on.
+	defer a.Close() // after the server and the janitor have stopped
+	// Abandoned resumable uploads are removed now and then from here on, by
+	// every instance.
 	janitorCtx, stopJanitor := context.WithCancel(context.Background())
 	janitorDone := make(chan struct{})
-	go func() { defer close(janitorDone); a.CleanUploads(janitorCtx) }()
+	go func() { defer close(janitorDone); a.Uploads().Run(janitorCtx) }()
 	defer func() { stopJanitor(); <-janitorDone }()
 
 	ln, err := net.Listen("tcp", cfg.Addr)

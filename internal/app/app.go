@@ -3,7 +3,6 @@
 package app
 
 import (
-	"context"
 	"log/slog"
 	"net"
 	"net/http"
@@ -110,10 +109,6 @@ func (a *App) readyz(w http.ResponseWriter, r *http.Request) {
 
 // caller returns the signed-in principal or the reason there is none.
 func caller(r *http.Request) (acl.Principal, error) { return session.Caller(r.Context()) }
-
-// detach keeps work that must finish (a commit after a long upload) from
-// being cancelled by a client that goes away at the last moment.
-func detach(ctx context.Context) context.Context { return context.WithoutCancel(ctx) }
 
 // record puts one streaming decision in the read audit.
 func (a *App) record(r *http.Request, item, who string, allowed bool) {

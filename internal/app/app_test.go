@@ -61,6 +61,13 @@ func newHarness(t *testing.T, mutate func(*config.Config)) *harness {
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}
+	return startHarness(t, cfg, pool)
+}
+
+// startHarness runs the app with cfg on pool, which is on cfg's database.
+func startHarness(t *testing.T, cfg config.Config, pool *pgxpool.Pool) *harness {
+	t.Helper()
+	url := cfg.DatabaseURL
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	disk, err := media.OpenDisk(cfg)
 	if err != nil {
@@ -93,6 +100,7 @@ func newHarness(t *testing.T, mutate func(*config.Config)) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(a.Close) // after srv.Close
 	srv := httptest.NewServer(a.Routes())
 	t.Cleanup(srv.Close)
 	return &harness{t: t, cfg: cfg, pool: pool, users: auth.Users, srv: srv, hub: hub, app: a}

@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
@@ -19,6 +20,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/mediagate/mediagate/internal/acl"
 	"github.com/mediagate/mediagate/internal/config"
@@ -91,6 +95,24 @@ func (h *harness) uploadFiles() []string {
 		names = append(names, e.Name())
 	}
 	return names
+}
+
+// receipt returns the item the receipt of the upload at loc names ("" while
+// unfinished), and whether there is a receipt.
+func (h *harness) receipt(loc string) (string, bool) {
+	h.t.Helper()
+	var item *string
+	err := h.pool.QueryRow(context.Background(), `SELECT media_id::text FROM resumable_uploads WHERE id = $1`, path.Base(loc)).Scan(&item)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return "", false
+	}
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	if item == nil {
+		return "", true
+	}
+	return *item, true
 }
 
 func (h *harness) count(table string) int {
@@ -203,9 +225,12 @@ func TestTusResumableUpload(t *testing.T) {
 	if n := h.count("blobs"); n != 1 {
 		t.Errorf("%d blobs, want 1", n)
 	}
-	// Only the receipt is left of the upload.
-	if files := h.uploadFiles(); !slices.Equal(files, []string{path.Base(loc) + ".info"}) {
+	// Only the receipt is left of the upload, in PostgreSQL.
+	if files := h.uploadFiles(); len(files) != 0 {
 		t.Errorf("uploads dir holds %v", files)
+	}
+	if item, ok := h.receipt(loc); item != id || !ok {
+		t.Errorf("receipt names %q (%v), want %s", item, ok, id)
 	}
 	assertEmptyDir(t, h.cfg.TmpDir())
 
@@ -213,8 +238,8 @@ func TestTusResumableUpload(t *testing.T) {
 	wantStatus(t, h.do("DELETE", loc, token, nil, "Tus-Resumable", "1.0.0"), http.StatusNoContent)
 	wantStatus(t, h.tusHead(token, loc), http.StatusNotFound)
 	wantStatus(t, h.do("GET", "/api/media/"+id, token, nil), http.StatusOK)
-	if files := h.uploadFiles(); len(files) != 0 {
-		t.Errorf("uploads dir holds %v", files)
+	if _, ok := h.receipt(loc); ok {
+		t.Error("the terminated upload's receipt is kept")
 	}
 }
 
@@ -306,6 +331,9 @@ func TestTusRefusals(t *testing.T) {
 	if n := h.count("media"); n != 0 {
 		t.Errorf("refused uploads made %d items", n)
 	}
+	if n := h.count("resumable_uploads"); n != 0 {
+		t.Errorf("refused uploads left %d receipts", n)
+	}
 }
 
 func TestTusUploadIsTheCreatorsOnly(t *testing.T) {
@@ -378,6 +406,9 @@ func TestTusTerminate(t *testing.T) {
 	wantStatus(t, h.tusPatch(token, loc, 1000, data[1000:]), http.StatusNotFound)
 	if files := h.uploadFiles(); len(files) != 0 {
 		t.Errorf("a terminated upload left %v", files)
+	}
+	if _, ok := h.receipt(loc); ok {
+		t.Error("a terminated upload left its receipt")
 	}
 	if n := h.count("media"); n != 0 {
 		t.Errorf("%d items", n)
@@ -459,22 +490,20 @@ func TestTusJanitor(t *testing.T) {
 	stale := h.tusStart(token, len(data), tusMeta("filename", "stale.txt"))
 	wantStatus(t, h.tusPatch(token, stale, 0, data[:100]), http.StatusNoContent)
 	fresh := h.tusStart(token, len(data), tusMeta("filename", "fresh.txt"))
-	wantStatus(t, h.tusPatch(token, fresh, 0, data[:200]), http.StatusNoContent)
+	wantStatus(t, h.tusPatch(token, fresh, 0, data[:100]), http.StatusNoContent)
 	finished := h.tusStart(token, len(data), tusMeta("filename", "finished.txt"))
 	last := h.tusPatch(token, finished, 0, data)
 	wantStatus(t, last, http.StatusNoContent)
 
-	// The stale upload and the finished one's receipt saw nothing for two
-	// hours; the fresh one was created then but got its bytes just now.
-	old := time.Now().Add(-2 * time.Hour)
-	for _, name := range []string{path.Base(stale), path.Base(stale) + ".info", path.Base(finished) + ".info", path.Base(fresh) + ".info"} {
-		if err := os.Chtimes(filepath.Join(h.cfg.UploadsDir(), name), old, old); err != nil {
-			t.Fatal(err)
-		}
+	// All three saw nothing for two hours; then the fresh one got bytes.
+	if _, err := h.pool.Exec(context.Background(), `UPDATE resumable_uploads
+		SET created_at = created_at - interval '2 hours', active_at = active_at - interval '2 hours'`); err != nil {
+		t.Fatal(err)
 	}
-	n, err := cleanUploads(h.cfg.UploadsDir(), h.cfg.UploadExpiry, time.Now())
+	wantStatus(t, h.tusPatch(token, fresh, 100, data[100:200]), http.StatusNoContent)
+	n, err := h.app.Uploads().Expire(context.Background(), time.Now())
 	if err != nil || n != 2 {
-		t.Errorf("cleanUploads = %d, %v; want 2 removed", n, err)
+		t.Errorf("Expire = %d, %v; want 2 removed", n, err)
 	}
 	wantStatus(t, h.tusHead(token, stale), http.StatusNotFound)
 	wantStatus(t, h.tusHead(token, finished), http.StatusNotFound)
@@ -485,6 +514,9 @@ func TestTusJanitor(t *testing.T) {
 	if files := h.uploadFiles(); len(files) != 2 {
 		t.Errorf("uploads dir holds %v, want the fresh upload only", files)
 	}
+	if n := h.count("resumable_uploads"); n != 1 {
+		t.Errorf("%d receipts, want the fresh upload's", n)
+	}
 
 	// The serve command's janitor, with a tiny expiry.
 	h2 := newHarness(t, func(c *config.Config) { c.UploadExpiry = 50 * time.Millisecond })
@@ -493,11 +525,11 @@ func TestTusJanitor(t *testing.T) {
 	wantStatus(t, h2.tusPatch(token2, loc, 0, data[:100]), http.StatusNoContent)
 	ctx, cancel := context.WithCancel(context.Background())
 	stopped := make(chan struct{})
-	go func() { defer close(stopped); h2.app.CleanUploads(ctx) }()
+	go func() { defer close(stopped); h2.app.Uploads().Run(ctx) }()
 	defer func() { cancel(); <-stopped }()
-	for start := time.Now(); len(h2.uploadFiles()) != 0; time.Sleep(20 * time.Millisecond) {
+	for start := time.Now(); len(h2.uploadFiles()) != 0 || h2.count("resumable_uploads") != 0; time.Sleep(20 * time.Millisecond) {
 		if time.Since(start) > 10*time.Second {
-			t.Fatalf("the janitor left %v", h2.uploadFiles())
+			t.Fatalf("the janitor left %v and %d receipts", h2.uploadFiles(), h2.count("resumable_uploads"))
 		}
 	}
 	wantStatus(t, h2.tusHead(token2, loc), http.StatusNotFound)
@@ -555,8 +587,11 @@ func TestTusWithSessionCookie(t *testing.T) {
 	if it.Owner != email || it.SHA256 != sha256Of(data) || !strings.HasPrefix(it.ContentType, "text/plain") {
 		t.Errorf("item = %+v", it)
 	}
-	if n := len(h.uploadFiles()); n != 1 {
-		t.Errorf("uploads dir holds %d files, want the receipt", n)
+	if files := h.uploadFiles(); len(files) != 0 {
+		t.Errorf("uploads dir holds %v, want nothing", files)
+	}
+	if item, _ := h.receipt(patch.Request.URL.Path); item != it.ID {
+		t.Errorf("receipt names %q, want %s", item, it.ID)
 	}
 }
 
@@ -584,6 +619,9 @@ func TestTusFolderRevokedMidUpload(t *testing.T) {
 	wantStatus(t, h.tusHead(guest, loc), http.StatusNotFound)
 	if files := h.uploadFiles(); len(files) != 0 {
 		t.Errorf("the refused upload left %v", files)
+	}
+	if _, ok := h.receipt(loc); ok {
+		t.Error("the refused upload left its receipt")
 	}
 	assertEmptyDir(t, h.cfg.TmpDir())
 	if n := h.count("media"); n != 0 {
@@ -618,4 +656,118 @@ func TestTusItemFinishesACompleteUpload(t *testing.T) {
 		t.Errorf("asking twice made %d items (%s, %s)", h.count("media"), first.ID, second.ID)
 	}
 	wantHeader(t, h.tusHead(token, loc), headerItemID, first.ID)
+}
+
+// instance starts another instance of h's app, as a second server behind the
+// same nginx upstream: the same database and data dir, its own pool, caches,
+// locks and HTTP server.
+func (h *harness) instance() *harness {
+	h.t.Helper()
+	pool, err := pgxpool.New(context.Background(), h.cfg.DatabaseURL)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	h.t.Cleanup(pool.Close) // after the instance's own cleanups
+	return startHarness(h.t, h.cfg, pool)
+}
+
+// TestTusAcrossInstances runs an upload over two instances of the app, as
+// a load balancer spreads one client's requests: created on one, resumed
+// and finished on the other, and answered for by both. A PATCH that hangs on
+// one instance is stopped by the client's HEAD on the other (tusd's release
+// request, which crosses instances by NOTIFY), and the HEAD then answers
+// with what that PATCH wrote, at once rather than after tusd's 20 s lock
+// timeout.
+func TestTusAcrossInstances(t *testing.T) {
+	t.Parallel()
+	a := newHarness(t, nil)
+	b := a.instance()
+	email, token := a.user(acl.RoleEditor)
+	_, stranger := a.user(acl.RoleEditor)
+	data := make([]byte, 600<<10)
+	for i := range data {
+		data[i] = byte(i * 13 % 251)
+	}
+	copy(data, sampleMP4(t)[:4096]) // sniffed from its start
+	loc := a.tusStart(token, len(data), tusMeta("filename", "both.mp4"))
+	head := b.tusHead(token, loc)
+	wantStatus(t, head, http.StatusOK)
+	wantHeader(t, head, "Upload-Offset", "0")
+	wantStatus(t, b.tusHead(stranger, loc), http.StatusNotFound)
+
+	// A PATCH on a that sends a third of the file and then nothing.
+	const sent = 200 << 10
+	pr, pw := io.Pipe()
+	defer pw.Close()
+	req, err := http.NewRequest("PATCH", a.srv.URL+loc, pr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.ContentLength = int64(len(data))
+	for k, v := range map[string]string{"Authorization": "Bearer " + token, "Tus-Resumable": "1.0.0",
+		"Upload-Offset": "0", "Content-Type": "application/offset+octet-stream"} {
+		req.Header.Set(k, v)
+	}
+	hung := make(chan int, 1)
+	go func() {
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			hung <- 0
+			return
+		}
+		resp.Body.Close()
+		hung <- resp.StatusCode
+	}()
+	if _, err := pw.Write(data[:sent]); err != nil {
+		t.Fatal(err)
+	}
+	bin := filepath.Join(a.cfg.UploadsDir(), path.Base(loc))
+	for start := time.Now(); ; time.Sleep(10 * time.Millisecond) {
+		if fi, err := os.Stat(bin); err == nil && fi.Size() == sent {
+			break
+		}
+		if time.Since(start) > 10*time.Second {
+			t.Fatal("a did not receive the first bytes")
+		}
+	}
+
+	// The client gives up on it and asks b where to resume.
+	start := time.Now()
+	head = b.tusHead(token, loc)
+	took := time.Since(start)
+	wantStatus(t, head, http.StatusOK)
+	wantHeader(t, head, "Upload-Offset", strconv.Itoa(sent))
+	if took > 5*time.Second {
+		t.Errorf("HEAD on b waited %v for a's PATCH to let go", took)
+	}
+	t.Logf("HEAD on b stopped the PATCH on a and answered in %v", took)
+	select {
+	case status := <-hung:
+		if status == http.StatusNoContent {
+			t.Error("the interrupted PATCH succeeded")
+		}
+		t.Logf("the interrupted PATCH got %d (0: no answer)", status)
+	case <-time.After(10 * time.Second):
+		t.Fatal("the PATCH on a still runs")
+	}
+
+	last := b.tusPatch(token, loc, sent, data[sent:])
+	wantStatus(t, last, http.StatusNoContent)
+	id := last.Header.Get(headerItemID)
+	it := decode[itemJSON](t, a.do("GET", loc+"/item", token, nil))
+	if it.ID != id || it.SHA256 != sha256Of(data) || it.Owner != email || it.ContentType != "video/mp4" {
+		t.Errorf("item from a = %+v, want %s with sha256 %s", it, id, sha256Of(data))
+	}
+	head = a.tusHead(token, loc)
+	wantStatus(t, head, http.StatusOK)
+	wantHeader(t, head, "Upload-Offset", strconv.Itoa(len(data)))
+	wantHeader(t, head, headerItemID, id)
+	wantStatus(t, a.do("GET", loc+"/item", stranger, nil), http.StatusNotFound)
+
+	// Forgotten on one, it is gone on both.
+	wantStatus(t, a.do("DELETE", loc, token, nil, "Tus-Resumable", "1.0.0"), http.StatusNoContent)
+	wantStatus(t, b.tusHead(token, loc), http.StatusNotFound)
+	if files := a.uploadFiles(); len(files) != 0 {
+		t.Errorf("uploads dir holds %v", files)
+	}
 }

@@ -44,8 +44,8 @@ type Accelerator interface {
 
 // AccelRequest is what an accel target is for.
 type AccelRequest struct {
-	Method      string // GET or HEAD
-	Whole       bool   // deliver the whole blob, whatever Range the client sent
+	Method             string // GET or HEAD
+	Whole              bool   // deliver the whole blob, whatever Range the client sent
 	ContentType        string // what the blob is sent as, for Proxied stores
 	ContentDisposition string // likewise
 }

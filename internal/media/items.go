@@ -68,6 +68,9 @@ func NewStore(pool *pgxpool.Pool, st Storage, decide *acl.Decider, log *slog.Log
 // changed drops this instance's cached decisions after a commit.
 func (s *Store) changed() { s.decide.Hub().Changed(invalidate.ACL) }
 
+// Spool returns this process's temp space.
+func (s *Store) Spool() *Spool { return s.spool }
+
 // Blobs returns where the store keeps its blobs.
 func (s *Store) Blobs() Blobs { return s.blobs }
 

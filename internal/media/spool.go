@@ -56,6 +56,10 @@ func OpenSpool(dir string) (*Spool, error) {
 // pendingSuffix marks a lock file being set up.
 const pendingSuffix = ".pending"
 
+// Dir is this process's own temp dir: what is put there goes with the
+// process (and with its leftovers, should it die).
+func (s *Spool) Dir() string { return s.work }
+
 // Close removes this process's temp dir and releases its lock.
 func (s *Spool) Close() error {
 	err := os.RemoveAll(s.work)
