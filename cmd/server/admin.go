@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -11,9 +12,12 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"text/tabwriter"
+	"time"
 
 	"github.com/mediagate/mediagate/internal/acl"
 	"github.com/mediagate/mediagate/internal/config"
+	"github.com/mediagate/mediagate/internal/jobs"
 	"github.com/mediagate/mediagate/internal/nginxconf"
 	"github.com/mediagate/mediagate/internal/session"
 )
@@ -195,4 +199,64 @@ func loadConfigArgs(e env, name string, args []string) (config.Config, []string,
 	fs.SetOutput(e.stderr)
 	cfg, err := config.Load(fs, args, e.getenv)
 	return cfg, fs.Args(), err
+}
+
+// jobsCmd is "mediagate jobs" (the recent jobs) and "mediagate jobs retry ID".
+func jobsCmd(ctx context.Context, e env, args []string) error {
+	var retry int64
+	rest := args
+	if len(args) > 0 && args[0] == "retry" {
+		if len(args) < 2 {
+			return errors.New("jobs retry: missing the job's id")
+		}
+		id, err := strconv.ParseInt(args[1], 10, 64)
+		if err != nil || id <= 0 {
+			return fmt.Errorf("jobs retry: %q is not a job id", args[1])
+		}
+		retry, rest = id, args[2:]
+	}
+	var limit int
+	cfg, err := loadConfig(e, "jobs", rest, func(fs *flag.FlagSet) {
+		fs.IntVar(&limit, "limit", 20, "how many recent jobs to list")
+	})
+	if err != nil {
+		return err
+	}
+	pool, err := openDB(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	j, err := jobs.New(pool, nil, jobs.Options{Log: e.log})
+	if err != nil {
+		return err
+	}
+	if retry > 0 {
+		job, err := j.Retry(ctx, retry)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(e.stderr, "job %d: %s again\n", job.ID, job.State)
+		return nil
+	}
+	list, err := j.List(ctx, max(limit, 1))
+	if err != nil {
+		return err
+	}
+	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tSTATE\tATTEMPT\tCREATED\tBLOB\tERROR")
+	for _, jb := range list {
+		fmt.Fprintf(tw, "%d\t%s\t%d\t%s\t%s\t%s\n", jb.ID, jb.State, jb.Attempt, jb.CreatedAt.UTC().Format(time.RFC3339),
+			jb.Blob, oneLineOf(jb.Error))
+	}
+	return tw.Flush()
+}
+
+// oneLineOf keeps an error to one table cell.
+func oneLineOf(s string) string {
+	s = strings.Join(strings.Fields(s), " ")
+	if len(s) > 120 {
+		s = s[:117] + "..."
+	}
+	return s
 }

@@ -11,6 +11,7 @@
 //	mediagate group member add|remove NAME EMAIL
 //	mediagate nginx-config [--listen ADDR] [--upstream ADDR]... [--prefix DIR] [--server-only]
 //	mediagate storage copy --to s3|local
+//	mediagate jobs [--limit N] | jobs retry ID
 //
 // Values meant for scripts go to stdout, everything else to stderr.
 package main
@@ -72,6 +73,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return nginxConfig(ctx, e, rest)
 	case "storage":
 		return storageCmd(ctx, e, rest)
+	case "jobs":
+		return jobsCmd(ctx, e, rest)
 	case "help":
 		fmt.Fprint(stdout, usage)
 		return nil
@@ -107,6 +110,8 @@ Commands:
                               print an nginx.conf for the current configuration
   storage copy --to s3|local  copy every blob into the other storage, each checked by
                               its SHA-256; run again, it goes on where it stopped
+  jobs [--limit N]            list the media pipeline's recent jobs, with state and error
+  jobs retry ID               make a job due again now
 
 Every command reads the configuration from the environment; flags mirror it
 (mediagate serve -h lists them).

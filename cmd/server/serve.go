@@ -19,6 +19,7 @@ import (
 	"github.com/mediagate/mediagate/internal/config"
 	"github.com/mediagate/mediagate/internal/db"
 	"github.com/mediagate/mediagate/internal/invalidate"
+	"github.com/mediagate/mediagate/internal/jobs"
 	"github.com/mediagate/mediagate/internal/media"
 	"github.com/mediagate/mediagate/internal/session"
 )
@@ -32,11 +33,20 @@ func loadConfig(e env, name string, args []string, extra func(fs *flag.FlagSet))
 	return config.Load(fs, args, e.getenv)
 }
 
-// openDB connects, creating and migrating the database first.
+// openDB connects, creating and migrating the database first: ours, then
+// River's on its own track.
 func openDB(ctx context.Context, cfg config.Config) (*pgxpool.Pool, error) {
 	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
 	defer cancel()
-	return db.Open(ctx, cfg.DatabaseURL)
+	pool, err := db.Open(ctx, cfg.DatabaseURL)
+	if err != nil {
+		return nil, err
+	}
+	if err := jobs.Migrate(ctx, pool); err != nil {
+		pool.Close()
+		return nil, err
+	}
+	return pool, nil
 }
 
 func serve(ctx context.Context, e env, args []string) error {
@@ -86,6 +96,23 @@ func serve(ctx context.Context, e env, args []string) error {
 	if err := store.Recover(ctx); err != nil {
 		return fmt.Errorf("recover storage: %w", err)
 	}
+	pipeline, err := jobs.New(pool, store, jobs.Options{Workers: cfg.JobWorkers, Log: e.log})
+	if err != nil {
+		return err
+	}
+	store.SetEnqueuer(pipeline)
+	if cfg.JobWorkers > 0 {
+		if err := pipeline.Start(ctx); err != nil {
+			return fmt.Errorf("start the media pipeline: %w", err)
+		}
+		defer func() {
+			stopCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			if err := pipeline.Stop(stopCtx); err != nil {
+				e.log.Warn("stop the media pipeline", "err", err)
+			}
+		}()
+	}
 	auth := session.NewAuth(pool, cfg, e.log, hub)
 	defer auth.Close()
 	reads := audit.New(pool, e.log, audit.Options{})
@@ -97,6 +124,7 @@ func serve(ctx context.Context, e env, args []string) error {
 	if err != nil {
 		return err
 	}
+	a.SetPipeline(pipeline)
 	defer a.Close() // after the server and the janitor have stopped
 	// Abandoned resumable uploads are removed now and then from here on, by
 	// every instance.

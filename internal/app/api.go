@@ -21,17 +21,59 @@ import (
 
 // itemJSON is an item as the API shows it.
 type itemJSON struct {
-	ID          string    `json:"id"`
-	Filename    string    `json:"filename"`
-	Size        int64     `json:"size"`
-	SHA256      string    `json:"sha256"`
-	ContentType string    `json:"content_type"`
-	CreatedAt   time.Time `json:"created_at"`
-	URL         string    `json:"url"`
-	Owner       string    `json:"owner,omitempty"`
-	Folder      *string   `json:"folder"`
-	PublicURL   string    `json:"public_url,omitempty"`
-	Permission  string    `json:"permission"`
+	ID          string        `json:"id"`
+	Filename    string        `json:"filename"`
+	Size        int64         `json:"size"`
+	SHA256      string        `json:"sha256"`
+	ContentType string        `json:"content_type"`
+	CreatedAt   time.Time     `json:"created_at"`
+	URL         string        `json:"url"`
+	Owner       string        `json:"owner,omitempty"`
+	Folder      *string       `json:"folder"`
+	PublicURL   string        `json:"public_url,omitempty"`
+	Permission  string        `json:"permission"`
+	Media       *mediaJSON    `json:"media,omitempty"`    // what the pipeline found, for video, audio and images
+	Captions    []captionJSON `json:"captions,omitempty"` // GET /api/media/{id} only
+}
+
+// mediaJSON is what the media pipeline knows of an item's content.
+type mediaJSON struct {
+	State      string  `json:"state"`            // pending, ready or failed
+	Reason     string  `json:"reason,omitempty"` // why it failed
+	Kind       string  `json:"kind,omitempty"`   // video, audio, image
+	Duration   float64 `json:"duration,omitempty"`
+	Width      int     `json:"width,omitempty"`
+	Height     int     `json:"height,omitempty"`
+	Rotation   int     `json:"rotation,omitempty"`
+	VideoCodec string  `json:"video_codec,omitempty"`
+	AudioCodec string  `json:"audio_codec,omitempty"`
+	Bitrate    int64   `json:"bitrate,omitempty"`
+	PosterURL  string  `json:"poster_url,omitempty"`
+	ThumbURL   string  `json:"thumb_url,omitempty"`
+	StreamURL  string  `json:"stream_url,omitempty"` // the faststart rendition a player should get, when there is one
+}
+
+// withInfo is toJSON with what the pipeline knows.
+func withInfo(it media.Item, infos map[string]media.Info) itemJSON {
+	j := toJSON(it)
+	in, ok := infos[it.SHA256]
+	if !ok {
+		return j
+	}
+	m := &mediaJSON{State: in.State, Reason: in.Reason, Kind: in.Kind, Duration: in.Duration, Width: in.Width,
+		Height: in.Height, Rotation: in.Rotation, VideoCodec: in.VideoCodec, AudioCodec: in.AudioCodec, Bitrate: in.Bitrate}
+	for kind, dst := range map[string]*string{media.DerivedPoster: &m.PosterURL, media.DerivedThumb: &m.ThumbURL, media.DerivedStream: &m.StreamURL} {
+		if in.Derived[kind] {
+			*dst = derivedURL(it.ID, kind)
+		}
+	}
+	j.Media = m
+	return j
+}
+
+// derivedURL is where an item's derived file of kind is.
+func derivedURL(id, kind string) string {
+	return config.PrivatePrefix + id + "/" + derivedPrefix + "/" + kind
 }
 
 func toJSON(it media.Item) itemJSON {
@@ -76,9 +118,13 @@ func (a *App) apiListMedia(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	infos, err := a.media.BlobInfos(r.Context(), blobsOf(page.Items))
+	if err != nil {
+		return err
+	}
 	items := make([]itemJSON, len(page.Items))
 	for i, it := range page.Items {
-		items[i] = toJSON(it)
+		items[i] = withInfo(it, infos)
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"items": items, "next_cursor": page.Next})
 	return nil
@@ -106,8 +152,27 @@ func (a *App) apiGetMedia(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, toJSON(it))
+	infos, err := a.media.BlobInfos(r.Context(), []string{it.SHA256})
+	if err != nil {
+		return err
+	}
+	captions, err := a.media.Captions(r.Context(), it.ID)
+	if err != nil {
+		return err
+	}
+	j := withInfo(it, infos)
+	j.Captions = captionsJSON(captions)
+	writeJSON(w, http.StatusOK, j)
 	return nil
+}
+
+// blobsOf lists the items' blobs.
+func blobsOf(items []media.Item) []string {
+	out := make([]string, len(items))
+	for i, it := range items {
+		out[i] = it.SHA256
+	}
+	return out
 }
 
 func (a *App) apiUpload(w http.ResponseWriter, r *http.Request) error {

@@ -3,6 +3,7 @@
 package app
 
 import (
+	"context"
 	"log/slog"
 	"net"
 	"net/http"
@@ -31,7 +32,18 @@ type App struct {
 	audit  *audit.Log
 	log    *slog.Logger
 	tus    *resumable
+	// pipeline starts the media pipeline again for a blob; nil without one.
+	pipeline Retrier
 }
+
+// Retrier starts the media pipeline again for a blob whose job failed
+// (package jobs).
+type Retrier interface {
+	RetryBlob(ctx context.Context, blob string) error
+}
+
+// SetPipeline lets managers retry the media pipeline through the API.
+func (a *App) SetPipeline(r Retrier) { a.pipeline = r }
 
 // New returns an App. It parses the templates, so a broken one fails start-up.
 // decide must be the decider store uses, so that a change made through one

@@ -27,6 +27,11 @@ func (a *App) Routes() http.Handler {
 			r.Get(p, a.handle(a.servePrivate))
 			r.Head(p, a.handle(a.servePrivate))
 		}
+		// Derived files (poster, thumbnail, rendition), under the item's decision.
+		r.Get(config.PrivatePrefix+"{id}/"+derivedPrefix+"/{kind}", a.handle(a.serveDerived))
+		r.Head(config.PrivatePrefix+"{id}/"+derivedPrefix+"/{kind}", a.handle(a.serveDerived))
+		r.Get(config.PrivatePrefix+"{id}/"+derivedPrefix+"/captions/{caption}", a.handle(a.serveCaption))
+		r.Head(config.PrivatePrefix+"{id}/"+derivedPrefix+"/captions/{caption}", a.handle(a.serveCaption))
 		// nginx serves published files itself; the app only does when it runs alone.
 		r.Get(config.PublicPrefix+"{name}", a.handle(a.servePublic))
 		r.Head(config.PublicPrefix+"{name}", a.handle(a.servePublic))
@@ -35,6 +40,14 @@ func (a *App) Routes() http.Handler {
 		for _, p := range []string{sharePrefix + "{token}/download", sharePrefix + "{token}/download/{item}"} {
 			r.Get(p, a.handle(a.shareDownload))
 			r.Head(p, a.handle(a.shareDownload))
+		}
+		for _, p := range []string{sharePrefix + "{token}/" + derivedPrefix + "/{kind}", sharePrefix + "{token}/download/{item}/" + derivedPrefix + "/{kind}"} {
+			r.Get(p, a.handle(a.shareDerived))
+			r.Head(p, a.handle(a.shareDerived))
+		}
+		for _, p := range []string{sharePrefix + "{token}/" + derivedPrefix + "/captions/{caption}", sharePrefix + "{token}/download/{item}/" + derivedPrefix + "/captions/{caption}"} {
+			r.Get(p, a.handle(a.shareCaption))
+			r.Head(p, a.handle(a.shareCaption))
 		}
 	})
 
@@ -93,6 +106,9 @@ func (a *App) Routes() http.Handler {
 			r.Put("/media/{id}/grants/{subject}", a.handle(a.setGrant(false)))
 			r.Delete("/media/{id}/grants/{subject}", a.handle(a.removeGrant(false)))
 			r.Get("/media/{id}/access", a.handle(a.apiAccessLog))
+			r.Post("/media/{id}/pipeline", a.handle(a.apiRetryPipeline))
+			r.Post("/media/{id}/captions", a.handle(a.apiAddCaption))
+			r.Delete("/media/{id}/captions/{caption}", a.handle(a.apiDeleteCaption))
 			r.Post("/media/{id}/publish", a.handle(a.apiPublish))
 			r.Delete("/media/{id}/publish", a.handle(a.apiUnpublish))
 			r.Get("/media/{id}/links", a.handle(a.listLinks(false)))

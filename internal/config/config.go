@@ -73,6 +73,7 @@ type Config struct {
 	UploadExpiry    time.Duration // resumable uploads idle this long are removed
 	PasswordHashes  int           // argon2id operations (19 MiB each) running at once
 	BodyIdleTimeout time.Duration // a request body that sends nothing this long is ended (nginx's client_body_timeout too)
+	JobWorkers      int           // media pipeline jobs worked at once by this instance; 0: none
 
 	Storage     StorageKind // where blobs live
 	S3Endpoint  string      // the S3 API's base URL, e.g. http://127.0.0.1:8333
@@ -108,6 +109,7 @@ func Default() Config {
 		UploadExpiry:    24 * time.Hour,
 		PasswordHashes:  runtime.NumCPU(),
 		BodyIdleTimeout: 60 * time.Second,
+		JobWorkers:      1,
 		Storage:         StorageLocal,
 		S3Region:        "us-east-1",
 		S3PathStyle:     true,
@@ -135,6 +137,7 @@ var Vars = []Var{
 	{"MEDIAGATE_UPLOAD_EXPIRY", "upload-expiry", "remove a resumable upload after this long without activity"},
 	{"MEDIAGATE_PASSWORD_HASHES", "password-hashes", "password hashes and checks running at once, 19 MiB each (default: one per CPU)"},
 	{"MEDIAGATE_BODY_IDLE_TIMEOUT", "body-idle-timeout", "end a request whose body sends nothing, or a download whose client reads nothing, for this long (nginx's client_body_timeout and send_timeout too)"},
+	{"MEDIAGATE_JOB_WORKERS", "job-workers", "media pipeline jobs (probe, posters, faststart) this instance works at once; 0 works none"},
 	{"MEDIAGATE_STORAGE", "storage", "local|s3: where blobs live (the data dir, or an S3-compatible bucket)"},
 	{"MEDIAGATE_S3_ENDPOINT", "s3-endpoint", "the S3 API's base URL, such as http://127.0.0.1:8333"},
 	{"MEDIAGATE_S3_BUCKET", "s3-bucket", "the bucket, which must exist"},
@@ -226,6 +229,13 @@ func (c *Config) apply(get func(flag string) string) error {
 	setDuration("session-lifetime", &c.SessionLifetime)
 	setDuration("upload-expiry", &c.UploadExpiry)
 	setDuration("body-idle-timeout", &c.BodyIdleTimeout)
+	if s := get("job-workers"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 0 || n > 64 {
+			errs = append(errs, fmt.Errorf("job-workers: want a number from 0 to 64, got %q", s))
+		}
+		c.JobWorkers = n
+	}
 	if s := get("storage"); s != "" {
 		c.Storage = StorageKind(strings.ToLower(s))
 	}

@@ -81,7 +81,7 @@ func (s *Store) copyBlob(ctx context.Context, dst Blobs, sha string, size int64)
 	if n, err := blobSize(ctx, dst, sha, size); err == nil && n == size {
 		return false, nil
 	}
-	path, cleanup, err := s.localCopy(ctx, sha, size)
+	path, cleanup, err := s.LocalCopy(ctx, sha, size)
 	if err != nil {
 		return false, err
 	}
@@ -100,9 +100,10 @@ func (s *Store) copyBlob(ctx context.Context, dst Blobs, sha string, size int64)
 	return true, nil
 }
 
-// localCopy returns a local file holding sha's blob, checked against its
-// hash: the blob's own file on local disk, else a spooled copy.
-func (s *Store) localCopy(ctx context.Context, sha string, size int64) (string, func(), error) {
+// LocalCopy returns a local file holding sha's blob, checked against its
+// hash: the blob's own file on local disk, else a copy in the spool, which
+// cleanup removes. Tools that need a file (ffmpeg) read it.
+func (s *Store) LocalCopy(ctx context.Context, sha string, size int64) (string, func(), error) {
 	r, err := s.blobs.Open(ctx, sha, size)
 	if err != nil {
 		return "", nil, err

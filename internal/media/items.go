@@ -45,6 +45,8 @@ type Store struct {
 	limit  int64
 	decide *acl.Decider
 	log    *slog.Logger
+	// enqueue starts the media pipeline for new blobs; nil: no pipeline.
+	enqueue Enqueuer
 	// items caches what Get answered, when the decider has a cache: the
 	// streaming path then costs no query at all.
 	items *invalidate.Cache[itemKey, Item]
@@ -139,17 +141,24 @@ func (s *Store) Create(ctx context.Context, p acl.Principal, rec *Received, file
 		if err := blobLock(ctx, tx, rec.SHA256); err != nil {
 			return err
 		}
-		if _, err := tx.Exec(ctx, `
+		tag, err := tx.Exec(ctx, `
 			INSERT INTO blobs (sha256, size, content_type, extension) VALUES ($1, $2, $3, $4)
-			ON CONFLICT (sha256) DO NOTHING`, rec.SHA256, rec.Size, rec.ContentType, rec.Extension); err != nil {
+			ON CONFLICT (sha256) DO NOTHING`, rec.SHA256, rec.Size, rec.ContentType, rec.Extension)
+		if err != nil {
 			return err
+		}
+		if tag.RowsAffected() == 1 {
+			// New content: its pipeline job commits with it, or neither does.
+			if err := s.enqueueNew(ctx, tx, rec.SHA256, rec.ContentType); err != nil {
+				return err
+			}
 		}
 		// Under the lock: if the transaction fails from here on, the blob may
 		// stay without a row; Recover removes such blobs.
 		if err := s.blobs.Put(ctx, rec.SHA256, rec.path); err != nil {
 			return err
 		}
-		err := tx.QueryRow(ctx, `INSERT INTO media (filename, blob, owner_id, folder_id) VALUES ($1, $2, $3, $4) RETURNING id`,
+		err = tx.QueryRow(ctx, `INSERT INTO media (filename, blob, owner_id, folder_id) VALUES ($1, $2, $3, $4) RETURNING id`,
 			filename, rec.SHA256, p.UserID, folder).Scan(&id)
 		var pgErr *pgconn.PgError
 		if errors.As(err, &pgErr) && pgErr.Code == "23503" { // the folder went away meanwhile
@@ -446,9 +455,15 @@ func (s *Store) Delete(ctx context.Context, p acl.Principal, id string) error {
 		return err
 	}
 	var sha, publicName string
-	var unreferenced bool
+	var gone []string // blobs nothing needs any more, their rows deleted
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		err := tx.QueryRow(ctx, `DELETE FROM media WHERE id = $1 RETURNING blob, COALESCE(public_name, '')`, id).
+		gone = nil
+		var captions []string
+		err := tx.QueryRow(ctx, `SELECT COALESCE(array_agg(blob), '{}') FROM captions WHERE media_id = $1`, id).Scan(&captions)
+		if err != nil {
+			return err
+		}
+		err = tx.QueryRow(ctx, `DELETE FROM media WHERE id = $1 RETURNING blob, COALESCE(public_name, '')`, id).
 			Scan(&sha, &publicName)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return fmt.Errorf("%w: no such media item", errs.ErrNotFound)
@@ -456,12 +471,7 @@ func (s *Store) Delete(ctx context.Context, p acl.Principal, id string) error {
 		if err != nil {
 			return err
 		}
-		if err := blobLock(ctx, tx, sha); err != nil {
-			return err
-		}
-		tag, err := tx.Exec(ctx, `DELETE FROM blobs b WHERE sha256 = $1
-			AND NOT EXISTS (SELECT 1 FROM media WHERE blob = $1)`, sha)
-		unreferenced = err == nil && tag.RowsAffected() == 1
+		gone, err = s.dropUnreferenced(ctx, tx, append([]string{sha}, captions...))
 		return err
 	})
 	if err != nil {
@@ -476,12 +486,60 @@ func (s *Store) Delete(ctx context.Context, p acl.Principal, id string) error {
 			}
 		}
 	}
-	if unreferenced {
-		if err := s.removeUnreferenced(ctx, sha); err != nil {
-			s.log.Error("remove blob of a deleted item (Recover will)", "sha256", sha, "err", err)
+	for _, b := range gone {
+		if err := s.removeUnreferenced(ctx, b); err != nil {
+			s.log.Error("remove blob of a deleted item (Recover will)", "sha256", b, "err", err)
 		}
 	}
 	return nil
+}
+
+// dropUnreferenced deletes, in tx, the rows of the candidate blobs that
+// nothing needs any more, and then of their derived files, each under its
+// lock, and returns them: their bytes go after the commit. A blob whose
+// pipeline job is still due has it cancelled in the same transaction.
+func (s *Store) dropUnreferenced(ctx context.Context, tx pgx.Tx, candidates []string) ([]string, error) {
+	var gone []string
+	seen := map[string]bool{}
+	for len(candidates) > 0 {
+		sha := candidates[0]
+		candidates = candidates[1:]
+		if seen[sha] {
+			continue
+		}
+		seen[sha] = true
+		if err := blobLock(ctx, tx, sha); err != nil {
+			return nil, err
+		}
+		var referenced bool
+		if err := tx.QueryRow(ctx, `SELECT mg_blob_referenced($1)`, sha).Scan(&referenced); err != nil {
+			return nil, err
+		}
+		if referenced {
+			continue
+		}
+		var derived []string
+		var job *int64
+		if err := tx.QueryRow(ctx, `SELECT COALESCE((SELECT array_agg(blob) FROM derivatives WHERE source = $1), '{}'),
+			(SELECT job_id FROM blob_info WHERE blob = $1)`, sha).Scan(&derived, &job); err != nil {
+			return nil, err
+		}
+		if c, ok := s.enqueue.(Canceler); ok && job != nil {
+			if err := c.CancelTx(ctx, tx, *job); err != nil {
+				return nil, fmt.Errorf("cancel the media pipeline: %w", err)
+			}
+		}
+		// The derivatives and blob_info rows go with the blob's (cascade).
+		tag, err := tx.Exec(ctx, `DELETE FROM blobs WHERE sha256 = $1`, sha)
+		if err != nil {
+			return nil, err
+		}
+		if tag.RowsAffected() == 1 {
+			gone = append(gone, sha)
+		}
+		candidates = append(candidates, derived...)
+	}
+	return gone, nil
 }
 
 // removeUnreferenced removes sha's blob unless a row refers to it again.

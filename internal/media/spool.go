@@ -105,3 +105,29 @@ func (s *Spool) CleanDead() error {
 	}
 	return nil
 }
+
+// Adopt takes a finished file in this process's temp dir (Dir), such as one
+// ffmpeg wrote, as a received upload: hashed and sniffed by reading it once,
+// so that it can be stored like one. The file stays where it is until the
+// Received is discarded or stored.
+func (s *Spool) Adopt(path string) (*Received, error) {
+	if filepath.Dir(path) != s.work {
+		return nil, fmt.Errorf("adopt %s: not in this process's temp dir", filepath.Base(path))
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("adopt: %w", err)
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("adopt: %w", err)
+	}
+	rec, err := s.Receive(f, fi.Size())
+	if err != nil {
+		return nil, err
+	}
+	// Receive made a copy; the original is not needed.
+	os.Remove(path)
+	return rec, nil
+}

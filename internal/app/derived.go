@@ -1,0 +1,255 @@
+package app
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"slices"
+	"strings"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/mediagate/mediagate/internal/acl"
+	"github.com/mediagate/mediagate/internal/config"
+	"github.com/mediagate/mediagate/internal/errs"
+	"github.com/mediagate/mediagate/internal/media"
+	"github.com/mediagate/mediagate/internal/video"
+)
+
+// derivedPrefix is the path segment under an item's URL where its derived
+// files are: /smedia/{id}/-/poster. A file name is one escaped segment, so
+// /smedia/{id}/{name} never has three.
+const derivedPrefix = "-"
+
+// derivedKind reads the kind of derived file the URL names.
+func derivedKind(r *http.Request) (string, error) {
+	kind := chi.URLParam(r, "kind")
+	if !slices.Contains(media.DerivedKinds, kind) {
+		return "", fmt.Errorf("%w: no such derived file", errs.ErrNotFound)
+	}
+	return kind, nil
+}
+
+// audited reports whether delivering kind is an "open" of the item for the
+// read audit: the rendition is the video being played; a poster or a grid
+// thumbnail is not.
+func audited(kind string) bool { return kind == media.DerivedStream }
+
+// serveDerived streams a derived file of an item under the item's own
+// decision, by the same path as the item: a revoke, a move, a disabled user
+// deny it at once, exactly like the original.
+func (a *App) serveDerived(w http.ResponseWriter, r *http.Request) error {
+	id := chi.URLParam(r, "id")
+	kind, err := derivedKind(r)
+	if err != nil {
+		return err
+	}
+	p, err := caller(r)
+	if err != nil {
+		if audited(kind) {
+			a.record(r, id, "", false)
+		}
+		return err
+	}
+	it, err := a.media.Get(r.Context(), p, id)
+	if audited(kind) {
+		a.record(r, id, p.Email, err == nil)
+	}
+	if err != nil {
+		return err
+	}
+	d, err := a.media.Derived(r.Context(), it, kind)
+	if err != nil {
+		return err
+	}
+	a.send.SendPrivate(w, r, d)
+	return nil
+}
+
+// apiRetryPipeline starts the media pipeline again for an item whose
+// preview failed: POST /api/media/{id}/pipeline. Managers only.
+func (a *App) apiRetryPipeline(w http.ResponseWriter, r *http.Request) error {
+	p, err := caller(r)
+	if err != nil {
+		return err
+	}
+	id := chi.URLParam(r, "id")
+	if err := a.decide.Require(r.Context(), p, id, acl.Manage); err != nil {
+		return err
+	}
+	it, err := a.media.Get(r.Context(), p, id)
+	if err != nil {
+		return err
+	}
+	if a.pipeline == nil || !media.Processable(it.ContentType) {
+		return fmt.Errorf("%w: this item has no preview to prepare", errs.ErrInvalid)
+	}
+	if err := a.pipeline.RetryBlob(r.Context(), it.SHA256); err != nil {
+		return fmt.Errorf("%w: %w", errs.ErrUnavailable, err)
+	}
+	infos, err := a.media.BlobInfos(r.Context(), []string{it.SHA256})
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusAccepted, withInfo(it, infos))
+	return nil
+}
+
+// shareDerived is serveDerived through a share link that covers the item.
+func (a *App) shareDerived(w http.ResponseWriter, r *http.Request) error {
+	token, id := chi.URLParam(r, "token"), chi.URLParam(r, "item")
+	kind, err := derivedKind(r)
+	if err != nil {
+		return err
+	}
+	if _, err := caller(r); errors.Is(err, errs.ErrUnavailable) {
+		return err
+	}
+	l, it, err := a.links.Item(r.Context(), token, id, a.unlockedIn(r))
+	if l.ID != "" && audited(kind) {
+		a.record(r, it.ID, "link:"+l.ID, err == nil)
+	}
+	if err != nil {
+		return err
+	}
+	d, err := a.media.Derived(r.Context(), media.Item{ID: it.ID, Filename: it.Filename, SHA256: it.SHA256}, kind)
+	if err != nil {
+		return err
+	}
+	a.send.SendPrivate(w, r, d)
+	return nil
+}
+
+// captionJSON is a caption as the API shows it.
+type captionJSON struct {
+	ID    string `json:"id"`
+	Lang  string `json:"lang"`
+	Label string `json:"label"`
+	URL   string `json:"url"`
+}
+
+func captionURL(item, id string) string {
+	return config.PrivatePrefix + item + "/" + derivedPrefix + "/captions/" + id
+}
+
+func captionsJSON(cs []media.Caption) []captionJSON {
+	out := make([]captionJSON, len(cs))
+	for i, c := range cs {
+		out[i] = captionJSON{ID: c.ID, Lang: c.Lang, Label: c.Label, URL: captionURL(c.MediaID, c.ID)}
+	}
+	return out
+}
+
+// maxCaptionFile is the largest caption file accepted.
+const maxCaptionFile = 1 << 20
+
+// apiAddCaption attaches a WebVTT or SRT file to a video: POST
+// /api/media/{id}/captions?lang=en&label=English with the file as the body
+// (or a multipart form's "file", with lang and label fields before it).
+func (a *App) apiAddCaption(w http.ResponseWriter, r *http.Request) error {
+	p, err := caller(r)
+	if err != nil {
+		return err
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, maxCaptionFile+config.UploadSlack)
+	lang, label, body, err := captionBody(r)
+	if err != nil {
+		return err
+	}
+	vtt, err := video.ToWebVTT(io.LimitReader(body, maxCaptionFile+1))
+	if err != nil {
+		return fmt.Errorf("%w: %w", errs.ErrInvalid, err)
+	}
+	c, err := a.media.AddCaption(r.Context(), p, chi.URLParam(r, "id"), lang, label, vtt)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusCreated, captionsJSON([]media.Caption{c})[0])
+	return nil
+}
+
+// captionBody finds lang, label and the file in r, as uploadBody does for
+// media.
+func captionBody(r *http.Request) (lang, label string, body io.Reader, err error) {
+	q := r.URL.Query()
+	lang, label = q.Get("lang"), q.Get("label")
+	mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if mt != "multipart/form-data" {
+		return lang, label, r.Body, nil
+	}
+	mr, err := r.MultipartReader()
+	if err != nil {
+		return "", "", nil, fmt.Errorf("%w: malformed multipart body: %w", errs.ErrInvalid, err)
+	}
+	for {
+		part, err := mr.NextPart()
+		if err != nil {
+			return "", "", nil, fmt.Errorf("%w: the form has no \"file\" field", errs.ErrInvalid)
+		}
+		switch part.FormName() {
+		case "lang", "label":
+			b, err := io.ReadAll(io.LimitReader(part, 256))
+			if err != nil {
+				return "", "", nil, fmt.Errorf("%w: malformed multipart body: %w", errs.ErrInvalid, err)
+			}
+			if part.FormName() == "lang" {
+				lang = strings.TrimSpace(string(b))
+			} else {
+				label = strings.TrimSpace(string(b))
+			}
+		case "file":
+			return lang, label, part, nil
+		}
+	}
+}
+
+// apiDeleteCaption removes a caption: DELETE /api/media/{id}/captions/{caption}.
+func (a *App) apiDeleteCaption(w http.ResponseWriter, r *http.Request) error {
+	p, err := caller(r)
+	if err != nil {
+		return err
+	}
+	if err := a.media.DeleteCaption(r.Context(), p, chi.URLParam(r, "id"), chi.URLParam(r, "caption")); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// serveCaption streams a caption of an item under the item's decision; a
+// caption is no "open" of the item.
+func (a *App) serveCaption(w http.ResponseWriter, r *http.Request) error {
+	p, err := caller(r)
+	if err != nil {
+		return err
+	}
+	it, err := a.media.Get(r.Context(), p, chi.URLParam(r, "id"))
+	if err != nil {
+		return err
+	}
+	c, err := a.media.CaptionFile(r.Context(), it, chi.URLParam(r, "caption"))
+	if err != nil {
+		return err
+	}
+	a.send.SendPrivate(w, r, c)
+	return nil
+}
+
+// shareCaption is serveCaption through a share link that covers the item.
+func (a *App) shareCaption(w http.ResponseWriter, r *http.Request) error {
+	if _, err := caller(r); errors.Is(err, errs.ErrUnavailable) {
+		return err
+	}
+	_, it, err := a.links.Item(r.Context(), chi.URLParam(r, "token"), chi.URLParam(r, "item"), a.unlockedIn(r))
+	if err != nil {
+		return err
+	}
+	c, err := a.media.CaptionFile(r.Context(), media.Item{ID: it.ID, Filename: it.Filename}, chi.URLParam(r, "caption"))
+	if err != nil {
+		return err
+	}
+	a.send.SendPrivate(w, r, c)
+	return nil
+}

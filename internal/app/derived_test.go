@@ -1,0 +1,169 @@
+package app
+
+import (
+	"bytes"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/mediagate/mediagate/internal/acl"
+	"github.com/mediagate/mediagate/internal/media"
+)
+
+// addDerived records content as the kind derived file of it, as the
+// pipeline would once it made the file.
+func (h *harness) addDerived(it itemJSON, kind string, content []byte) {
+	h.t.Helper()
+	path := filepath.Join(h.app.media.Spool().Dir(), "test-"+kind)
+	if err := os.WriteFile(path, content, 0o600); err != nil {
+		h.t.Fatal(err)
+	}
+	if err := h.app.media.PutDerived(h.t.Context(), it.SHA256, kind, path); err != nil {
+		h.t.Fatal(err)
+	}
+}
+
+// TestDerivedFilesAreTheItem checks, for every kind of derived file, that
+// it is served under the item's own decision: whoever may view the item
+// gets it, and a revoked grant, a move out of a granted folder, a disabled
+// user and a revoked share link deny it at once, exactly like the
+// original. Loading a poster or a thumbnail is no "open" in the read audit.
+func TestDerivedFilesAreTheItem(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, nil)
+	_, admin := h.user(acl.RoleAdmin)
+	_, owner := h.user(acl.RoleEditor)
+	viewerEmail, viewer := h.user(acl.RoleViewer)
+	folder := h.folder(owner, "granted", nil)
+	wantStatus(t, h.do("PUT", "/api/folders/"+folder.ID+"/grants/user:"+viewerEmail, owner, jsonBody(`{"permission":"view"}`)), 200)
+	it := h.upload(owner, "clip.mp4", sampleMP4(t))
+	wantStatus(t, h.do("PATCH", "/api/media/"+it.ID, owner, jsonBody(`{"folder":"`+folder.ID+`"}`)), 200)
+	contents := map[string][]byte{
+		media.DerivedPoster: []byte("\xff\xd8\xff poster of clip"),
+		media.DerivedThumb:  []byte("\xff\xd8\xff thumb of clip"),
+		media.DerivedStream: append([]byte("faststart "), sampleMP4(t)...),
+	}
+	for kind, c := range contents {
+		h.addDerived(it, kind, c)
+	}
+	url := func(kind string) string { return derivedURL(it.ID, kind) }
+	status := func(kind, token string) int {
+		t.Helper()
+		resp := h.do("GET", url(kind), token, nil)
+		body := readAll(t, resp)
+		if resp.StatusCode == 200 && !bytes.Equal(body, contents[kind]) {
+			t.Errorf("%s: served %d bytes that are not the %s", url(kind), len(body), kind)
+		}
+		return resp.StatusCode
+	}
+	every := func(what, token string, want int) {
+		t.Helper()
+		for _, kind := range media.DerivedKinds {
+			if got := status(kind, token); got != want {
+				t.Errorf("%s: GET %s = %d, want %d", what, kind, got, want)
+			}
+		}
+	}
+	every("owner", owner, 200)
+	every("viewer through the folder grant", viewer, 200)
+	every("anonymous", "", 401)
+	wantStatus(t, h.do("GET", "/smedia/"+it.ID+"/-/nothing", owner, nil), 404)
+
+	// Moved out of the granted folder: denied at once.
+	wantStatus(t, h.do("PATCH", "/api/media/"+it.ID, owner, jsonBody(`{"folder":null}`)), 200)
+	every("viewer after the move out", viewer, 404)
+	wantStatus(t, h.do("PATCH", "/api/media/"+it.ID, owner, jsonBody(`{"folder":"`+folder.ID+`"}`)), 200)
+	every("viewer after the move back", viewer, 200)
+
+	// The grant revoked: denied at once.
+	wantStatus(t, h.do("DELETE", "/api/folders/"+folder.ID+"/grants/user:"+viewerEmail, owner, nil), 204)
+	every("viewer after the revoke", viewer, 404)
+	wantStatus(t, h.do("PUT", "/api/folders/"+folder.ID+"/grants/user:"+viewerEmail, owner, jsonBody(`{"permission":"view"}`)), 200)
+	every("viewer granted again", viewer, 200)
+
+	// The viewer disabled: denied at once.
+	wantStatus(t, h.do("PATCH", "/api/users/"+viewerEmail, admin, jsonBody(`{"disabled":true}`)), 200)
+	every("disabled viewer", viewer, 401)
+
+	// Through an item link, then revoked.
+	l := h.share(owner, "media", it.ID, `{}`)
+	b := h.browser()
+	for kind, c := range contents {
+		resp := b.get(l.URL + "/-/" + kind)
+		if body := readAll(t, resp); resp.StatusCode != 200 || !bytes.Equal(body, c) {
+			t.Errorf("GET %s through the link: %d", kind, resp.StatusCode)
+		}
+	}
+	wantStatus(t, h.do("DELETE", "/api/links/"+l.ID, owner, nil), 204)
+	for _, kind := range media.DerivedKinds {
+		if resp := b.get(l.URL + "/-/" + kind); resp.StatusCode != 410 {
+			t.Errorf("GET %s through the revoked link: %d, want 410", kind, resp.StatusCode)
+		}
+	}
+	// Through a folder link to the item.
+	fl := h.share(owner, "folders", folder.ID, `{}`)
+	if resp := b.get(fl.URL + "/download/" + it.ID + "/-/thumb"); resp.StatusCode != 200 {
+		t.Errorf("GET thumb through the folder link: %d", resp.StatusCode)
+	}
+
+	// Posters and thumbnails are not opens; the rendition is.
+	entries := h.accessLog(owner, it.ID, "link:"+l.ID, 1)
+	if len(entries) != 1 {
+		t.Errorf("read audit of the link: %d entries, want 1 (the rendition)", len(entries))
+	}
+
+	// Deleting the item takes every derived file with it.
+	wantStatus(t, h.do("DELETE", "/api/media/"+it.ID, owner, nil), 204)
+	var n int
+	if err := h.pool.QueryRow(t.Context(), `SELECT count(*) FROM blobs`).Scan(&n); err != nil || n != 0 {
+		t.Errorf("%d blob rows left after the delete (%v)", n, err)
+	}
+}
+
+// TestCaptions attaches an SRT file to a video (converted to WebVTT), lists
+// it, serves it as a track under the item's decision and through a link,
+// and removes it; bad input is refused with a clear error.
+func TestCaptions(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, nil)
+	_, owner := h.user(acl.RoleEditor)
+	viewerEmail, viewer := h.user(acl.RoleViewer)
+	it := h.upload(owner, "clip.mp4", sampleMP4(t))
+	srt := "1\r\n00:00:00,500 --> 00:00:02,000\r\nHello <script>alert(1)</script>world\r\n\r\n"
+	add := func(token, query, body string) *http.Response {
+		return h.do("POST", "/api/media/"+it.ID+"/captions"+query, token, strings.NewReader(body))
+	}
+	wantStatus(t, add(viewer, "?lang=en&label=English", srt), 404) // cannot even see it
+	wantStatus(t, add(owner, "?lang=english&label=English", srt), 400)
+	wantStatus(t, add(owner, "?lang=en&label=", srt), 400)
+	wantStatus(t, add(owner, "?lang=en&label=English", "not captions at all"), 400)
+	resp := add(owner, "?lang=en&label=English", srt)
+	wantStatus(t, resp, 201)
+	c := decode[captionJSON](t, resp)
+	got := decode[itemJSON](t, h.do("GET", "/api/media/"+it.ID, owner, nil))
+	if len(got.Captions) != 1 || got.Captions[0].URL != c.URL || got.Captions[0].Lang != "en" {
+		t.Fatalf("captions = %+v, want the one added (%+v)", got.Captions, c)
+	}
+	track := h.do("GET", c.URL, owner, nil)
+	body := string(readAll(t, track))
+	if track.StatusCode != 200 || !strings.HasPrefix(track.Header.Get("Content-Type"), "text/vtt") ||
+		!strings.HasPrefix(body, "WEBVTT") || !strings.Contains(body, "00:00:00.500 --> 00:00:02.000") || strings.Contains(body, "<script") {
+		t.Errorf("the track: %d %q\n%s", track.StatusCode, track.Header.Get("Content-Type"), body)
+	}
+	wantStatus(t, h.do("GET", c.URL, viewer, nil), 404)
+	wantStatus(t, h.do("PUT", "/api/media/"+it.ID+"/grants/user:"+viewerEmail, owner, jsonBody(`{"permission":"view"}`)), 200)
+	wantStatus(t, h.do("GET", c.URL, viewer, nil), 200)
+	wantStatus(t, h.do("DELETE", "/api/media/"+it.ID+"/captions/"+c.ID, viewer, nil), 403)
+	l := h.share(owner, "media", it.ID, `{}`)
+	if r := h.browser().get(l.URL + "/-/captions/" + c.ID); r.StatusCode != 200 {
+		t.Errorf("the track through a link: %d", r.StatusCode)
+	}
+	wantStatus(t, h.do("DELETE", "/api/media/"+it.ID+"/captions/"+c.ID, owner, nil), 204)
+	wantStatus(t, h.do("GET", c.URL, owner, nil), 404)
+	var n int
+	if err := h.pool.QueryRow(t.Context(), `SELECT count(*) FROM blobs WHERE content_type LIKE 'text/vtt%'`).Scan(&n); err != nil || n != 0 {
+		t.Errorf("%d caption blobs left after the delete (%v)", n, err)
+	}
+}

@@ -1,0 +1,251 @@
+package jobs_test
+
+import (
+	"bytes"
+	"context"
+	"image/jpeg"
+	"io"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/mediagate/mediagate/internal/acl"
+	"github.com/mediagate/mediagate/internal/config"
+	"github.com/mediagate/mediagate/internal/jobs"
+	"github.com/mediagate/mediagate/internal/media"
+	"github.com/mediagate/mediagate/internal/session"
+	"github.com/mediagate/mediagate/internal/testdb"
+	"github.com/mediagate/mediagate/internal/testenv"
+	"github.com/mediagate/mediagate/internal/video"
+)
+
+// env is a store with the pipeline on its own database and data dir.
+type env struct {
+	pool  *pgxpool.Pool
+	disk  *media.Disk
+	store *media.Store
+	jobs  *jobs.Jobs
+	owner acl.Principal
+}
+
+func newEnv(t *testing.T, workers int) *env {
+	t.Helper()
+	testenv.LookPath(t, "ffmpeg")
+	pool, _ := testdb.New(t)
+	ctx := t.Context()
+	if err := jobs.Migrate(ctx, pool); err != nil {
+		t.Fatal(err)
+	}
+	cfg := config.Default()
+	cfg.DataDir = t.TempDir()
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	disk, err := media.OpenDisk(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { disk.Close() })
+	log := slog.New(slog.DiscardHandler)
+	store := media.NewStore(pool, media.Storage{Blobs: disk, Spool: disk.Spool, MaxUpload: 1 << 30}, acl.NewDecider(pool), log)
+	j, err := jobs.New(pool, store, jobs.Options{Workers: workers, Log: log, Poll: 200 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	store.SetEnqueuer(j)
+	if workers > 0 {
+		if err := j.Start(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			j.Stop(ctx)
+		})
+	}
+	u, err := session.NewUsers(pool).Create(ctx, "editor@example.com", acl.RoleEditor, "password123")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &env{pool: pool, disk: disk, store: store, jobs: j, owner: u.Principal()}
+}
+
+// clip makes a 2 s test video with ffmpeg; faststart puts its moov first.
+func clip(t *testing.T, faststart bool) []byte {
+	t.Helper()
+	out := filepath.Join(t.TempDir(), "clip.mp4")
+	args := []string{"-nostdin", "-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i", "testsrc=size=640x360:rate=25",
+		"-f", "lavfi", "-i", "sine=frequency=440", "-t", "2", "-c:v", "mpeg4", "-c:a", "aac", "-pix_fmt", "yuv420p"}
+	if faststart {
+		args = append(args, "-movflags", "+faststart")
+	}
+	if b, err := exec.Command("ffmpeg", append(args, out)...).CombinedOutput(); err != nil {
+		t.Fatalf("ffmpeg: %v\n%s", err, b)
+	}
+	b, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// settled waits until the pipeline is done with sha.
+func (e *env) settled(t *testing.T, sha string) media.Info {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		in, err := e.store.BlobInfo(t.Context(), sha)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if in.State == media.InfoReady || in.State == media.InfoFailed {
+			return in
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the pipeline is still %q on %s after 60 s", in.State, sha)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func (e *env) derived(t *testing.T, it media.Item, kind string) []byte {
+	t.Helper()
+	d, err := e.store.Derived(t.Context(), it, kind)
+	if err != nil {
+		t.Fatalf("Derived(%s): %v", kind, err)
+	}
+	b, err := os.ReadFile(e.disk.BlobPath(d.SHA256))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func TestVideoPipeline(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, 1)
+	ctx := t.Context()
+	data := clip(t, false)
+	if need, err := video.NeedsFaststart(bytes.NewReader(data), int64(len(data))); err != nil || !need {
+		t.Fatalf("the test clip should have its moov last: %v, %v", need, err)
+	}
+	it, err := e.store.Upload(ctx, e.owner, bytes.NewReader(data), "clip.mp4", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := e.settled(t, it.SHA256)
+	if in.State != media.InfoReady || in.Kind != "video" || in.Width != 640 || in.Height != 360 || in.Duration < 1.9 || in.Duration > 2.2 {
+		t.Fatalf("info = %+v, want a ready 640x360 video of 2 s", in)
+	}
+	for kind, box := range map[string][2]int{media.DerivedPoster: {1280, 720}, media.DerivedThumb: {320, 180}} {
+		img, err := jpeg.Decode(bytes.NewReader(e.derived(t, it, kind)))
+		if err != nil {
+			t.Fatalf("%s: not a JPEG: %v", kind, err)
+		}
+		if b := img.Bounds(); b.Dx() > box[0] || b.Dy() > box[1] || b.Dx() < box[0]/4 {
+			t.Errorf("%s is %v, want it to fit %dx%d", kind, b, box[0], box[1])
+		}
+	}
+	stream := e.derived(t, it, media.DerivedStream)
+	if need, err := video.NeedsFaststart(bytes.NewReader(stream), int64(len(stream))); err != nil || need {
+		t.Errorf("the rendition still needs faststart: %v, %v", need, err)
+	}
+
+	// The same content again: one job, the same derived files.
+	again, err := e.store.Upload(ctx, e.owner, bytes.NewReader(data), "again.mp4", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d1, d2 := e.derived(t, it, media.DerivedPoster), e.derived(t, again, media.DerivedPoster); !bytes.Equal(d1, d2) {
+		t.Error("two items of the same content have different posters")
+	}
+	list, err := e.jobs.List(ctx, 10)
+	if err != nil || len(list) != 1 {
+		t.Errorf("jobs = %+v, %v; want one job for one blob", list, err)
+	}
+
+	// Deleting both items removes the blob and every derived file.
+	for _, x := range []media.Item{it, again} {
+		if err := e.store.Delete(ctx, e.owner, x.ID); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var left int
+	if err := e.pool.QueryRow(ctx, `SELECT count(*) FROM blobs`).Scan(&left); err != nil || left != 0 {
+		t.Errorf("%d blob rows left after deleting both items (%v)", left, err)
+	}
+	n := 0
+	e.disk.Walk(ctx, func(string) error { n++; return nil })
+	if n != 0 {
+		t.Errorf("%d blob files left after deleting both items", n)
+	}
+}
+
+func TestFaststartClipNeedsNoRendition(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, 1)
+	it, err := e.store.Upload(t.Context(), e.owner, bytes.NewReader(clip(t, true)), "fast.mp4", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if in := e.settled(t, it.SHA256); in.State != media.InfoReady || in.Derived[media.DerivedStream] || !in.Derived[media.DerivedPoster] {
+		t.Errorf("info = %+v, want ready with a poster and no rendition", in)
+	}
+}
+
+func TestBadMediaFailsWithAReason(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, 1)
+	data := clip(t, false)
+	cut := data[:len(data)/2] // moov at the end: cut off
+	it, err := e.store.Upload(t.Context(), e.owner, bytes.NewReader(cut), "cut.mp4", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := e.settled(t, it.SHA256)
+	if in.State != media.InfoFailed || in.Reason == "" || bytes.Contains([]byte(in.Reason), []byte("/")) {
+		t.Errorf("info = %+v, want failed with a readable reason and no path", in)
+	}
+	// The item itself stays downloadable.
+	got, err := e.store.Get(t.Context(), e.owner, it.ID)
+	if err != nil || got.Size != int64(len(cut)) {
+		t.Errorf("the failed item: %+v, %v", got, err)
+	}
+	// A file that is not media gets no job at all.
+	txt, err := e.store.Upload(t.Context(), e.owner, bytes.NewReader([]byte("just words\n")), "notes.txt", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if in, _ := e.store.BlobInfo(t.Context(), txt.SHA256); in.State != "" {
+		t.Errorf("a text file has pipeline state %q", in.State)
+	}
+}
+
+// TestDeleteCancelsTheJob deletes an item before any worker ran: its job is
+// cancelled in the same transaction, and nothing is derived afterwards.
+func TestDeleteCancelsTheJob(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, 0) // nobody works the jobs
+	ctx := t.Context()
+	it, err := e.store.Upload(ctx, e.owner, bytes.NewReader(clip(t, false)), "gone.mp4", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	list, _ := e.jobs.List(ctx, 5)
+	if len(list) != 1 || list[0].State != "available" || list[0].Blob != it.SHA256 {
+		t.Fatalf("jobs after the upload: %+v", list)
+	}
+	if err := e.store.Delete(ctx, e.owner, it.ID); err != nil {
+		t.Fatal(err)
+	}
+	list, _ = e.jobs.List(ctx, 5)
+	if len(list) != 1 || list[0].State != "cancelled" {
+		t.Errorf("jobs after the delete: %+v, want the job cancelled", list)
+	}
+	_ = io.Discard
+}
