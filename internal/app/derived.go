@@ -253,3 +253,45 @@ func (a *App) shareCaption(w http.ResponseWriter, r *http.Request) error {
 	a.send.SendPrivate(w, r, c)
 	return nil
 }
+
+// apiReplace replaces an item's file, keeping its id, URL, grants, links
+// and public URL: PUT /api/media/{id}/file with the file as the body (or a
+// multipart "file").
+func (a *App) apiReplace(w http.ResponseWriter, r *http.Request) error {
+	p, err := caller(r)
+	if err != nil {
+		return err
+	}
+	if r.ContentLength > a.cfg.MaxUploadBody() {
+		return fmt.Errorf("%w: uploads are limited to %d bytes", errs.ErrTooLarge, a.cfg.MaxUpload)
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, a.cfg.MaxUploadBody())
+	id := chi.URLParam(r, "id")
+	// Permission first: nothing is read from a caller who may not.
+	if err := a.decide.Require(r.Context(), p, id, acl.Edit); err != nil {
+		return err
+	}
+	body := io.Reader(r.Body)
+	if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt == "multipart/form-data" {
+		if r.URL.Query().Get("filename") == "" {
+			q := r.URL.Query()
+			q.Set("filename", "replacement") // only the file part is used
+			r.URL.RawQuery = q.Encode()
+		}
+		up, err := uploadBody(r)
+		if err != nil {
+			return err
+		}
+		body = up.body
+	}
+	it, err := a.media.Replace(r.Context(), p, id, body)
+	if err != nil {
+		return err
+	}
+	infos, err := a.media.BlobInfos(r.Context(), []string{it.SHA256})
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, withInfo(it, infos))
+	return nil
+}

@@ -167,3 +167,53 @@ func TestCaptions(t *testing.T) {
 		t.Errorf("%d caption blobs left after the delete (%v)", n, err)
 	}
 }
+
+// TestReplace replaces an item's file: same id, URL, grants, links and
+// public URL, the new bytes everywhere, the replacement in the audit, the
+// old blob gone; a viewer may not.
+func TestReplace(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, nil)
+	_, owner := h.user(acl.RoleEditor)
+	viewerEmail, viewer := h.user(acl.RoleViewer)
+	it := h.upload(owner, "clip.mp4", sampleMP4(t))
+	wantStatus(t, h.do("PUT", "/api/media/"+it.ID+"/grants/user:"+viewerEmail, owner, jsonBody(`{"permission":"view"}`)), 200)
+	pub := decode[map[string]string](t, h.do("POST", "/api/media/"+it.ID+"/publish", owner, nil))["public_url"]
+	l := h.share(owner, "media", it.ID, `{}`)
+
+	next := []byte("the new content of the item, plain text\n")
+	wantStatus(t, h.do("PUT", "/api/media/"+it.ID+"/file", viewer, bytes.NewReader(next)), 403)
+	resp := h.do("PUT", "/api/media/"+it.ID+"/file", owner, bytes.NewReader(next))
+	wantStatus(t, resp, 200)
+	got := decode[itemJSON](t, resp)
+	if got.ID != it.ID || got.URL != it.URL || got.SHA256 == it.SHA256 || got.Size != int64(len(next)) {
+		t.Fatalf("after the replace: %+v", got)
+	}
+	for what, r := range map[string]*http.Response{
+		"the owner":      h.do("GET", it.URL, owner, nil),
+		"the viewer":     h.do("GET", it.URL, viewer, nil),
+		"the public URL": h.do("GET", pub, "", nil),
+		"the share link": h.browser().get(l.URL + "/download"),
+	} {
+		if body := readAll(t, r); r.StatusCode != 200 || !bytes.Equal(body, next) {
+			t.Errorf("%s after the replace: %d, %d bytes", what, r.StatusCode, len(body))
+		}
+	}
+	page := decode[map[string]any](t, h.do("GET", "/api/media/"+it.ID+"/access", owner, nil))
+	found := false
+	for _, e := range page["entries"].([]any) {
+		if m := e.(map[string]any); m["action"] == "replace" {
+			found = true
+		}
+	}
+	if !found {
+		t.Errorf("the read audit has no replacement: %v", page["entries"])
+	}
+	var old int
+	if err := h.pool.QueryRow(t.Context(), `SELECT count(*) FROM blobs WHERE sha256 = $1`, it.SHA256).Scan(&old); err != nil || old != 0 {
+		t.Errorf("the old blob's row is still there (%d, %v)", old, err)
+	}
+	if _, err := os.Stat(filepath.Join(h.cfg.PrivateDir(), it.SHA256[:2], it.SHA256[2:4], it.SHA256)); !os.IsNotExist(err) {
+		t.Errorf("the old blob's file is still there: %v", err)
+	}
+}

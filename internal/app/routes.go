@@ -107,6 +107,7 @@ func (a *App) Routes() http.Handler {
 			r.Delete("/media/{id}/grants/{subject}", a.handle(a.removeGrant(false)))
 			r.Get("/media/{id}/access", a.handle(a.apiAccessLog))
 			r.Post("/media/{id}/pipeline", a.handle(a.apiRetryPipeline))
+			r.Put("/media/{id}/file", a.handle(a.apiReplace))
 			r.Post("/media/{id}/captions", a.handle(a.apiAddCaption))
 			r.Delete("/media/{id}/captions/{caption}", a.handle(a.apiDeleteCaption))
 			r.Post("/media/{id}/publish", a.handle(a.apiPublish))

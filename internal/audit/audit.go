@@ -25,6 +25,7 @@ type Entry struct {
 	Actor   string    `json:"who"`
 	Allowed bool      `json:"allowed"`
 	Range   string    `json:"range,omitempty"`
+	Action  string    `json:"action,omitempty"` // "" for a read; "replace" when the file was replaced
 }
 
 // Options size the buffer and the batches.
@@ -163,14 +164,14 @@ func (l *Log) List(ctx context.Context, mediaID, cursor string, limit int) (Page
 		}
 		before = t
 	}
-	rows, err := l.pool.Query(ctx, `SELECT at, actor, allowed, byte_range FROM access_log
+	rows, err := l.pool.Query(ctx, `SELECT at, actor, allowed, byte_range, CASE WHEN action = 'read' THEN '' ELSE action END FROM access_log
 		WHERE media_id = $1 AND at < $2 ORDER BY at DESC LIMIT $3`, mediaID, before, limit+1)
 	if err != nil {
 		return Page{}, fmt.Errorf("read audit: %w", err)
 	}
 	entries, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (Entry, error) {
 		e := Entry{MediaID: mediaID}
-		err := row.Scan(&e.At, &e.Actor, &e.Allowed, &e.Range)
+		err := row.Scan(&e.At, &e.Actor, &e.Allowed, &e.Range, &e.Action)
 		return e, err
 	})
 	if err != nil && !errors.Is(err, pgx.ErrNoRows) {

@@ -656,3 +656,85 @@ func (s *Store) ByPublicName(ctx context.Context, name string) (Item, error) {
 	}
 	return it, nil
 }
+
+// Replace puts new content under item id, keeping its id, URL, grants,
+// links and public URL: p needs edit, checked before a byte of body is
+// read; the body is spooled, stored and recorded in one transaction, with
+// the replacement in the item's audit; the pipeline runs for the new
+// content; the old content goes when nothing else needs it.
+func (s *Store) Replace(ctx context.Context, p acl.Principal, id string, body io.Reader) (Item, error) {
+	if err := s.decide.Require(ctx, p, id, acl.Edit); err != nil {
+		return Item{}, err
+	}
+	rec, err := s.spool.Receive(body, s.limit)
+	if err != nil {
+		return Item{}, err
+	}
+	defer rec.Discard()
+	ctx = context.WithoutCancel(ctx) // the bytes are all here
+	var gone []string
+	var public string
+	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		gone = nil
+		if err := publicLock(ctx, tx); err != nil {
+			return err
+		}
+		var old string
+		err := tx.QueryRow(ctx, `SELECT blob, COALESCE(public_name, '') FROM media WHERE id = $1 FOR UPDATE`, id).Scan(&old, &public)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return fmt.Errorf("%w: no such media item", errs.ErrNotFound)
+		}
+		if err != nil {
+			return err
+		}
+		if err := blobLock(ctx, tx, rec.SHA256); err != nil {
+			return err
+		}
+		tag, err := tx.Exec(ctx, `
+			INSERT INTO blobs (sha256, size, content_type, extension) VALUES ($1, $2, $3, $4)
+			ON CONFLICT (sha256) DO NOTHING`, rec.SHA256, rec.Size, rec.ContentType, rec.Extension)
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() == 1 {
+			if err := s.enqueueNew(ctx, tx, rec.SHA256, rec.ContentType); err != nil {
+				return err
+			}
+		}
+		if err := s.blobs.Put(ctx, rec.SHA256, rec.path); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `UPDATE media SET blob = $2 WHERE id = $1`, id, rec.SHA256); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO access_log (at, media_id, actor, allowed, action) VALUES (now(), $1, $2, true, 'replace')`,
+			id, p.Email); err != nil {
+			return err
+		}
+		if public != "" {
+			// The same public URL, the new content.
+			if pub, ok := s.blobs.(Publisher); ok {
+				if err := pub.Unpublish(ctx, public); err != nil {
+					return err
+				}
+				if err := pub.Publish(ctx, rec.SHA256, public); err != nil {
+					return err
+				}
+			}
+		}
+		if old != rec.SHA256 {
+			gone, err = s.dropUnreferenced(ctx, tx, []string{old})
+		}
+		return err
+	})
+	if err != nil {
+		return Item{}, fmt.Errorf("replace: %w", err)
+	}
+	s.changed()
+	for _, b := range gone {
+		if err := s.removeUnreferenced(ctx, b); err != nil {
+			s.log.Error("remove replaced blob (Recover will)", "sha256", b, "err", err)
+		}
+	}
+	return s.Get(ctx, p, id)
+}
