@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"encoding/json"
@@ -696,6 +697,7 @@ func setDuration(bx *mp4Box, offset int, d uint32) error {
 // player seeking far into it must ask for a new byte range instead of using
 // what it already buffered. The audio track is left out.
 func longVideo(src []byte, repeat, pad int) ([]byte, error) {
+	src = bytes.Clone(src) // the headers are rewritten in place
 	top, err := parseBoxes(src)
 	if err != nil {
 		return nil, err
@@ -876,4 +878,73 @@ func minimalPDF(text string) []byte {
 	}
 	fmt.Fprintf(&b, "trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n", len(objects)+1, xref)
 	return []byte(b.String())
+}
+
+// moovLast rewrites an MP4 whose moov comes first into one whose moov
+// comes after mdat, as cameras and many exports write them: the same
+// samples, every chunk offset (stco) moved with the data. A player must
+// then fetch the file's end before it can start, which the pipeline's
+// faststart rendition fixes.
+func moovLast(src []byte) ([]byte, error) {
+	top, err := parseBoxes(src)
+	if err != nil {
+		return nil, err
+	}
+	var moov *mp4Box
+	var rest []*mp4Box
+	oldAt, at, oldMdat, newMdat := 0, 0, -1, -1
+	for _, bx := range top {
+		n := len(bx.bytes())
+		if bx.typ == "moov" {
+			moov = bx
+			oldAt += n
+			continue
+		}
+		if bx.typ == "mdat" {
+			oldMdat, newMdat = oldAt, at
+		}
+		rest = append(rest, bx)
+		oldAt += n
+		at += n
+	}
+	if moov == nil || oldMdat < 0 {
+		return nil, errors.New("no moov or mdat box")
+	}
+	if oldMdat < newMdat {
+		return nil, errors.New("moov already comes after mdat")
+	}
+	shift := uint32(oldMdat - newMdat)
+	var fix func(boxes []*mp4Box) error
+	fix = func(boxes []*mp4Box) error {
+		for _, bx := range boxes {
+			switch bx.typ {
+			case "co64":
+				return errors.New("64-bit chunk offsets (co64) are not handled")
+			case "stco":
+				if len(bx.data) < 8 {
+					return errors.New("short stco")
+				}
+				n := int(binary.BigEndian.Uint32(bx.data[4:]))
+				if len(bx.data) < 8+4*n {
+					return errors.New("stco shorter than its count")
+				}
+				for i := range n {
+					o := bx.data[8+4*i:]
+					binary.BigEndian.PutUint32(o, binary.BigEndian.Uint32(o)-shift)
+				}
+			}
+			if err := fix(bx.kids); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	if err := fix(moov.kids); err != nil {
+		return nil, err
+	}
+	var out []byte
+	for _, bx := range append(rest, moov) {
+		out = append(out, bx.bytes()...)
+	}
+	return out, nil
 }

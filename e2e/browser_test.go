@@ -81,6 +81,7 @@ func TestBrowser(t *testing.T) {
 		{"share-links", testShareLinks},
 		{"resumable-upload", testResumableUpload},
 		{"pdf-preview", testPDFPreview},
+		{"posters", testPosters},
 		{"login-next-stays-on-site", testLoginNextStaysOnSite},
 	} {
 		t.Run(st.name, func(t *testing.T) {
@@ -227,10 +228,10 @@ func testUploadAndPlay(t *testing.T, f *browserFixture) {
 	}
 	f.video = &it
 
-	// The library lists it once its listing refreshed; its tile loads the
-	// video's first frame.
-	pollJS(t, c, "the new item in the library, its tile loaded", 0,
-		fmt.Sprintf(`!!document.querySelector('[data-testid=items] li.item[data-id=%q] video.is-loaded')`, string(id)), func(b bool) bool { return b })
+	// The library lists it once its listing refreshed (its picture is the
+	// pipeline's thumbnail: see testPosters).
+	pollJS(t, c, "the new item in the library", 0,
+		fmt.Sprintf(`!!document.querySelector('[data-testid=items] li.item[data-id=%q]')`, string(id)), func(b bool) bool { return b })
 
 	mark = c.net.mark()
 	logMark := len(s.accessLog(t))
@@ -269,8 +270,10 @@ func testUploadAndPlay(t *testing.T, f *browserFixture) {
 			t.Errorf("player request with Range %q: Content-Range %q, want bytes …/%d", e.Request["range"], cr, len(f.sample))
 		}
 	}
+	// (The poster, under /smedia/{id}/-/, is an image request, not the player's.)
 	lines := s.accessSince(t, logMark, 5*time.Second, len(media), func(e accessEntry) bool {
-		return strings.HasPrefix(e.URI, "/smedia/"+string(id)) && strings.Contains(e.Agent, headlessAgent)
+		return strings.HasPrefix(e.URI, "/smedia/"+string(id)) && !strings.HasPrefix(e.URI, "/smedia/"+string(id)+"/-/") &&
+			strings.Contains(e.Agent, headlessAgent)
 	})
 	if len(lines) < len(media) {
 		t.Errorf("nginx logged %d requests of the player for /smedia/%s, the browser made %d:%s", len(lines), id, len(media), describe(media))
@@ -709,6 +712,195 @@ func testPDFPreview(t *testing.T, f *browserFixture) {
 	} else {
 		t.Logf("the #pdf frame: %.0f%% dark (viewer), %.0f%% white (page) pixels", dark*100, white*100)
 	}
+}
+
+// pipelineItem is an item with what the media pipeline found.
+type pipelineItem struct {
+	mediaItem
+	Media *struct {
+		State     string  `json:"state"`
+		Reason    string  `json:"reason"`
+		Duration  float64 `json:"duration"`
+		Width     int     `json:"width"`
+		Height    int     `json:"height"`
+		PosterURL string  `json:"poster_url"`
+		ThumbURL  string  `json:"thumb_url"`
+		StreamURL string  `json:"stream_url"`
+	} `json:"media"`
+}
+
+// tileState is what tileJS reads of an item's library tile.
+type tileState struct {
+	Present  bool   `json:"present"`
+	State    string `json:"state"`
+	SamePage bool   `json:"samePage"` // no navigation since the upload
+	Src      string `json:"src"`
+	Loaded   bool   `json:"loaded"` // decoded, with a natural size
+	Width    int    `json:"width"`
+	Height   int    `json:"height"`
+	Duration string `json:"duration"` // the badge's visible text
+	Label    string `json:"label"`    // all its text, screen readers' included
+	Play     bool   `json:"play"`     // the play marker is shown
+	Status   string `json:"status"`   // role|aria-live|text of the state
+	Dims     string `json:"dims"`
+}
+
+const tileJS = `((id) => {
+	const li = document.querySelector('[data-testid=items] li.item[data-id="' + id + '"]');
+	if (!li) return {present: false};
+	const img = li.querySelector(".thumb img");
+	const len = li.querySelector(".item-length");
+	const time = len && len.querySelector("time");
+	const play = li.querySelector(".play-mark");
+	const state = li.querySelector(".item-state");
+	return {present: true, state: li.dataset.state || "", samePage: !!window.__mgSamePage,
+		src: img ? img.getAttribute("src") : "", loaded: !!img && img.complete && img.naturalWidth > 0,
+		width: img ? img.naturalWidth : 0, height: img ? img.naturalHeight : 0,
+		duration: time ? time.textContent : "", label: len ? len.textContent : "",
+		play: !!play && getComputedStyle(play).display !== "none",
+		status: state ? state.getAttribute("role") + "|" + state.getAttribute("aria-live") + "|" + state.textContent : "",
+		dims: (li.querySelector(".item-dims") || {}).textContent || ""};
+})`
+
+// testPosters uploads through the page an MP4 whose moov comes last and
+// follows it through the media pipeline: the tile says its preview is
+// being prepared, then, without a reload, shows the thumbnail (decoded)
+// with the duration and a play marker, and the grid asks for nothing but
+// thumbnails; the media page's player has a poster that loads and decodes,
+// plays the faststart rendition, and the details give the duration, the
+// size and the codecs.
+func testPosters(t *testing.T, f *browserFixture) {
+	s := f.s
+	// A fresh copy: longVideo (share-links) rewrites the durations in the
+	// headers of the bytes it is given, f.sample's included.
+	data, err := moovLast(sampleMP4(t))
+	if err != nil {
+		t.Fatalf("moving sample.mp4's moov to the end: %v", err)
+	}
+	file := filepath.Join(t.TempDir(), "moov-last.mp4")
+	if err := os.WriteFile(file, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c := f.ownerSignedIn(t)
+	if st := c.navigate(t, "/"); st != http.StatusOK {
+		c.fail(t, "GET /: status %d", st)
+	}
+	evalJS[bool](t, c, `window.__mgSamePage = true`)
+	mark := c.net.mark()
+	c.do(t, "choosing moov-last.mp4 in the file input", 0, chromedp.SetUploadFiles(chromedp.CSS(`#upload-input`), []string{file}))
+	row := pollJS(t, c, "the upload to be done", 30*time.Second, progressJS, func(r uploadRow) bool { return (r.Done && r.Href != "") || r.Error })
+	if row.Error {
+		c.fail(t, "the upload failed: %q", row.Info)
+	}
+	id := itemIDFromHref(t, row.Href)
+	js := tileJS + fmt.Sprintf("(%q)", string(id))
+	first := pollJS(t, c, "the new tile in the library", 0, js, func(v tileState) bool { return v.Present })
+	t.Logf("the tile first showed state %q", first.State)
+	if first.State == "pending" {
+		if want := "status|polite|Preparing preview…"; first.Status != want {
+			t.Errorf("the pending tile's state: %q, want %q", first.Status, want)
+		}
+		c.screenshot(t, "preparing")
+	}
+
+	// The API says when the pipeline is done.
+	var it pipelineItem
+	done := eventually(90*time.Second, func() bool {
+		a, err := s.try(call{method: http.MethodGet, path: itemPath(id, ""), token: f.owner.token})
+		if err != nil || a.Status != http.StatusOK {
+			return false
+		}
+		it = decodeJSON[pipelineItem](t, "GET the item", a)
+		return it.Media != nil && it.Media.State != "pending"
+	})
+	switch {
+	case it.Media == nil:
+		t.Fatalf("the item has no media info: the pipeline does not handle it")
+	case !done:
+		t.Fatalf("the pipeline did not finish within 90 s: %+v", *it.Media)
+	case it.Media.State != "ready":
+		t.Fatalf("the pipeline failed: %+v", *it.Media)
+	}
+	m := it.Media
+	t.Logf("the pipeline found %+v", *m)
+	if m.ThumbURL != "/smedia/"+string(id)+"/-/thumb" || m.PosterURL != "/smedia/"+string(id)+"/-/poster" || m.StreamURL != "/smedia/"+string(id)+"/-/stream" {
+		t.Errorf("derived files: thumb %q, poster %q, stream %q; want all three (the moov came last)", m.ThumbURL, m.PosterURL, m.StreamURL)
+	}
+
+	// The tile swaps its thumbnail in by itself; the page polls with a
+	// backoff of at most 30 s.
+	tile := pollJS(t, c, "the tile's thumbnail, decoded", 45*time.Second, js, func(v tileState) bool { return v.State == "ready" && v.Loaded })
+	c.screenshot(t, "library-thumbnail")
+	if !tile.SamePage {
+		t.Errorf("the page was reloaded: the tile should update in place")
+	}
+	if tile.Src != m.ThumbURL || tile.Width <= 0 || tile.Width > 320 || tile.Height <= 0 || tile.Height > 180 {
+		t.Errorf("the tile's picture: %s at %d×%d, want %s within 320×180", tile.Src, tile.Width, tile.Height, m.ThumbURL)
+	}
+	if tile.Duration != "0:03" || tile.Label != "Duration: 0:03" || !tile.Play {
+		t.Errorf("the tile's badge %q (for screen readers %q), play marker shown %v; want 0:03, Duration: 0:03, true", tile.Duration, tile.Label, tile.Play)
+	}
+	for _, e := range c.net.since(mark, func(e netEvent) bool { return strings.Contains(e.URL, "/smedia/"+string(id)) }) {
+		if !strings.HasSuffix(e.URL, "/-/thumb") {
+			t.Errorf("the library asked for %s (%d): it should ask for the thumbnail only", e.URL, e.Status)
+		}
+	}
+
+	// The list shows the duration and the size.
+	c.do(t, "showing the list", 0, chromedp.Click(chromedp.CSS(`[data-testid=view-list]`)))
+	if v := evalJS[tileState](t, c, js); v.Dims != "Dimensions: 320×240" || v.Label != "Duration: 0:03" {
+		t.Errorf("the list row: %q, %q; want Dimensions: 320×240 and Duration: 0:03", v.Dims, v.Label)
+	}
+	c.screenshot(t, "library-list")
+	c.do(t, "back to the grid", 0, chromedp.Click(chromedp.CSS(`[data-testid=view-grid]`)))
+
+	// The media page: the poster loads and decodes; the player gets the
+	// rendition, Download the original.
+	if st := c.navigate(t, "/m/"+string(id)); st != http.StatusOK {
+		c.fail(t, "GET /m/%s: status %d", id, st)
+	}
+	type posterCheck struct {
+		Poster, Src, Download, Type, Err, Duration, Dims, Codecs string
+		Status, Width, Height                                    int
+		StateBox                                                 bool
+	}
+	pc := evalJS[posterCheck](t, c, `(async () => {
+		const v = document.querySelector("#player");
+		const text = (sel) => (document.querySelector(sel) || {}).textContent || "";
+		const out = {Poster: v.getAttribute("poster") || "", Src: v.getAttribute("src"),
+			Download: document.querySelector("[data-testid=download]").getAttribute("href"),
+			Duration: text("[data-testid=info-duration]"), Dims: text("[data-testid=info-dimensions]"), Codecs: text("[data-testid=info-codecs]"),
+			StateBox: !!document.querySelector("[data-testid=preview-state]")};
+		if (!out.Poster) return out;
+		const r = await fetch(out.Poster, {credentials: "same-origin"});
+		out.Status = r.status;
+		out.Type = r.headers.get("content-type") || "";
+		try {
+			const bmp = await createImageBitmap(await r.blob());
+			out.Width = bmp.width;
+			out.Height = bmp.height;
+		} catch (e) { out.Err = String(e); }
+		return out;
+	})()`)
+	t.Logf("the media page: %+v", pc)
+	if pc.Poster != m.PosterURL || pc.Status != http.StatusOK || pc.Err != "" || pc.Width <= 0 || pc.Width > 1280 || pc.Height <= 0 || pc.Height > 720 {
+		t.Errorf("the player's poster %q: status %d, %s, decoded %d×%d (%s); want %s, 200, an image within 1280×720",
+			pc.Poster, pc.Status, pc.Type, pc.Width, pc.Height, pc.Err, m.PosterURL)
+	}
+	if pc.Src != m.StreamURL || pc.Download != it.URL {
+		t.Errorf("the player's src %q and Download %q; want the rendition %s and the original %s", pc.Src, pc.Download, m.StreamURL, it.URL)
+	}
+	if pc.Duration != "0:03" || pc.Dims != "320×240" || pc.Codecs != "H.264 video, AAC audio" || pc.StateBox {
+		t.Errorf("the details: duration %q, dimensions %q, codecs %q, state shown %v; want 0:03, 320×240, H.264 video, AAC audio, none",
+			pc.Duration, pc.Dims, pc.Codecs, pc.StateBox)
+	}
+	c.watchPlayer(t)
+	if v := c.waitMetadata(t); v.ErrorCode != 0 || v.Duration < 2.9 || v.Duration > 3.1 || !strings.HasSuffix(v.Src, m.StreamURL) {
+		c.fail(t, "the player's metadata: %s, from %s; want a 3 s video from the rendition", v, v.Src)
+	}
+	c.screenshot(t, "media-poster")
+	c.play(t)
+	t.Logf("the rendition plays: %s", c.waitPlaying(t, "the rendition to play", 0.3))
 }
 
 // darkAndWhite returns the fractions of a PNG's pixels that are dark grey

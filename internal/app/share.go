@@ -1,6 +1,8 @@
 package app
 
 import (
+	"cmp"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -148,7 +150,11 @@ func (a *App) sharePage(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	if sh.Item != nil {
-		a.renderShare(w, http.StatusOK, playerPage(token, *sh.Item, shareURL(token)+"/download", ""))
+		data, err := a.playerPage(r.Context(), token, *sh.Item, shareURL(token)+"/download", shareURL(token), "")
+		if err != nil {
+			return err
+		}
+		a.renderShare(w, http.StatusOK, data)
 		return nil
 	}
 	items, more, err := a.links.Items(r.Context(), sh.Link, shareListLimit)
@@ -172,7 +178,12 @@ func (a *App) shareItemPage(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	a.renderShare(w, http.StatusOK, playerPage(token, it, shareURL(token)+"/download/"+it.ID, shareURL(token)))
+	src := shareURL(token) + "/download/" + it.ID
+	data, err := a.playerPage(r.Context(), token, it, src, src, shareURL(token))
+	if err != nil {
+		return err
+	}
+	a.renderShare(w, http.StatusOK, data)
 	return nil
 }
 
@@ -269,14 +280,22 @@ func lockedPage(token, msg string) map[string]any {
 	return map[string]any{"Title": "Password required", "Locked": true, "Action": shareURL(token), "Error": msg}
 }
 
-func playerPage(token string, it acl.SharedItem, src, back string) map[string]any {
+// playerPage is the page of one item through a link: src is its download
+// URL, and its derived files are under derived (/-/poster…).
+func (a *App) playerPage(ctx context.Context, token string, it acl.SharedItem, src, derived, back string) (map[string]any, error) {
+	infos, err := a.media.BlobInfos(ctx, []string{it.SHA256})
+	if err != nil {
+		return nil, err
+	}
+	mv := newMediaView(infos, it.SHA256, func(kind string) string { return derived + "/" + derivedPrefix + "/" + kind })
 	inline := media.Inline(it.ContentType)
 	return map[string]any{
 		"Title": it.Filename, "Base": shareURL(token), "Item": it, "Src": src, "Back": back,
+		"Media": mv, "PlaySrc": cmp.Or(mv.Stream, src),
 		"Video": inline && strings.HasPrefix(it.ContentType, "video/"),
 		"Audio": inline && strings.HasPrefix(it.ContentType, "audio/"),
 		"Image": inline && strings.HasPrefix(it.ContentType, "image/"),
-	}
+	}, nil
 }
 
 // renderShare renders the share page; what a link shows must not linger in

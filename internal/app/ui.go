@@ -1,9 +1,12 @@
 package app
 
 import (
+	"cmp"
 	"context"
 	"errors"
+	"fmt"
 	"html/template"
+	"math"
 	"mime"
 	"net/http"
 	"net/url"
@@ -93,6 +96,140 @@ func typeLabel(contentType string) string {
 		return "Text"
 	}
 	return strings.ToUpper(sub)
+}
+
+// mediaView is what the pages show of the media pipeline's work on an
+// item: its state, what probing found, and the URLs of its derived files
+// ("" when there is none). The zero value is an item the pipeline does not
+// handle (or that predates it): the pages then show what they always did.
+type mediaView struct {
+	State, Reason, Kind    string
+	Duration               float64
+	Width, Height          int
+	VideoCodec, AudioCodec string
+	Bitrate                int64
+	Poster, Thumb, Stream  string
+}
+
+// newMediaView is what infos says of sha; derived names the URL of a kind
+// of derived file.
+func newMediaView(infos map[string]media.Info, sha string, derived func(kind string) string) mediaView {
+	in, ok := infos[sha]
+	if !ok {
+		return mediaView{}
+	}
+	v := mediaView{State: in.State, Reason: in.Reason, Kind: in.Kind, Duration: in.Duration, Width: in.Width,
+		Height: in.Height, VideoCodec: in.VideoCodec, AudioCodec: in.AudioCodec, Bitrate: in.Bitrate}
+	for kind, dst := range map[string]*string{media.DerivedPoster: &v.Poster, media.DerivedThumb: &v.Thumb, media.DerivedStream: &v.Stream} {
+		if in.Derived[kind] {
+			*dst = derived(kind)
+		}
+	}
+	return v
+}
+
+// Pending, Ready and Failed report the pipeline's state.
+func (v mediaView) Pending() bool { return v.State == media.InfoPending }
+func (v mediaView) Ready() bool   { return v.State == media.InfoReady }
+func (v mediaView) Failed() bool  { return v.State == media.InfoFailed }
+
+// Length is the duration as players show it, "m:ss" or "h:mm:ss"; "" when
+// unknown. app.js's clock() writes the same.
+func (v mediaView) Length() string {
+	if v.Duration <= 0 || v.Kind == "image" {
+		return ""
+	}
+	s := int64(math.Round(v.Duration))
+	if s == 0 {
+		s = 1 // shorter than half a second, but not nothing
+	}
+	if s >= 3600 {
+		return fmt.Sprintf("%d:%02d:%02d", s/3600, s/60%60, s%60)
+	}
+	return fmt.Sprintf("%d:%02d", s/60, s%60)
+}
+
+// LengthISO is the duration for a <time datetime>: "PT1M5S".
+func (v mediaView) LengthISO() string {
+	if v.Length() == "" {
+		return ""
+	}
+	s := max(int64(math.Round(v.Duration)), 1)
+	out := "PT"
+	if s >= 3600 {
+		out += fmt.Sprintf("%dH", s/3600)
+	}
+	if s >= 60 {
+		out += fmt.Sprintf("%dM", s/60%60)
+	}
+	return out + fmt.Sprintf("%dS", s%60)
+}
+
+// Dimensions is the display size, "1280×720"; "" when unknown or audio.
+func (v mediaView) Dimensions() string {
+	if v.Width <= 0 || v.Height <= 0 || v.Kind == "audio" {
+		return ""
+	}
+	return fmt.Sprintf("%d×%d", v.Width, v.Height)
+}
+
+// codecNames are how people write the codecs ffprobe names.
+var codecNames = map[string]string{
+	"h264": "H.264", "hevc": "HEVC (H.265)", "vp8": "VP8", "vp9": "VP9", "av1": "AV1", "mpeg4": "MPEG-4 Part 2",
+	"mpeg2video": "MPEG-2", "prores": "ProRes", "theora": "Theora", "aac": "AAC", "mp3": "MP3", "opus": "Opus",
+	"vorbis": "Vorbis", "flac": "FLAC", "alac": "ALAC", "ac3": "AC-3", "eac3": "E-AC-3",
+}
+
+func codecName(c string) string {
+	if n, ok := codecNames[c]; ok {
+		return n
+	}
+	if strings.HasPrefix(c, "pcm_") {
+		return "PCM"
+	}
+	return strings.ToUpper(c)
+}
+
+// Codecs names the video and audio codecs: "H.264 video, AAC audio". An
+// image's codec is its type, which the page shows already.
+func (v mediaView) Codecs() string {
+	if v.Kind == "image" {
+		return ""
+	}
+	var parts []string
+	if v.VideoCodec != "" {
+		parts = append(parts, codecName(v.VideoCodec)+" video")
+	}
+	if v.AudioCodec != "" {
+		parts = append(parts, codecName(v.AudioCodec)+" audio")
+	}
+	return strings.Join(parts, ", ")
+}
+
+// BitrateLabel is the overall bitrate: "1.2 Mbit/s", "96 kbit/s".
+func (v mediaView) BitrateLabel() string {
+	switch {
+	case v.Bitrate <= 0 || v.Kind == "image":
+		return ""
+	case v.Bitrate >= 1_000_000:
+		return fmt.Sprintf("%.1f Mbit/s", float64(v.Bitrate)/1e6)
+	}
+	return fmt.Sprintf("%d kbit/s", (v.Bitrate+500)/1000)
+}
+
+// itemView is an item of the library with what the pipeline knows of it.
+type itemView struct {
+	media.Item
+	Media mediaView
+}
+
+// itemViews pairs items with infos, from BlobInfos of their blobs.
+func itemViews(items []media.Item, infos map[string]media.Info) []itemView {
+	out := make([]itemView, len(items))
+	for i, it := range items {
+		out[i] = itemView{Item: it, Media: newMediaView(infos, it.SHA256, func(kind string) string { return derivedURL(it.ID, kind) })}
+	}
+	return out
 }
 
 // sortOption is one choice of the library's sort menu.
@@ -244,7 +381,11 @@ func (a *App) libraryData(r *http.Request, p acl.Principal) (map[string]any, err
 	if err != nil {
 		return nil, err
 	}
-	data["Items"] = page.Items
+	infos, err := a.media.BlobInfos(ctx, blobsOf(page.Items))
+	if err != nil {
+		return nil, err
+	}
+	data["Items"] = itemViews(page.Items, infos)
 	if page.Next != "" {
 		next := url.Values{"cursor": {page.Next}}
 		if folderID != "" {
@@ -279,9 +420,19 @@ func sortLabel(sort string) (string, bool) {
 
 // mediaData is what the media page shows of it and what the caller may do.
 func (a *App) mediaData(ctx context.Context, p acl.Principal, it media.Item) (map[string]any, error) {
+	infos, err := a.media.BlobInfos(ctx, []string{it.SHA256})
+	if err != nil {
+		return nil, err
+	}
+	mv := newMediaView(infos, it.SHA256, func(kind string) string { return derivedURL(it.ID, kind) })
 	data := map[string]any{
 		"User": p, "Nav": "library", "Item": it, "URL": privateURL(it), "Kind": kindOf(it.ContentType),
-		"PublicURL": publicURL(it),
+		"PublicURL": publicURL(it), "Media": mv,
+		// The player gets the faststart rendition when there is one;
+		// Download keeps the original.
+		"PlayURL": cmp.Or(mv.Stream, privateURL(it)),
+		// Retrying needs manage, a pipeline to retry in, and an item it handles.
+		"CanRetry": it.Permission >= acl.Manage && a.pipeline != nil && mv.State != "",
 		// A PDF is an attachment, except when asked for as a preview: then
 		// it is inline, sandboxed by its own CSP.
 		"PDFPreview": media.Previewable(it.ContentType),

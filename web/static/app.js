@@ -390,7 +390,7 @@
     const sort = $("#sort");
     if (sort) sort.addEventListener("change", () => sort.form.submit());
 
-    wireItems(document);
+    previews.watch();
     document.addEventListener("click", (e) => {
       const more = e.target.closest("[data-action=load-more]");
       if (more) { e.preventDefault(); loadMore(more); }
@@ -461,24 +461,99 @@
     if (lib.dataset.canUpload) initUploads(folder);
   }
 
-  // Video tiles load their first frame only once they scroll into view. The
-  // tile is watched, not the video, which is hidden until it has a source.
-  const videoObserver = "IntersectionObserver" in window ? new IntersectionObserver((entries) => {
-    for (const e of entries) {
-      if (!e.isIntersecting) continue;
-      const v = $("video[data-src]", e.target);
-      if (v) v.src = v.dataset.src;
-      videoObserver.unobserve(e.target);
-    }
-  }, { rootMargin: "200px" }) : null;
+  // ---------------------------------------------------------------- previews
 
-  function wireItems(root) {
-    $$("video[data-src]:not([src])", root).forEach((v) => {
-      v.addEventListener("loadeddata", () => v.classList.add("is-loaded"), { once: true });
-      if (videoObserver) videoObserver.observe(v.parentElement);
-      else v.src = v.dataset.src;
-    });
+  // clock writes a duration as players show it, m:ss or h:mm:ss, and iso
+  // as <time datetime> wants it: the same as the server's Length and
+  // LengthISO.
+  function clock(secs) {
+    if (!(secs > 0)) return null;
+    const s = Math.max(Math.round(secs), 1);
+    const h = Math.floor(s / 3600), m = Math.floor(s / 60) % 60, r = s % 60;
+    const two = (n) => String(n).padStart(2, "0");
+    return {
+      text: h ? h + ":" + two(m) + ":" + two(r) : m + ":" + two(r),
+      iso: "PT" + (h ? h + "H" : "") + (s >= 60 ? m + "M" : "") + r + "S",
+    };
   }
+
+  // showTilePreview draws what the API says of a tile's item once the
+  // pipeline is done with it: the thumbnail, the duration and size, or why
+  // there is no preview. It returns false while the item is still pending.
+  function showTilePreview(li, it) {
+    const m = it.media;
+    if (!m || m.state === "pending") return false;
+    li.dataset.state = m.state;
+    const thumb = $(".thumb", li);
+    if (m.thumb_url && thumb && !$("img", thumb)) {
+      thumb.prepend(el("img", { src: m.thumb_url, decoding: "async", alt: "" }));
+    }
+    const c = m.kind !== "image" ? clock(m.duration) : null;
+    const len = $(".item-length", li);
+    if (len && c) len.replaceChildren(el("span", { class: "sr", text: "Duration: " }), el("time", { datetime: c.iso, text: c.text }));
+    const dims = $(".item-dims", li);
+    if (dims && m.kind !== "audio" && m.width > 0 && m.height > 0) {
+      dims.replaceChildren(el("span", { class: "sr", text: "Dimensions: " }), m.width + "×" + m.height);
+    }
+    const state = $(".item-state", li);
+    if (state) {
+      // The live region says what changed, for screen readers.
+      const name = it.filename || "";
+      if (m.state === "ready") {
+        state.replaceChildren(el("span", { class: "state-text", text: "Preview of " + name + " ready." }));
+      } else {
+        const text = el("span", { class: "state-text", text: "No preview" });
+        if (m.reason) text.append(el("span", { class: "state-reason" }, el("span", { class: "state-sep", text: ": " }), m.reason));
+        state.replaceChildren(text);
+      }
+    }
+    return true;
+  }
+
+  // previews asks the API about the library's pending tiles every few
+  // seconds, less and less often, until none is pending; not while the page
+  // is hidden. watch() starts it again after new tiles came.
+  const previews = (() => {
+    const FIRST = 2000, MAX = 30000;
+    let delay = FIRST, timer = 0, running = false;
+
+    const pending = () => $$(".items > .item[data-state=pending]");
+
+    function schedule() {
+      clearTimeout(timer);
+      timer = 0;
+      if (running || document.hidden || !pending().length) return;
+      timer = setTimeout(round, delay);
+    }
+
+    async function round() {
+      timer = 0;
+      running = true;
+      try {
+        for (const li of pending()) {
+          if (document.hidden) break;
+          try {
+            const it = await api("GET", "/api/media/" + encodeURIComponent(li.dataset.id));
+            showTilePreview(li, it);
+          } catch (err) {
+            // Deleted, or no longer ours to see: stop asking about it.
+            if (err.status === 404) delete li.dataset.state;
+            else break; // offline or a server in trouble: try later
+          }
+        }
+      } finally {
+        running = false;
+      }
+      delay = Math.min(Math.round(delay * 1.6), MAX);
+      schedule();
+    }
+
+    document.addEventListener("visibilitychange", () => {
+      if (!document.hidden) delay = FIRST;
+      schedule();
+    });
+    return { watch() { delay = FIRST; schedule(); } };
+  })();
 
   // loadMore fetches the next page as HTML and appends its items, so there
   // is one template for both.
@@ -493,7 +568,7 @@
       const items = $(".items", document);
       const fresh = $$(".items > .item", doc).map((li) => document.adoptNode(li));
       items.append(...fresh);
-      wireItems(items);
+      previews.watch();
       const next = $(".more", doc);
       if (next) holder.replaceWith(document.adoptNode(next));
       else holder.remove();
@@ -516,7 +591,7 @@
       const here = $("#library-items");
       if (fresh && here) {
         here.replaceWith(document.adoptNode(fresh));
-        wireItems(fresh);
+        previews.watch();
       }
     } catch (_) { /* the next visit shows them */ }
   }
@@ -979,6 +1054,8 @@
       }
     });
 
+    const preview = $("[data-testid=preview-state]");
+    if (preview) initPreview(preview, base);
     const grants = $("#access [data-grants]");
     if (grants) initGrants(grants);
     const links = $("#links");
@@ -987,6 +1064,105 @@
     if (publish) initPublish(publish, base);
     const audit = $("#audit");
     if (audit) initAudit(audit, base);
+  }
+
+  // initPreview follows a preview being prepared, through the API, and lets
+  // managers retry one that failed. Once it is ready, the details and the
+  // player's poster come from the page as the server now renders it.
+  function initPreview(box, base) {
+    const status = $(".preview-status", box);
+    const retry = $("[data-action=retry-preview]", box);
+    const FIRST = 2000, MAX = 30000;
+    let delay = FIRST, timer = 0;
+
+    function show(state, text) {
+      box.dataset.state = state;
+      if (status.textContent !== text) status.textContent = text;
+      if (!retry) return;
+      const had = document.activeElement === retry;
+      retry.hidden = state !== "failed";
+      if (had && retry.hidden) box.focus(); // not lost to the page's top
+    }
+
+    function schedule() {
+      clearTimeout(timer);
+      timer = 0;
+      if (box.dataset.state === "pending" && !document.hidden) timer = setTimeout(poll, delay);
+    }
+
+    async function poll() {
+      timer = 0;
+      let it;
+      try {
+        it = await api("GET", base);
+      } catch (_) {
+        it = null; // try again later
+      }
+      if (!apply(it && it.media)) {
+        delay = Math.min(Math.round(delay * 1.6), MAX);
+        schedule();
+      }
+    }
+
+    // apply shows the state the API gave; false while it is still pending.
+    function apply(m) {
+      if (m && m.state === "ready") {
+        show("ready", "The preview is ready.");
+        refreshDetails();
+        return true;
+      }
+      if (m && m.state === "failed") {
+        show("failed", "No preview could be made" + (m.reason ? ": " + m.reason : "") + ".");
+        return true;
+      }
+      show("pending", "Preparing the preview…");
+      return false;
+    }
+
+    // refreshDetails takes the details and the poster from the page as it
+    // is now; a player that has not started gets the rendition if there is one.
+    async function refreshDetails() {
+      try {
+        const res = await fetch(location.href, { credentials: "same-origin" });
+        if (!res.ok) return;
+        const doc = new DOMParser().parseFromString(await res.text(), "text/html");
+        const fresh = $(".media-side .meta", doc);
+        const here = $(".media-side .meta");
+        if (fresh && here) here.replaceWith(document.adoptNode(fresh));
+        const player = $("video#player");
+        const next = $("video#player", doc);
+        if (player && next) {
+          const poster = next.getAttribute("poster");
+          if (poster && player.getAttribute("poster") !== poster) player.setAttribute("poster", poster);
+          const src = next.getAttribute("src");
+          if (src && src !== player.getAttribute("src") && player.paused && player.currentTime === 0 && !player.played.length) {
+            player.setAttribute("src", src);
+          }
+        }
+      } catch (_) { /* the next visit shows them */ }
+    }
+
+    if (retry) {
+      retry.addEventListener("click", async () => {
+        busy(retry, true);
+        try {
+          const it = await api("POST", base + "/pipeline");
+          if (!apply(it && it.media)) {
+            delay = FIRST;
+            schedule();
+          }
+        } catch (err) {
+          toast(err.message, true);
+        } finally {
+          busy(retry, false);
+        }
+      });
+    }
+    document.addEventListener("visibilitychange", () => {
+      if (!document.hidden) delay = FIRST;
+      schedule();
+    });
+    schedule();
   }
 
   function initPublish(section, base) {
