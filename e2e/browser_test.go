@@ -856,6 +856,10 @@ func testPosters(t *testing.T, f *browserFixture) {
 
 	// The media page: the poster loads and decodes; the player gets the
 	// rendition, Download the original.
+	// A caption, attached through the API (SRT, converted to WebVTT).
+	capt := s.do(t, call{method: http.MethodPost, path: "/api/media/" + string(id) + "/captions?lang=en&label=English", token: f.owner.token,
+		body: strings.NewReader("1\n00:00:00,200 --> 00:00:02,500\nA test pattern\n")})
+	mustStatus(t, "attach a caption", capt, http.StatusCreated)
 	if st := c.navigate(t, "/m/"+string(id)); st != http.StatusOK {
 		c.fail(t, "GET /m/%s: status %d", id, st)
 	}
@@ -901,6 +905,21 @@ func testPosters(t *testing.T, f *browserFixture) {
 	c.screenshot(t, "media-poster")
 	c.play(t)
 	t.Logf("the rendition plays: %s", c.waitPlaying(t, "the rendition to play", 0.3))
+	type trackState struct {
+		Ready, Cues int
+		Text        string
+	}
+	tr := pollJS(t, c, "the caption track to load", 10*time.Second, `(() => {
+		const el = document.querySelector("track");
+		if (!el) return {Ready: -1};
+		el.track.mode = "showing";
+		const cues = el.track.cues || [];
+		return {Ready: el.readyState, Cues: cues.length, Text: cues.length ? cues[0].text : ""};
+	})()`, func(v trackState) bool { return v.Ready == 2 || v.Ready == 3 || v.Ready == -1 })
+	if tr.Ready != 2 || tr.Cues != 1 || tr.Text != "A test pattern" {
+		t.Errorf("the caption track: readyState %d, %d cues, %q; want loaded (2), one cue %q", tr.Ready, tr.Cues, tr.Text, "A test pattern")
+	}
+	c.screenshot(t, "media-caption")
 }
 
 // darkAndWhite returns the fractions of a PNG's pixels that are dark grey

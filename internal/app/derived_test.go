@@ -152,6 +152,15 @@ func TestCaptions(t *testing.T) {
 		!strings.HasPrefix(body, "WEBVTT") || !strings.Contains(body, "00:00:00.500 --> 00:00:02.000") || strings.Contains(body, "<script") {
 		t.Errorf("the track: %d %q\n%s", track.StatusCode, track.Header.Get("Content-Type"), body)
 	}
+	// The players get it as a track: the media page and the share page.
+	if page := string(readAll(t, h.do("GET", "/m/"+it.ID, owner, nil))); !strings.Contains(page,
+		`<track kind="subtitles" srclang="en" label="English" src="`+c.URL+`" default`) {
+		t.Errorf("the media page has no track for the caption")
+	}
+	lp := h.share(owner, "media", it.ID, `{}`)
+	if page := string(readAll(t, h.browser().get(lp.URL))); !strings.Contains(page, `src="`+lp.URL+`/-/captions/`+c.ID+`"`) {
+		t.Errorf("the share page has no track for the caption")
+	}
 	wantStatus(t, h.do("GET", c.URL, viewer, nil), 404)
 	wantStatus(t, h.do("PUT", "/api/media/"+it.ID+"/grants/user:"+viewerEmail, owner, jsonBody(`{"permission":"view"}`)), 200)
 	wantStatus(t, h.do("GET", c.URL, viewer, nil), 200)

@@ -288,10 +288,18 @@ func (a *App) playerPage(ctx context.Context, token string, it acl.SharedItem, s
 		return nil, err
 	}
 	mv := newMediaView(infos, it.SHA256, func(kind string) string { return derived + "/" + derivedPrefix + "/" + kind })
+	captions, err := a.media.Captions(ctx, it.ID)
+	if err != nil {
+		return nil, err
+	}
+	tracks := captionsJSON(captions)
+	for i := range tracks {
+		tracks[i].URL = derived + "/" + derivedPrefix + "/captions/" + tracks[i].ID
+	}
 	inline := media.Inline(it.ContentType)
 	return map[string]any{
 		"Title": it.Filename, "Base": shareURL(token), "Item": it, "Src": src, "Back": back,
-		"Media": mv, "PlaySrc": cmp.Or(mv.Stream, src),
+		"Media": mv, "PlaySrc": cmp.Or(mv.Stream, src), "Captions": tracks,
 		"Video": inline && strings.HasPrefix(it.ContentType, "video/"),
 		"Audio": inline && strings.HasPrefix(it.ContentType, "audio/"),
 		"Image": inline && strings.HasPrefix(it.ContentType, "image/"),

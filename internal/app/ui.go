@@ -425,9 +425,13 @@ func (a *App) mediaData(ctx context.Context, p acl.Principal, it media.Item) (ma
 		return nil, err
 	}
 	mv := newMediaView(infos, it.SHA256, func(kind string) string { return derivedURL(it.ID, kind) })
+	captions, err := a.media.Captions(ctx, it.ID)
+	if err != nil {
+		return nil, err
+	}
 	data := map[string]any{
 		"User": p, "Nav": "library", "Item": it, "URL": privateURL(it), "Kind": kindOf(it.ContentType),
-		"PublicURL": publicURL(it), "Media": mv,
+		"PublicURL": publicURL(it), "Media": mv, "Captions": captionsJSON(captions),
 		// The player gets the faststart rendition when there is one;
 		// Download keeps the original.
 		"PlayURL": cmp.Or(mv.Stream, privateURL(it)),
