@@ -74,8 +74,9 @@ func (t tool) run(ctx context.Context) ([]byte, error) {
 	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
 	cmd.Dir = dir
 	// Nothing from our environment: FFREPORT would make ffmpeg write a
-	// report file, AV_LOG_FORCE_* change its output. One malloc arena per
-	// two threads keeps the address space, which RLIMIT_AS caps, small.
+	// report file, AV_LOG_FORCE_* change its output. Two malloc arenas at
+	// most, as glibc reserves 64 MiB of address space (which RLIMIT_AS
+	// caps) for each one a thread makes.
 	cmd.Env = []string{"PATH=/usr/bin:/bin", "LC_ALL=C", "MALLOC_ARENA_MAX=2"}
 	cmd.Stdin = nil // /dev/null
 	var stdout, stderr capped
@@ -160,7 +161,11 @@ type runError struct {
 }
 
 func (e *runError) Error() string {
-	return fmt.Sprintf("%s %s: %v after %v: %s", e.tool.prog, strings.Join(e.tool.args, " "), e.err, e.elapsed.Round(time.Millisecond), strings.TrimSpace(e.stderr))
+	stderr := strings.TrimSpace(e.stderr)
+	if len(stderr) > 4<<10 {
+		stderr = stderr[:4<<10] + "..."
+	}
+	return fmt.Sprintf("%s %s: %v after %v: %s", e.tool.prog, strings.Join(e.tool.args, " "), e.err, e.elapsed.Round(time.Millisecond), stderr)
 }
 
 // toError turns a failed run into the *Error the caller sees: ctx's own

@@ -22,8 +22,10 @@
 //     which take no file name pattern;
 //   - runs under exec.CommandContext with a wall-clock cap, in its own
 //     process group that is killed whole on cancel, with RLIMIT_AS,
-//     RLIMIT_CPU and RLIMIT_FSIZE (prlimit, or sh's ulimit), niceness 10,
-//     no stdin, an empty environment and a fresh empty working directory;
+//     RLIMIT_CPU and RLIMIT_FSIZE (prlimit, or sh's ulimit), no core
+//     dumps, niceness 10, -nostdin (ffprobe has no such flag; both get
+//     /dev/null), an environment of our own and a fresh empty working
+//     directory;
 //   - writes to a temp file beside the output, fsynced and renamed into
 //     place only when the run succeeded and the result checks out.
 //
@@ -80,7 +82,7 @@ func badInput(op, reason, detail string) *Error {
 
 // Info is what a probe found.
 type Info struct {
-	Kind          string  // "video", "audio" or "image"
+	Kind          string  // "video", "audio" or "image"; a failed Probe returns the zero Info, Kind ""
 	Duration      float64 // seconds; 0 for images and for files that do not say
 	Width, Height int     // display size, after sample aspect ratio and rotation
 	Rotation      int     // clockwise degrees to turn the stored picture for display: 0, 90, 180 or 270

@@ -379,9 +379,17 @@ func TestSandbox(t *testing.T) {
 			}
 			got := make(chan seen, 1)
 			started = func(pid int) {
-				// Give prlimit or sh the moment it takes to exec ffmpeg.
-				time.Sleep(50 * time.Millisecond)
+				// Wait for prlimit or sh to set the limits and exec ffmpeg.
 				p := "/proc/" + strconv.Itoa(pid)
+				for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+					// exec switches /proc/pid/exe a moment before it lays
+					// out the new environment.
+					exe, _ := os.Readlink(p + "/exe")
+					env, _ := os.ReadFile(p + "/environ")
+					if strings.HasSuffix(exe, "/ffmpeg") && len(env) > 0 {
+						break
+					}
+				}
 				var s seen
 				b, _ := os.ReadFile(p + "/limits")
 				s.limits = string(b)
@@ -396,7 +404,8 @@ func TestSandbox(t *testing.T) {
 			}
 			defer func() { started = nil }()
 			out := filepath.Join(t.TempDir(), "x.nut")
-			_, err := tool{prog: "ffmpeg", args: []string{"-nostdin", "-f", "lavfi", "-i", "testsrc=duration=1", "-f", "nut", "-y", out},
+			// -re: a second of test pattern takes a second.
+			_, err := tool{prog: "ffmpeg", args: []string{"-nostdin", "-re", "-f", "lavfi", "-i", "testsrc=duration=1", "-f", "nut", "-y", out},
 				lim: limits{wall: time.Minute, cpu: 30 * time.Second, mem: 2 << 30, fsize: 200 << 20}}.run(context.Background())
 			if err != nil {
 				t.Fatal(err)

@@ -320,6 +320,10 @@ func windows1252(data []byte) string {
 	return b.String()
 }
 
+// maxDepth is how deeply tags nest in a cue; deeper ones go, so that a
+// closing tag's search of the open ones stays short.
+const maxDepth = 16
+
 // cueTags are WebVTT's cue text tags.
 var cueTags = map[string]bool{"b": true, "i": true, "u": true, "c": true, "v": true, "lang": true, "ruby": true, "rt": true}
 
@@ -445,7 +449,7 @@ func cueTag(t string, open *[]string) string {
 	if name == "br" || name == "br/" {
 		return "\n"
 	}
-	if !cueTags[name] {
+	if !cueTags[name] || len(*open) >= maxDepth {
 		return ""
 	}
 	s := "<" + name

@@ -5,6 +5,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 	"unicode/utf16"
 
 	"pgregory.net/rapid"
@@ -78,6 +79,10 @@ func TestToWebVTT(t *testing.T) {
 		in:   utf16le("1\r\n00:00:01,000 --> 00:00:02,000\r\nÜber\r\n"),
 		want: "WEBVTT\n\n00:00:01.000 --> 00:00:02.000\nÜber\n",
 	}, {
+		name: "tags nest 16 deep",
+		in:   "1\n00:00:01,000 --> 00:00:02,000\n" + strings.Repeat("<i>", 20) + "x" + strings.Repeat("</i>", 20) + "\n",
+		want: "WEBVTT\n\n00:00:01.000 --> 00:00:02.000\n" + strings.Repeat("<i>", 16) + "x" + strings.Repeat("</i>", 16) + "\n",
+	}, {
 		name: "a cue whose text is only markup is dropped",
 		in:   "1\n00:00:01,000 --> 00:00:02,000\n<script></script>\n\n2\n00:00:03,000 --> 00:00:04,000\nkept\n",
 		want: "WEBVTT\n\n00:00:03.000 --> 00:00:04.000\nkept\n",
@@ -120,6 +125,15 @@ func TestToWebVTTRefuses(t *testing.T) {
 				t.Errorf("reason %q, want %q", r, tc.reason)
 			}
 		})
+	}
+	// The worst cue for the tag stack is fast.
+	start := time.Now()
+	cue := "1\n00:00:01,000 --> 00:00:02,000\n" + strings.Repeat("<b>x", 100_000) + strings.Repeat("</i>", 100_000)
+	if _, err := ToWebVTT(strings.NewReader(cue)); err != nil {
+		t.Errorf("deep tags: %v", err)
+	}
+	if d := time.Since(start); d > 2*time.Second {
+		t.Errorf("deep tags took %v", d)
 	}
 	// Exactly the cap is fine.
 	in := "1\n00:00:01,000 --> 00:00:02,000\n"
