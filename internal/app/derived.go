@@ -1,12 +1,18 @@
 package app
 
 import (
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"mime"
 	"net/http"
+	"os"
+	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/go-chi/chi/v5"
@@ -294,4 +300,88 @@ func (a *App) apiReplace(w http.ResponseWriter, r *http.Request) error {
 	}
 	writeJSON(w, http.StatusOK, withInfo(it, infos))
 	return nil
+}
+
+// maxPosterImage is the largest image accepted as a poster.
+const maxPosterImage = 20 << 20
+
+// apiSetPoster chooses an item's poster: PUT /api/media/{id}/poster?at=12.5
+// takes the video's frame at that time; PUT with an image as the body (JPEG,
+// PNG, WebP, GIF) takes that image. Either way the poster is made by ffmpeg
+// (a JPEG within 1280x720), never the bytes as sent.
+func (a *App) apiSetPoster(w http.ResponseWriter, r *http.Request) error {
+	p, err := caller(r)
+	if err != nil {
+		return err
+	}
+	id := chi.URLParam(r, "id")
+	if err := a.decide.Require(r.Context(), p, id, acl.Edit); err != nil {
+		return err
+	}
+	it, err := a.media.Get(r.Context(), p, id)
+	if err != nil {
+		return err
+	}
+	ctx := r.Context()
+	var src, ct string
+	at := 0.0
+	if s := r.URL.Query().Get("at"); s != "" {
+		if at, err = strconv.ParseFloat(s, 64); err != nil || at < 0 || math.IsInf(at, 0) || math.IsNaN(at) {
+			return fmt.Errorf("%w: at must be a time in seconds, such as 12.5", errs.ErrInvalid)
+		}
+		if kindOf(it.ContentType) != "video" {
+			return fmt.Errorf("%w: only a video has frames to pick from", errs.ErrInvalid)
+		}
+		path, cleanup, err := a.media.LocalCopy(ctx, it.SHA256, it.Size)
+		if err != nil {
+			return err
+		}
+		defer cleanup()
+		src, ct = path, it.ContentType
+	} else {
+		r.Body = http.MaxBytesReader(w, r.Body, maxPosterImage)
+		rec, err := a.media.Spool().Receive(r.Body, maxPosterImage)
+		if err != nil {
+			return err
+		}
+		defer rec.Discard()
+		if kindOf(rec.ContentType) != "image" {
+			return fmt.Errorf("%w: a poster must be a JPEG, PNG, WebP or GIF image (or pick a frame with ?at=)", errs.ErrInvalid)
+		}
+		src, ct = rec.TempPath(), rec.ContentType
+	}
+	out := filepath.Join(a.media.Spool().Dir(), "poster-"+newUploadToken())
+	defer os.Remove(out)
+	if err := video.Frame(ctx, src, ct, at, 1280, 720, out); err != nil {
+		var ve *video.Error
+		if errors.As(err, &ve) && errors.Is(err, video.ErrBadInput) {
+			return fmt.Errorf("%w: %s", errs.ErrInvalid, ve.Reason)
+		}
+		return err
+	}
+	if err := a.media.SetPoster(ctx, p, id, out); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// apiClearPoster goes back to the pipeline's poster: DELETE /api/media/{id}/poster.
+func (a *App) apiClearPoster(w http.ResponseWriter, r *http.Request) error {
+	p, err := caller(r)
+	if err != nil {
+		return err
+	}
+	if err := a.media.ClearPoster(r.Context(), p, chi.URLParam(r, "id")); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// newUploadToken is a random name part for temp files.
+func newUploadToken() string {
+	b := make([]byte, 8)
+	rand.Read(b)
+	return hex.EncodeToString(b)
 }

@@ -2,6 +2,9 @@ package app
 
 import (
 	"bytes"
+	"image"
+	"image/jpeg"
+	"image/png"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -10,7 +13,10 @@ import (
 
 	"github.com/mediagate/mediagate/internal/acl"
 	"github.com/mediagate/mediagate/internal/media"
+	"github.com/mediagate/mediagate/internal/testenv"
 )
+
+var pngEncode = png.Encode
 
 // addDerived records content as the kind derived file of it, as the
 // pipeline would once it made the file.
@@ -224,5 +230,71 @@ func TestReplace(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(h.cfg.PrivateDir(), it.SHA256[:2], it.SHA256[2:4], it.SHA256)); !os.IsNotExist(err) {
 		t.Errorf("the old blob's file is still there: %v", err)
+	}
+}
+
+// TestPickPoster chooses an item's poster as a frame of the video and then
+// as an uploaded image: ffmpeg makes a JPEG of either, served as the item's
+// poster; a viewer may not choose; going back and deleting leave nothing.
+func TestPickPoster(t *testing.T) {
+	t.Parallel()
+	testenv.LookPath(t, "ffmpeg")
+	h := newHarness(t, nil)
+	_, owner := h.user(acl.RoleEditor)
+	viewerEmail, viewer := h.user(acl.RoleViewer)
+	it := h.upload(owner, "clip.mp4", sampleMP4(t))
+	wantStatus(t, h.do("PUT", "/api/media/"+it.ID+"/grants/user:"+viewerEmail, owner, jsonBody(`{"permission":"view"}`)), 200)
+	poster := func() (int, image.Image) {
+		t.Helper()
+		resp := h.do("GET", derivedURL(it.ID, media.DerivedPoster), viewer, nil)
+		body := readAll(t, resp)
+		if resp.StatusCode != 200 {
+			return resp.StatusCode, nil
+		}
+		img, err := jpeg.Decode(bytes.NewReader(body))
+		if err != nil {
+			t.Fatalf("the poster is not a JPEG: %v", err)
+		}
+		return 200, img
+	}
+	if st, _ := poster(); st != 404 {
+		t.Fatalf("poster before any: %d, want 404", st)
+	}
+	wantStatus(t, h.do("PUT", "/api/media/"+it.ID+"/poster?at=1", viewer, nil), 403)
+	wantStatus(t, h.do("PUT", "/api/media/"+it.ID+"/poster?at=-1", owner, nil), 400)
+	wantStatus(t, h.do("PUT", "/api/media/"+it.ID+"/poster?at=1", owner, nil), 204)
+	st, frame := poster()
+	if st != 200 || frame.Bounds().Dx() > 1280 || frame.Bounds().Dy() > 720 {
+		t.Fatalf("the picked frame: %d %v", st, frame)
+	}
+	// An uploaded image, re-encoded: a red PNG becomes a red JPEG.
+	var png bytes.Buffer
+	red := image.NewRGBA(image.Rect(0, 0, 64, 36))
+	for i := 0; i < len(red.Pix); i += 4 {
+		red.Pix[i], red.Pix[i+3] = 255, 255
+	}
+	if err := pngEncode(&png, red); err != nil {
+		t.Fatal(err)
+	}
+	wantStatus(t, h.do("PUT", "/api/media/"+it.ID+"/poster", owner, strings.NewReader("not an image")), 400)
+	wantStatus(t, h.do("PUT", "/api/media/"+it.ID+"/poster", owner, bytes.NewReader(png.Bytes())), 204)
+	_, img := poster()
+	if r, g, b, _ := img.At(10, 10).RGBA(); r < 0xc000 || g > 0x4000 || b > 0x4000 {
+		t.Errorf("the uploaded poster is not the red image: %v %v %v", r, g, b)
+	}
+	var n int
+	h.pool.QueryRow(t.Context(), `SELECT count(*) FROM blobs WHERE content_type = 'image/jpeg'`).Scan(&n)
+	if n != 1 {
+		t.Errorf("%d JPEG blobs after a second choice, want the old one gone", n)
+	}
+	wantStatus(t, h.do("DELETE", "/api/media/"+it.ID+"/poster", owner, nil), 204)
+	if st, _ := poster(); st != 404 {
+		t.Errorf("poster after going back (no pipeline here): %d, want 404", st)
+	}
+	wantStatus(t, h.do("PUT", "/api/media/"+it.ID+"/poster?at=0.5", owner, nil), 204)
+	wantStatus(t, h.do("DELETE", "/api/media/"+it.ID, owner, nil), 204)
+	h.pool.QueryRow(t.Context(), `SELECT count(*) FROM blobs`).Scan(&n)
+	if n != 0 {
+		t.Errorf("%d blobs left after deleting the item", n)
 	}
 }

@@ -108,6 +108,8 @@ func (a *App) Routes() http.Handler {
 			r.Get("/media/{id}/access", a.handle(a.apiAccessLog))
 			r.Post("/media/{id}/pipeline", a.handle(a.apiRetryPipeline))
 			r.Put("/media/{id}/file", a.handle(a.apiReplace))
+			r.Put("/media/{id}/poster", a.handle(a.apiSetPoster))
+			r.Delete("/media/{id}/poster", a.handle(a.apiClearPoster))
 			r.Post("/media/{id}/captions", a.handle(a.apiAddCaption))
 			r.Delete("/media/{id}/captions/{caption}", a.handle(a.apiDeleteCaption))
 			r.Post("/media/{id}/publish", a.handle(a.apiPublish))

@@ -5,8 +5,6 @@ package media
 // WorkDir is this Disk's own temp dir (tmp/<random>).
 func (d *Disk) WorkDir() string { return d.work }
 
-// TempPath is where a Received upload waits to be stored.
-func (r *Received) TempPath() string { return r.path }
 
 // SniffLen is how many leading bytes Receive sniffs the type from.
 const SniffLen = sniffLen

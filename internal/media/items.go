@@ -463,15 +463,20 @@ func (s *Store) Delete(ctx context.Context, p acl.Principal, id string) error {
 		if err != nil {
 			return err
 		}
-		err = tx.QueryRow(ctx, `DELETE FROM media WHERE id = $1 RETURNING blob, COALESCE(public_name, '')`, id).
-			Scan(&sha, &publicName)
+		var poster *string
+		err = tx.QueryRow(ctx, `DELETE FROM media WHERE id = $1 RETURNING blob, COALESCE(public_name, ''), poster`, id).
+			Scan(&sha, &publicName, &poster)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return fmt.Errorf("%w: no such media item", errs.ErrNotFound)
 		}
 		if err != nil {
 			return err
 		}
-		gone, err = s.dropUnreferenced(ctx, tx, append([]string{sha}, captions...))
+		candidates := append([]string{sha}, captions...)
+		if poster != nil {
+			candidates = append(candidates, *poster)
+		}
+		gone, err = s.dropUnreferenced(ctx, tx, candidates)
 		return err
 	})
 	if err != nil {

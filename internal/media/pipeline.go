@@ -10,6 +10,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/mediagate/mediagate/internal/acl"
 	"github.com/mediagate/mediagate/internal/errs"
 )
 
@@ -219,9 +220,12 @@ func (s *Store) PutDerived(ctx context.Context, source, kind, path string) error
 // none (yet).
 func (s *Store) Derived(ctx context.Context, it Item, kind string) (Item, error) {
 	var d Item
+	// An editor's choice of poster comes before the pipeline's.
 	err := s.pool.QueryRow(ctx, `
-		SELECT b.sha256, b.size, b.content_type, b.extension, b.created_at
-		FROM derivatives d JOIN blobs b ON b.sha256 = d.blob WHERE d.source = $1 AND d.kind = $2`, it.SHA256, kind).
+		SELECT b.sha256, b.size, b.content_type, b.extension, b.created_at FROM blobs b
+		WHERE b.sha256 = COALESCE(
+			CASE WHEN $2 = 'poster' THEN (SELECT poster FROM media WHERE id = $3) END,
+			(SELECT blob FROM derivatives WHERE source = $1 AND kind = $2))`, it.SHA256, kind, it.ID).
 		Scan(&d.SHA256, &d.Size, &d.ContentType, &d.Extension, &d.StoredAt)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return Item{}, fmt.Errorf("%w: no %s for this item", errs.ErrNotFound, kind)
@@ -244,4 +248,90 @@ func derivedName(name, kind, ext string) string {
 		return name + ext
 	}
 	return name + "-" + kind + ext
+}
+
+// SetPoster makes the image file at path (in this process's temp dir, a
+// JPEG made by video.Frame) item id's poster, instead of the pipeline's; p
+// needs edit. The file is consumed; the previous choice goes when nothing
+// else needs it.
+func (s *Store) SetPoster(ctx context.Context, p acl.Principal, id, path string) error {
+	if err := s.decide.Require(ctx, p, id, acl.Edit); err != nil {
+		return err
+	}
+	rec, err := s.spool.Adopt(path)
+	if err != nil {
+		return err
+	}
+	defer rec.Discard()
+	var gone []string
+	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		gone = nil
+		if err := blobLock(ctx, tx, rec.SHA256); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `
+			INSERT INTO blobs (sha256, size, content_type, extension) VALUES ($1, $2, $3, $4)
+			ON CONFLICT (sha256) DO NOTHING`, rec.SHA256, rec.Size, rec.ContentType, rec.Extension); err != nil {
+			return err
+		}
+		if err := s.blobs.Put(ctx, rec.SHA256, rec.path); err != nil {
+			return err
+		}
+		var old *string
+		err := tx.QueryRow(ctx, `SELECT poster FROM media WHERE id = $1 FOR UPDATE`, id).Scan(&old)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return fmt.Errorf("%w: no such media item", errs.ErrNotFound)
+		}
+		if err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `UPDATE media SET poster = $2 WHERE id = $1`, id, rec.SHA256); err != nil {
+			return err
+		}
+		if old != nil && *old != rec.SHA256 {
+			gone, err = s.dropUnreferenced(ctx, tx, []string{*old})
+		}
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("set poster: %w", err)
+	}
+	for _, b := range gone {
+		if err := s.removeUnreferenced(context.WithoutCancel(ctx), b); err != nil {
+			s.log.Error("remove the old poster (Recover will)", "sha256", b, "err", err)
+		}
+	}
+	return nil
+}
+
+// ClearPoster goes back to the pipeline's poster for item id; p needs edit.
+func (s *Store) ClearPoster(ctx context.Context, p acl.Principal, id string) error {
+	if err := s.decide.Require(ctx, p, id, acl.Edit); err != nil {
+		return err
+	}
+	var gone []string
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		var old *string
+		if err := tx.QueryRow(ctx, `SELECT poster FROM media WHERE id = $1 FOR UPDATE`, id).Scan(&old); err != nil {
+			return err
+		}
+		if old == nil {
+			return nil
+		}
+		if _, err := tx.Exec(ctx, `UPDATE media SET poster = NULL WHERE id = $1`, id); err != nil {
+			return err
+		}
+		var err error
+		gone, err = s.dropUnreferenced(ctx, tx, []string{*old})
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("clear poster: %w", err)
+	}
+	for _, b := range gone {
+		if err := s.removeUnreferenced(context.WithoutCancel(ctx), b); err != nil {
+			s.log.Error("remove the old poster (Recover will)", "sha256", b, "err", err)
+		}
+	}
+	return nil
 }

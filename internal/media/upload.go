@@ -29,6 +29,10 @@ type Received struct {
 	Extension   string
 }
 
+// TempPath is where the upload waits to be stored, for tools that read a
+// file (ffmpeg); nothing may write it.
+func (r *Received) TempPath() string { return r.path }
+
 // Discard removes the temp file; it is safe after the file was stored.
 func (r *Received) Discard() {
 	if r.path != "" {
