@@ -14,6 +14,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/go-chi/chi/v5"
 
@@ -305,6 +306,10 @@ func (a *App) apiReplace(w http.ResponseWriter, r *http.Request) error {
 // maxPosterImage is the largest image accepted as a poster.
 const maxPosterImage = 20 << 20
 
+// posterSlots bounds the ffmpeg runs that choosing a poster starts in
+// requests, per process.
+var posterSlots = make(chan struct{}, 2)
+
 // apiSetPoster chooses an item's poster: PUT /api/media/{id}/poster?at=12.5
 // takes the video's frame at that time; PUT with an image as the body (JPEG,
 // PNG, WebP, GIF) takes that image. Either way the poster is made by ffmpeg
@@ -323,6 +328,17 @@ func (a *App) apiSetPoster(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	ctx := r.Context()
+	// ffmpeg runs in the request (and a copy of the video may be fetched
+	// first): a few at a time per instance, the rest wait briefly and then
+	// are told to come back.
+	select {
+	case posterSlots <- struct{}{}:
+		defer func() { <-posterSlots }()
+	case <-time.After(5 * time.Second):
+		return fmt.Errorf("%w: too many posters are being made at once", errs.ErrUnavailable)
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 	var src, ct string
 	at := 0.0
 	if s := r.URL.Query().Get("at"); s != "" {
