@@ -5,6 +5,5 @@ package media
 // WorkDir is this Disk's own temp dir (tmp/<random>).
 func (d *Disk) WorkDir() string { return d.work }
 
-
 // SniffLen is how many leading bytes Receive sniffs the type from.
 const SniffLen = sniffLen
