@@ -1,6 +1,8 @@
 package app
 
 import (
+	"cmp"
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
@@ -92,6 +94,11 @@ func (a *App) apiRetryPipeline(w http.ResponseWriter, r *http.Request) error {
 	}
 	if a.pipeline == nil || !media.Processable(it.ContentType) {
 		return fmt.Errorf("%w: this item has no preview to prepare", errs.ErrInvalid)
+	}
+	if in, err := a.media.BlobInfo(r.Context(), it.SHA256); err != nil {
+		return err
+	} else if in.State != media.InfoFailed {
+		return fmt.Errorf("%w: the preview is %s, not failed", errs.ErrConflict, cmp.Or(in.State, "not prepared"))
 	}
 	if err := a.pipeline.RetryBlob(r.Context(), it.SHA256); err != nil {
 		return fmt.Errorf("%w: %w", errs.ErrUnavailable, err)
@@ -306,6 +313,10 @@ func (a *App) apiReplace(w http.ResponseWriter, r *http.Request) error {
 // maxPosterImage is the largest image accepted as a poster.
 const maxPosterImage = 20 << 20
 
+// maxPosterAt is the latest time a poster frame may be asked for (a week
+// of video); past the end, ffmpeg takes the first frame.
+const maxPosterAt = 7 * 24 * 3600
+
 // posterSlots bounds the ffmpeg runs that choosing a poster starts in
 // requests, per process.
 var posterSlots = make(chan struct{}, 2)
@@ -328,26 +339,20 @@ func (a *App) apiSetPoster(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	ctx := r.Context()
-	// ffmpeg runs in the request (and a copy of the video may be fetched
-	// first): a few at a time per instance, the rest wait briefly and then
-	// are told to come back.
-	select {
-	case posterSlots <- struct{}{}:
-		defer func() { <-posterSlots }()
-	case <-time.After(5 * time.Second):
-		return fmt.Errorf("%w: too many posters are being made at once", errs.ErrUnavailable)
-	case <-ctx.Done():
-		return ctx.Err()
-	}
 	var src, ct string
 	at := 0.0
 	if s := r.URL.Query().Get("at"); s != "" {
-		if at, err = strconv.ParseFloat(s, 64); err != nil || at < 0 || math.IsInf(at, 0) || math.IsNaN(at) {
+		if at, err = strconv.ParseFloat(s, 64); err != nil || at < 0 || at > maxPosterAt || math.IsInf(at, 0) || math.IsNaN(at) {
 			return fmt.Errorf("%w: at must be a time in seconds, such as 12.5", errs.ErrInvalid)
 		}
 		if kindOf(it.ContentType) != "video" {
 			return fmt.Errorf("%w: only a video has frames to pick from", errs.ErrInvalid)
 		}
+		release, err := posterSlot(ctx)
+		if err != nil {
+			return err
+		}
+		defer release()
 		path, cleanup, err := a.media.LocalCopy(ctx, it.SHA256, it.Size)
 		if err != nil {
 			return err
@@ -364,14 +369,19 @@ func (a *App) apiSetPoster(w http.ResponseWriter, r *http.Request) error {
 		if kindOf(rec.ContentType) != "image" {
 			return fmt.Errorf("%w: a poster must be a JPEG, PNG, WebP or GIF image (or pick a frame with ?at=)", errs.ErrInvalid)
 		}
+		release, err := posterSlot(ctx) // the body is all here: a slow client holds no slot
+		if err != nil {
+			return err
+		}
+		defer release()
 		src, ct = rec.TempPath(), rec.ContentType
 	}
 	out := filepath.Join(a.media.Spool().Dir(), "poster-"+newUploadToken())
 	defer os.Remove(out)
 	if err := video.Frame(ctx, src, ct, at, 1280, 720, out); err != nil {
-		var ve *video.Error
-		if errors.As(err, &ve) && errors.Is(err, video.ErrBadInput) {
-			return fmt.Errorf("%w: %s", errs.ErrInvalid, ve.Reason)
+		if errors.Is(err, video.ErrBadInput) {
+			a.log.Info("poster refused", "item", it.ID, "err", err)
+			return fmt.Errorf("%w: no poster could be made of this (is it a readable image or video, and the time within it?)", errs.ErrInvalid)
 		}
 		return err
 	}
@@ -393,6 +403,20 @@ func (a *App) apiClearPoster(w http.ResponseWriter, r *http.Request) error {
 	}
 	w.WriteHeader(http.StatusNoContent)
 	return nil
+}
+
+// posterSlot waits up to 5 s for one of posterSlots: ffmpeg runs in the
+// request (and a copy of the video may be fetched first), so only a few at
+// a time per instance; the others are told to come back.
+func posterSlot(ctx context.Context) (release func(), err error) {
+	select {
+	case posterSlots <- struct{}{}:
+		return func() { <-posterSlots }, nil
+	case <-time.After(5 * time.Second):
+		return nil, fmt.Errorf("%w: too many posters are being made at once", errs.ErrUnavailable)
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
 }
 
 // newUploadToken is a random name part for temp files.

@@ -7,6 +7,7 @@ import (
 	"image/png"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -144,6 +145,7 @@ func TestCaptions(t *testing.T) {
 	wantStatus(t, add(viewer, "?lang=en&label=English", srt), 404) // cannot even see it
 	wantStatus(t, add(owner, "?lang=english&label=English", srt), 400)
 	wantStatus(t, add(owner, "?lang=en&label=", srt), 400)
+	wantStatus(t, add(owner, "?lang=en&label=%E2%80%AEevil%7F", srt), 400)
 	wantStatus(t, add(owner, "?lang=en&label=English", "not captions at all"), 400)
 	resp := add(owner, "?lang=en&label=English", srt)
 	wantStatus(t, resp, 201)
@@ -196,6 +198,11 @@ func TestReplace(t *testing.T) {
 	pub := decode[map[string]string](t, h.do("POST", "/api/media/"+it.ID+"/publish", owner, nil))["public_url"]
 	l := h.share(owner, "media", it.ID, `{}`)
 
+	// A poster picked from the old content goes with it.
+	if _, err := exec.LookPath("ffmpeg"); err == nil {
+		wantStatus(t, h.do("PUT", "/api/media/"+it.ID+"/poster?at=1", owner, nil), 204)
+		wantStatus(t, h.do("GET", derivedURL(it.ID, media.DerivedPoster), owner, nil), 200)
+	}
 	next := []byte("the new content of the item, plain text\n")
 	wantStatus(t, h.do("PUT", "/api/media/"+it.ID+"/file", viewer, bytes.NewReader(next)), 403)
 	resp := h.do("PUT", "/api/media/"+it.ID+"/file", owner, bytes.NewReader(next))
@@ -225,9 +232,10 @@ func TestReplace(t *testing.T) {
 		t.Errorf("the read audit has no replacement: %v", page["entries"])
 	}
 	var old int
-	if err := h.pool.QueryRow(t.Context(), `SELECT count(*) FROM blobs WHERE sha256 = $1`, it.SHA256).Scan(&old); err != nil || old != 0 {
-		t.Errorf("the old blob's row is still there (%d, %v)", old, err)
+	if err := h.pool.QueryRow(t.Context(), `SELECT count(*) FROM blobs WHERE sha256 = $1 OR content_type = 'image/jpeg'`, it.SHA256).Scan(&old); err != nil || old != 0 {
+		t.Errorf("the old blob's row or its poster's is still there (%d, %v)", old, err)
 	}
+	wantStatus(t, h.do("GET", derivedURL(it.ID, media.DerivedPoster), owner, nil), 404)
 	if _, err := os.Stat(filepath.Join(h.cfg.PrivateDir(), it.SHA256[:2], it.SHA256[2:4], it.SHA256)); !os.IsNotExist(err) {
 		t.Errorf("the old blob's file is still there: %v", err)
 	}
@@ -262,6 +270,7 @@ func TestPickPoster(t *testing.T) {
 	}
 	wantStatus(t, h.do("PUT", "/api/media/"+it.ID+"/poster?at=1", viewer, nil), 403)
 	wantStatus(t, h.do("PUT", "/api/media/"+it.ID+"/poster?at=-1", owner, nil), 400)
+	wantStatus(t, h.do("PUT", "/api/media/"+it.ID+"/poster?at=1e300", owner, nil), 400)
 	wantStatus(t, h.do("PUT", "/api/media/"+it.ID+"/poster?at=1", owner, nil), 204)
 	st, frame := poster()
 	if st != 200 || frame.Bounds().Dx() > 1280 || frame.Bounds().Dy() > 720 {

@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
@@ -43,8 +44,10 @@ func (s *Store) AddCaption(ctx context.Context, p acl.Principal, id, lang, label
 	switch {
 	case !langRE.MatchString(lang):
 		return Caption{}, fmt.Errorf("%w: lang must be a language tag such as en or pt-BR", errs.ErrInvalid)
-	case label == "" || utf8.RuneCountInString(label) > 100 || !utf8.ValidString(label) || strings.ContainsFunc(label, func(r rune) bool { return r < 0x20 }):
-		return Caption{}, fmt.Errorf("%w: label must be 1 to 100 characters", errs.ErrInvalid)
+	case label == "" || utf8.RuneCountInString(label) > 100 || !utf8.ValidString(label) || strings.ContainsFunc(label, func(r rune) bool {
+		return unicode.IsControl(r) || isBidiControl(r) || unicode.Is(unicode.Cf, r)
+	}):
+		return Caption{}, fmt.Errorf("%w: label must be 1 to 100 characters, none of them control or direction marks", errs.ErrInvalid)
 	}
 	rec, err := s.spool.Receive(bytes.NewReader(vtt), int64(len(vtt)))
 	if err != nil {

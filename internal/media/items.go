@@ -685,7 +685,8 @@ func (s *Store) Replace(ctx context.Context, p acl.Principal, id string, body io
 			return err
 		}
 		var old string
-		err := tx.QueryRow(ctx, `SELECT blob, COALESCE(public_name, '') FROM media WHERE id = $1 FOR UPDATE`, id).Scan(&old, &public)
+		var poster *string
+		err := tx.QueryRow(ctx, `SELECT blob, COALESCE(public_name, ''), poster FROM media WHERE id = $1 FOR UPDATE`, id).Scan(&old, &public, &poster)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return fmt.Errorf("%w: no such media item", errs.ErrNotFound)
 		}
@@ -709,7 +710,9 @@ func (s *Store) Replace(ctx context.Context, p acl.Principal, id string, body io
 		if err := s.blobs.Put(ctx, rec.SHA256, rec.path); err != nil {
 			return err
 		}
-		if _, err := tx.Exec(ctx, `UPDATE media SET blob = $2 WHERE id = $1`, id, rec.SHA256); err != nil {
+		// A poster chosen for the old content (maybe a frame of it) goes with
+		// it: nothing of replaced content stays reachable.
+		if _, err := tx.Exec(ctx, `UPDATE media SET blob = $2, poster = NULL WHERE id = $1`, id, rec.SHA256); err != nil {
 			return err
 		}
 		if _, err := tx.Exec(ctx, `INSERT INTO access_log (at, media_id, actor, allowed, action) VALUES (now(), $1, $2, true, 'replace')`,
@@ -727,9 +730,14 @@ func (s *Store) Replace(ctx context.Context, p acl.Principal, id string, body io
 				}
 			}
 		}
+		candidates := []string{}
 		if old != rec.SHA256 {
-			gone, err = s.dropUnreferenced(ctx, tx, []string{old})
+			candidates = append(candidates, old)
 		}
+		if poster != nil {
+			candidates = append(candidates, *poster)
+		}
+		gone, err = s.dropUnreferenced(ctx, tx, candidates)
 		return err
 	})
 	if err != nil {
