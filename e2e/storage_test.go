@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/mediagate/mediagate/internal/testweed"
 )
@@ -62,5 +63,38 @@ func TestStorageCopy(t *testing.T) {
 	_, stderr, err := s.runCLI("", "storage", "copy", "--to", "tape")
 	if err == nil || !strings.Contains(stderr, "--to must be s3 or local") {
 		t.Errorf("storage copy --to tape: %v, %q", err, stderr)
+	}
+}
+
+// TestJobsCLI watches an upload's pipeline job with "mediagate jobs" until
+// it completes, retries it with "jobs retry", and sees it complete again.
+func TestJobsCLI(t *testing.T) {
+	s := startSuite(t, suiteOptions{mode: modeDirect, maxUpload: "8MiB", serveArgs: []string{"serve"}})
+	owner := s.addUser(t, "jobs@e2e.test", "editor")
+	it := s.mustUpload(t, owner.token, "clip.mp4", sampleMP4(t))
+	var id string
+	done := func() bool {
+		out := s.cli(t, "", "jobs", "--limit", "5")
+		for _, line := range strings.Split(out, "\n") {
+			if f := strings.Fields(line); len(f) >= 5 && f[4] == it.SHA256 {
+				id = f[0]
+				return f[1] == "completed"
+			}
+		}
+		return false
+	}
+	if !eventually(60*time.Second, done) {
+		t.Fatalf("the upload's job never completed:\n%s", s.cli(t, "", "jobs"))
+	}
+	_, stderr, err := s.runCLI("", "jobs", "retry", id)
+	if err != nil || !strings.Contains(stderr, "job "+id+": ") {
+		t.Fatalf("jobs retry %s: %v, %q", id, err, stderr)
+	}
+	if !eventually(60*time.Second, done) {
+		t.Errorf("the retried job never completed:\n%s", s.cli(t, "", "jobs"))
+	}
+	a := s.get(t, "/api/media/"+string(it.ID), owner.token)
+	if !strings.Contains(string(a.Body), `"state":"ready"`) || !strings.Contains(string(a.Body), `"poster_url"`) {
+		t.Errorf("the item after its jobs: %s", a.Body)
 	}
 }
