@@ -16,9 +16,11 @@ COPY . .
 RUN CGO_ENABLED=0 go build -o /mediagate ./cmd/server
 
 FROM debian:bookworm-slim
-# ca-certificates: for DATABASE_URL with sslmode=verify-full.
+# ca-certificates: for DATABASE_URL with sslmode=verify-full (and an https
+# S3 endpoint); ffmpeg (ffprobe with it) for the media pipeline; util-linux
+# has prlimit, which puts limits on every ffmpeg run.
 RUN apt-get update \
- && apt-get install -y --no-install-recommends ca-certificates \
+ && apt-get install -y --no-install-recommends ca-certificates ffmpeg util-linux \
  && rm -rf /var/lib/apt/lists/* \
  && groupadd --system --gid 10001 mediagate \
  && useradd --system --uid 10001 --gid 10001 --home-dir /data --no-create-home \
