@@ -41,24 +41,28 @@ const (
 	bigSize      = 100 << 20
 )
 
-// shape is how a target is loaded: connections, rounds, time per round.
+// shape is how a target is loaded: connections, rounds, time per round,
+// and whether the targets' order rotates from round to round (so that no
+// target always follows the same one).
 type shape struct {
 	conns, rounds int
 	dur           time.Duration
+	rotate        bool
 }
 
 // served is one uploaded item, as the stack serves it.
 type served struct {
-	id, sha  string
-	data     []byte // nil for the big item
-	size     int64
-	smedia   string // /smedia/{id}/{name}
-	public   string // /media/{public name}
-	filename string
+	id, sha     string
+	data        []byte // nil for the big item
+	size        int64
+	smedia      string // /smedia/{id}/{name}
+	public      string // /media/{public name}
+	filename    string
+	contentType string
 }
 
-// stack is a running Mediagate with nginx in front, plus a second nginx in
-// front of a stub that only answers X-Accel-Redirect.
+// stack is a running Mediagate with nginx in front, plus (on local storage)
+// a second nginx in front of a stub that only answers X-Accel-Redirect.
 type stack struct {
 	root, dataDir string
 	dbName        string
@@ -71,9 +75,23 @@ type stack struct {
 	base          string // nginx in front of the app
 	stubNginx     *process
 	stubBase      string // nginx in front of the stub
+	token         string // the owner's API token
 	cookie        string // "mediagate_session=..." of a signed-in viewer
 	small, big    served
 }
+
+// stackConfig is what sets one stack apart from another.
+type stackConfig struct {
+	name string   // names its temp dir
+	env  []string // added to the app's (and its CLI's) environment
+	stub bool     // also start the X-Accel stub behind a second nginx
+	// patch, when set, edits the nginx.conf rendered for the main nginx.
+	patch func(conf string) (string, error)
+}
+
+// localStack is the stack of the original serving benchmarks: blobs in the
+// data dir.
+var localStack = stackConfig{name: "local", stub: true}
 
 var theStack once[*stack]
 
@@ -87,16 +105,16 @@ func serving(b *testing.B) *stack {
 	// The decision benchmarks' large database has no further use: drop it so
 	// that nothing (autovacuum) works on it while the servers are loaded.
 	releaseModel()
-	s, err := theStack.get(func() (*stack, error) { return startStack(bin, nginxPath) })
+	s, err := theStack.get(func() (*stack, error) { return startStack(bin, nginxPath, localStack) })
 	if err != nil {
 		b.Fatal(err)
 	}
 	return s
 }
 
-func startStack(bin, nginxPath string) (*stack, error) {
+func startStack(bin, nginxPath string, sc stackConfig) (*stack, error) {
 	s := &stack{bin: bin, nginxPath: nginxPath}
-	root, err := os.MkdirTemp("", "mediagate-bench-")
+	root, err := os.MkdirTemp("", "mediagate-bench-"+sc.name+"-")
 	if err != nil {
 		return nil, err
 	}
@@ -126,6 +144,7 @@ func startStack(bin, nginxPath string) (*stack, error) {
 		"MEDIAGATE_ACCEL=auto",
 		"MEDIAGATE_ADMIN_PASSWORD="+adminPassword,
 	)
+	s.env = append(s.env, sc.env...)
 
 	cmd := exec.Command(bin)
 	cmd.Env, cmd.Dir = s.env, root
@@ -136,7 +155,7 @@ func startStack(bin, nginxPath string) (*stack, error) {
 	if err := waitHealthy(s.app, s.appBase+"/healthz"); err != nil {
 		return nil, err
 	}
-	if s.nginx, s.base, err = s.startNginx("nginx", appAddr); err != nil {
+	if s.nginx, s.base, err = s.startNginx("nginx", appAddr, sc.patch); err != nil {
 		return nil, err
 	}
 
@@ -149,6 +168,7 @@ func startStack(bin, nginxPath string) (*stack, error) {
 		return nil, err
 	}
 	token = strings.TrimSpace(token)
+	s.token = token
 	viewerPassword := randomHex(16)
 	if _, err := s.cli(viewerPassword+"\n", "user", "add", "--email", "viewer@bench.test", "--role", "viewer", "--password-stdin"); err != nil {
 		return nil, err
@@ -170,21 +190,26 @@ func startStack(bin, nginxPath string) (*stack, error) {
 
 	// The baseline: nginx in front of a handler that only answers with the
 	// X-Accel-Redirect (and the headers the app sets with it).
-	stubAddr, err := s.startStub()
-	if err != nil {
-		return nil, err
-	}
-	if s.stubNginx, s.stubBase, err = s.startNginx("nginx-stub", stubAddr); err != nil {
-		return nil, err
+	if sc.stub {
+		stubAddr, err := s.startStub()
+		if err != nil {
+			return nil, err
+		}
+		if s.stubNginx, s.stubBase, err = s.startNginx("nginx-stub", stubAddr, nil); err != nil {
+			return nil, err
+		}
 	}
 
 	// Every path answers what it should before anything is measured.
 	for _, it := range []served{s.small, s.big} {
-		for _, c := range []struct{ what, url, cookie string }{
+		checks := []struct{ what, url, cookie string }{
 			{"smedia", s.base + it.smedia, s.cookie},
 			{"static", s.base + it.public, ""},
-			{"stub", s.stubBase + it.smedia, ""},
-		} {
+		}
+		if sc.stub {
+			checks = append(checks, struct{ what, url, cookie string }{"stub", s.stubBase + it.smedia, ""})
+		}
+		for _, c := range checks {
 			if err := check(c.url, c.cookie, it); err != nil {
 				return nil, fmt.Errorf("%s %s: %w", c.what, it.filename, err)
 			}
@@ -197,8 +222,9 @@ func startStack(bin, nginxPath string) (*stack, error) {
 }
 
 // startNginx starts an nginx configured by "mediagate nginx-config" in front
-// of upstream and returns it with its base URL.
-func (s *stack) startNginx(name, upstream string) (*process, string, error) {
+// of upstream (edited by patch when it is set) and returns it with its base
+// URL.
+func (s *stack) startNginx(name, upstream string, patch func(string) (string, error)) (*process, string, error) {
 	prefix := filepath.Join(s.root, name)
 	if err := os.Mkdir(prefix, 0o755); err != nil {
 		return nil, "", err
@@ -210,6 +236,11 @@ func (s *stack) startNginx(name, upstream string) (*process, string, error) {
 	conf, err := s.cli("", "nginx-config", "--listen", listen, "--upstream", upstream, "--prefix", prefix)
 	if err != nil {
 		return nil, "", err
+	}
+	if patch != nil {
+		if conf, err = patch(conf); err != nil {
+			return nil, "", err
+		}
 	}
 	confFile := filepath.Join(prefix, "nginx.conf")
 	if err := os.WriteFile(confFile, []byte(conf), 0o644); err != nil {
@@ -312,10 +343,11 @@ func (s *stack) upload(token, name string, r io.Reader, size int64) (served, err
 		return served{}, fmt.Errorf("upload %s: %d %v %s", name, status, err, body)
 	}
 	var it struct {
-		ID     string `json:"id"`
-		SHA256 string `json:"sha256"`
-		Size   int64  `json:"size"`
-		URL    string `json:"url"`
+		ID          string `json:"id"`
+		SHA256      string `json:"sha256"`
+		Size        int64  `json:"size"`
+		URL         string `json:"url"`
+		ContentType string `json:"content_type"`
 	}
 	if err := json.Unmarshal(body, &it); err != nil || it.Size != size {
 		return served{}, fmt.Errorf("upload %s: %v %s", name, err, body)
@@ -336,7 +368,8 @@ func (s *stack) upload(token, name string, r io.Reader, size int64) (served, err
 	if err := json.Unmarshal(body, &pub); err != nil || !strings.HasPrefix(pub.PublicURL, config.PublicPrefix) {
 		return served{}, fmt.Errorf("publish %s: %v %s", name, err, body)
 	}
-	return served{id: it.ID, sha: it.SHA256, size: size, smedia: it.URL, public: pub.PublicURL, filename: name}, nil
+	return served{id: it.ID, sha: it.SHA256, size: size, smedia: it.URL, public: pub.PublicURL, filename: name,
+		contentType: it.ContentType}, nil
 }
 
 // login signs in through nginx as a browser does (form post with Origin)
@@ -474,7 +507,12 @@ func load(b *testing.B, sh shape, targets []target, procs map[string]func(int, i
 		out[t.name] = &measurement{cpu: map[string]time.Duration{}}
 	}
 	for round := 1; round <= sh.rounds; round++ {
-		for _, t := range targets {
+		order := targets
+		if sh.rotate {
+			k := (round - 1) % len(targets)
+			order = append(slices.Clone(targets[k:]), targets[:k]...)
+		}
+		for _, t := range order {
 			before := map[string]time.Duration{}
 			for k, f := range procs {
 				before[k] = cpuOf(f)
@@ -520,7 +558,7 @@ func cpuPerRequest(b *testing.B, targets []target, ms map[string]*measurement) {
 	for _, t := range targets {
 		m := ms[t.name]
 		var parts []string
-		for _, k := range []string{"wrk", "nginx", "app", "postgres", "bench"} {
+		for _, k := range []string{"wrk", "nginx", "app", "postgres", "weed", "bench"} {
 			if d := m.cpu[k]; d > 0 {
 				parts = append(parts, fmt.Sprintf("%s %.1fµs", k, us(d)/float64(m.requests())))
 			}
@@ -552,13 +590,44 @@ func (s *stack) targets(it served, stub bool) []target {
 // procs are the processes whose CPU time a measurement accounts for; the
 // rest of the machine's busy time is "other" (anything else running).
 func (s *stack) procs() map[string]func(int, int, string) bool {
-	main, stub := pidOrChildOf(s.nginx.pid()), pidOrChildOf(s.stubNginx.pid())
+	nginx := pidOrChildOf(s.nginx.pid())
+	if s.stubNginx != nil {
+		nginx = anyOf(nginx, pidOrChildOf(s.stubNginx.pid()))
+	}
 	return map[string]func(int, int, string) bool{
-		"nginx":    func(pid, ppid int, comm string) bool { return main(pid, ppid, comm) || stub(pid, ppid, comm) },
+		"nginx":    nginx,
 		"app":      pidOrChildOf(s.app.pid()),
 		"postgres": backendsOf(s.dbName),
 		"bench":    self,
 	}
+}
+
+// anyOf matches what any of fs matches.
+func anyOf(fs ...func(int, int, string) bool) func(int, int, string) bool {
+	return func(pid, ppid int, comm string) bool {
+		for _, f := range fs {
+			if f(pid, ppid, comm) {
+				return true
+			}
+		}
+		return false
+	}
+}
+
+// mergeProcs accounts the processes of several stacks together, kind by
+// kind.
+func mergeProcs(ms ...map[string]func(int, int, string) bool) map[string]func(int, int, string) bool {
+	byKind := map[string][]func(int, int, string) bool{}
+	for _, m := range ms {
+		for k, f := range m {
+			byKind[k] = append(byKind[k], f)
+		}
+	}
+	out := map[string]func(int, int, string) bool{}
+	for k, fs := range byKind {
+		out[k] = anyOf(fs...)
+	}
+	return out
 }
 
 // BenchmarkSmedia1KB is the authorized /smedia hop for a 1 KiB file with a
