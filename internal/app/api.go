@@ -7,6 +7,7 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -203,7 +204,7 @@ func (a *App) upload(w http.ResponseWriter, r *http.Request) (media.Item, error)
 	if err != nil {
 		return media.Item{}, err
 	}
-	folder, err := folderParam(up.folder)
+	folder, err := folderParam(up.fields.Get("folder"))
 	if err != nil {
 		return media.Item{}, err
 	}
@@ -211,54 +212,70 @@ func (a *App) upload(w http.ResponseWriter, r *http.Request) (media.Item, error)
 	return a.media.Upload(r.Context(), p, up.body, up.filename, folder)
 }
 
-// incoming is an upload found in a request, its body not yet read.
+// incoming is a file found in a request, its body not yet read, with the
+// small fields that came with it.
 type incoming struct {
-	body             io.Reader
-	filename, folder string
+	body      io.Reader
+	multipart bool       // the body is a form's "file" part
+	filename  string     // ?filename=, else the file part's own name
+	fields    url.Values // each asked-for field: the form's, else the query's
 }
 
-// uploadBody finds the file in r without buffering it: the "file" part of a
-// multipart form (a "folder" field must come before it), or the raw body.
-// ?filename= and ?folder= apply to both.
-func uploadBody(r *http.Request) (incoming, error) {
+// fileBody finds the file in r without buffering it: the "file" part of a
+// multipart form, whose small fields named in fields must come before it
+// (other parts are skipped), or else the raw body. The query's filename and
+// fields apply to both.
+func fileBody(r *http.Request, fields ...string) (incoming, error) {
 	q := r.URL.Query()
-	up := incoming{filename: q.Get("filename"), folder: q.Get("folder")}
+	in := incoming{filename: q.Get("filename"), fields: url.Values{}}
+	for _, f := range fields {
+		in.fields.Set(f, q.Get(f))
+	}
 	mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if mt != "multipart/form-data" {
-		if up.filename == "" {
-			return up, fmt.Errorf("%w: send a multipart form with a \"file\" field, or the raw file with ?filename=", errs.ErrInvalid)
-		}
-		up.body = r.Body
-		return up, nil
+		in.body = r.Body
+		return in, nil
 	}
+	in.multipart = true
 	mr, err := r.MultipartReader()
 	if err != nil {
-		return up, fmt.Errorf("%w: malformed multipart body: %w", errs.ErrInvalid, err)
+		return in, fmt.Errorf("%w: malformed multipart body: %w", errs.ErrInvalid, err)
 	}
 	for {
 		part, err := mr.NextPart()
 		if errors.Is(err, io.EOF) {
-			return up, fmt.Errorf("%w: the form has no \"file\" field", errs.ErrInvalid)
+			return in, fmt.Errorf("%w: the form has no \"file\" field", errs.ErrInvalid)
 		}
 		if err != nil {
-			return up, fmt.Errorf("%w: malformed multipart body: %w", errs.ErrInvalid, err)
+			return in, fmt.Errorf("%w: malformed multipart body: %w", errs.ErrInvalid, err)
 		}
-		switch part.FormName() {
-		case "folder":
-			b, err := io.ReadAll(io.LimitReader(part, 128))
+		name := part.FormName()
+		if name == "file" {
+			if in.filename == "" {
+				in.filename = part.FileName()
+			}
+			in.body = part
+			return in, nil
+		}
+		if slices.Contains(fields, name) {
+			b, err := io.ReadAll(io.LimitReader(part, 256))
 			if err != nil {
-				return up, fmt.Errorf("%w: malformed multipart body: %w", errs.ErrInvalid, err)
+				return in, fmt.Errorf("%w: malformed multipart body: %w", errs.ErrInvalid, err)
 			}
-			up.folder = strings.TrimSpace(string(b))
-		case "file":
-			if up.filename == "" {
-				up.filename = part.FileName()
-			}
-			up.body = part
-			return up, nil
+			in.fields.Set(name, strings.TrimSpace(string(b)))
 		}
 		// Other parts are skipped: NextPart discards what was not read.
 	}
+}
+
+// uploadBody is fileBody for a new item: a "folder" field may come with
+// it, and a raw body needs ?filename=.
+func uploadBody(r *http.Request) (incoming, error) {
+	up, err := fileBody(r, "folder")
+	if err == nil && !up.multipart && up.filename == "" {
+		err = fmt.Errorf("%w: send a multipart form with a \"file\" field, or the raw file with ?filename=", errs.ErrInvalid)
+	}
+	return up, err
 }
 
 // folderParam reads a folder id; empty or "root" is the root (nil).

@@ -9,13 +9,11 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"mime"
 	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -168,55 +166,20 @@ func (a *App) apiAddCaption(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, maxCaptionFile+config.UploadSlack)
-	lang, label, body, err := captionBody(r)
+	in, err := fileBody(r, "lang", "label")
 	if err != nil {
 		return err
 	}
-	vtt, err := video.ToWebVTT(io.LimitReader(body, maxCaptionFile+1))
+	vtt, err := video.ToWebVTT(io.LimitReader(in.body, maxCaptionFile+1))
 	if err != nil {
 		return fmt.Errorf("%w: %w", errs.ErrInvalid, err)
 	}
-	c, err := a.media.AddCaption(r.Context(), p, chi.URLParam(r, "id"), lang, label, vtt)
+	c, err := a.media.AddCaption(r.Context(), p, chi.URLParam(r, "id"), in.fields.Get("lang"), in.fields.Get("label"), vtt)
 	if err != nil {
 		return err
 	}
 	writeJSON(w, http.StatusCreated, captionsJSON([]media.Caption{c})[0])
 	return nil
-}
-
-// captionBody finds lang, label and the file in r, as uploadBody does for
-// media.
-func captionBody(r *http.Request) (lang, label string, body io.Reader, err error) {
-	q := r.URL.Query()
-	lang, label = q.Get("lang"), q.Get("label")
-	mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
-	if mt != "multipart/form-data" {
-		return lang, label, r.Body, nil
-	}
-	mr, err := r.MultipartReader()
-	if err != nil {
-		return "", "", nil, fmt.Errorf("%w: malformed multipart body: %w", errs.ErrInvalid, err)
-	}
-	for {
-		part, err := mr.NextPart()
-		if err != nil {
-			return "", "", nil, fmt.Errorf("%w: the form has no \"file\" field", errs.ErrInvalid)
-		}
-		switch part.FormName() {
-		case "lang", "label":
-			b, err := io.ReadAll(io.LimitReader(part, 256))
-			if err != nil {
-				return "", "", nil, fmt.Errorf("%w: malformed multipart body: %w", errs.ErrInvalid, err)
-			}
-			if part.FormName() == "lang" {
-				lang = strings.TrimSpace(string(b))
-			} else {
-				label = strings.TrimSpace(string(b))
-			}
-		case "file":
-			return lang, label, part, nil
-		}
-	}
 }
 
 // apiDeleteCaption removes a caption: DELETE /api/media/{id}/captions/{caption}.
@@ -285,20 +248,11 @@ func (a *App) apiReplace(w http.ResponseWriter, r *http.Request) error {
 	if err := a.decide.Require(r.Context(), p, id, acl.Edit); err != nil {
 		return err
 	}
-	body := io.Reader(r.Body)
-	if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt == "multipart/form-data" {
-		if r.URL.Query().Get("filename") == "" {
-			q := r.URL.Query()
-			q.Set("filename", "replacement") // only the file part is used
-			r.URL.RawQuery = q.Encode()
-		}
-		up, err := uploadBody(r)
-		if err != nil {
-			return err
-		}
-		body = up.body
+	in, err := fileBody(r)
+	if err != nil {
+		return err
 	}
-	it, err := a.media.Replace(r.Context(), p, id, body)
+	it, err := a.media.Replace(r.Context(), p, id, in.body)
 	if err != nil {
 		return err
 	}

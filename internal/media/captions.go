@@ -54,17 +54,10 @@ func (s *Store) AddCaption(ctx context.Context, p acl.Principal, id, lang, label
 		return Caption{}, err
 	}
 	defer rec.Discard()
+	rec.ContentType, rec.Extension = CaptionType, ".vtt" // what a track is served as, whatever it sniffs as
 	c := Caption{MediaID: id, Lang: lang, Label: label, SHA256: rec.SHA256, Size: rec.Size}
 	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		if err := blobLock(ctx, tx, rec.SHA256); err != nil {
-			return err
-		}
-		if _, err := tx.Exec(ctx, `
-			INSERT INTO blobs (sha256, size, content_type, extension) VALUES ($1, $2, $3, '.vtt')
-			ON CONFLICT (sha256) DO NOTHING`, rec.SHA256, rec.Size, CaptionType); err != nil {
-			return err
-		}
-		if err := s.blobs.Put(ctx, rec.SHA256, rec.path); err != nil {
+		if err := s.storeTx(ctx, tx, rec, false); err != nil {
 			return err
 		}
 		err := tx.QueryRow(ctx, `INSERT INTO captions (media_id, lang, label, blob) VALUES ($1, $2, $3, $4) RETURNING id, created_at`,
@@ -149,10 +142,6 @@ func (s *Store) DeleteCaption(ctx context.Context, p acl.Principal, id, cid stri
 	if err != nil {
 		return fmt.Errorf("delete caption: %w", err)
 	}
-	for _, b := range gone {
-		if err := s.removeUnreferenced(context.WithoutCancel(ctx), b); err != nil {
-			s.log.Error("remove caption blob (Recover will)", "sha256", b, "err", err)
-		}
-	}
+	s.removeGone(ctx, gone)
 	return nil
 }

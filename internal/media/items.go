@@ -138,27 +138,10 @@ func (s *Store) Create(ctx context.Context, p acl.Principal, rec *Received, file
 	}
 	var id string
 	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		if err := blobLock(ctx, tx, rec.SHA256); err != nil {
+		if err := s.storeTx(ctx, tx, rec, true); err != nil {
 			return err
 		}
-		tag, err := tx.Exec(ctx, `
-			INSERT INTO blobs (sha256, size, content_type, extension) VALUES ($1, $2, $3, $4)
-			ON CONFLICT (sha256) DO NOTHING`, rec.SHA256, rec.Size, rec.ContentType, rec.Extension)
-		if err != nil {
-			return err
-		}
-		if tag.RowsAffected() == 1 {
-			// New content: its pipeline job commits with it, or neither does.
-			if err := s.enqueueNew(ctx, tx, rec.SHA256, rec.ContentType); err != nil {
-				return err
-			}
-		}
-		// Under the lock: if the transaction fails from here on, the blob may
-		// stay without a row; Recover removes such blobs.
-		if err := s.blobs.Put(ctx, rec.SHA256, rec.path); err != nil {
-			return err
-		}
-		err = tx.QueryRow(ctx, `INSERT INTO media (filename, blob, owner_id, folder_id) VALUES ($1, $2, $3, $4) RETURNING id`,
+		err := tx.QueryRow(ctx, `INSERT INTO media (filename, blob, owner_id, folder_id) VALUES ($1, $2, $3, $4) RETURNING id`,
 			filename, rec.SHA256, p.UserID, folder).Scan(&id)
 		var pgErr *pgconn.PgError
 		if errors.As(err, &pgErr) && pgErr.Code == "23503" { // the folder went away meanwhile
@@ -491,11 +474,7 @@ func (s *Store) Delete(ctx context.Context, p acl.Principal, id string) error {
 			}
 		}
 	}
-	for _, b := range gone {
-		if err := s.removeUnreferenced(ctx, b); err != nil {
-			s.log.Error("remove blob of a deleted item (Recover will)", "sha256", b, "err", err)
-		}
-	}
+	s.removeGone(ctx, gone)
 	return nil
 }
 
@@ -545,6 +524,41 @@ func (s *Store) dropUnreferenced(ctx context.Context, tx pgx.Tx, candidates []st
 		candidates = append(candidates, derived...)
 	}
 	return gone, nil
+}
+
+// storeTx records the received rec as a blob and puts its bytes to
+// storage, in tx and under the blob's lock, so that a row and its bytes are
+// only ever seen to agree: identical content is stored once, and new
+// content that the pipeline handles gets its job in the same transaction
+// when pipeline is set. If the transaction fails afterwards the bytes may
+// stay without a row; Recover removes such blobs.
+func (s *Store) storeTx(ctx context.Context, tx pgx.Tx, rec *Received, pipeline bool) error {
+	if err := blobLock(ctx, tx, rec.SHA256); err != nil {
+		return err
+	}
+	tag, err := tx.Exec(ctx, `
+		INSERT INTO blobs (sha256, size, content_type, extension) VALUES ($1, $2, $3, $4)
+		ON CONFLICT (sha256) DO NOTHING`, rec.SHA256, rec.Size, rec.ContentType, rec.Extension)
+	if err != nil {
+		return err
+	}
+	if pipeline && tag.RowsAffected() == 1 {
+		if err := s.enqueueNew(ctx, tx, rec.SHA256, rec.ContentType); err != nil {
+			return err
+		}
+	}
+	return s.blobs.Put(ctx, rec.SHA256, rec.path)
+}
+
+// removeGone removes, after a commit, the bytes of blobs whose rows it
+// deleted; a failure is logged, and Recover finishes the job.
+func (s *Store) removeGone(ctx context.Context, gone []string) {
+	ctx = context.WithoutCancel(ctx)
+	for _, b := range gone {
+		if err := s.removeUnreferenced(ctx, b); err != nil {
+			s.log.Error("remove a blob nothing needs (Recover will)", "sha256", b, "err", err)
+		}
+	}
 }
 
 // removeUnreferenced removes sha's blob unless a row refers to it again.
@@ -693,21 +707,7 @@ func (s *Store) Replace(ctx context.Context, p acl.Principal, id string, body io
 		if err != nil {
 			return err
 		}
-		if err := blobLock(ctx, tx, rec.SHA256); err != nil {
-			return err
-		}
-		tag, err := tx.Exec(ctx, `
-			INSERT INTO blobs (sha256, size, content_type, extension) VALUES ($1, $2, $3, $4)
-			ON CONFLICT (sha256) DO NOTHING`, rec.SHA256, rec.Size, rec.ContentType, rec.Extension)
-		if err != nil {
-			return err
-		}
-		if tag.RowsAffected() == 1 {
-			if err := s.enqueueNew(ctx, tx, rec.SHA256, rec.ContentType); err != nil {
-				return err
-			}
-		}
-		if err := s.blobs.Put(ctx, rec.SHA256, rec.path); err != nil {
+		if err := s.storeTx(ctx, tx, rec, true); err != nil {
 			return err
 		}
 		// A poster chosen for the old content (maybe a frame of it) goes with
@@ -744,10 +744,6 @@ func (s *Store) Replace(ctx context.Context, p acl.Principal, id string, body io
 		return Item{}, fmt.Errorf("replace: %w", err)
 	}
 	s.changed()
-	for _, b := range gone {
-		if err := s.removeUnreferenced(ctx, b); err != nil {
-			s.log.Error("remove replaced blob (Recover will)", "sha256", b, "err", err)
-		}
-	}
+	s.removeGone(ctx, gone)
 	return s.Get(ctx, p, id)
 }

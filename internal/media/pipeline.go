@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"mime"
 	"strings"
 	"time"
 
@@ -33,14 +32,8 @@ func (s *Store) SetEnqueuer(e Enqueuer) { s.enqueue = e }
 // Processable reports whether the pipeline handles a content type: video,
 // audio and images (not SVG, which is a document).
 func Processable(contentType string) bool {
-	mt, _, _ := mime.ParseMediaType(contentType)
-	switch {
-	case strings.HasPrefix(mt, "video/"), strings.HasPrefix(mt, "audio/"):
-		return true
-	case strings.HasPrefix(mt, "image/"):
-		return mt != "image/svg+xml"
-	}
-	return false
+	// The same types a browser shows inline: what a player or a tile shows.
+	return Inline(contentType)
 }
 
 // enqueueNew records that a blob just stored awaits the pipeline and starts
@@ -190,17 +183,7 @@ func (s *Store) PutDerived(ctx context.Context, source, kind, path string) error
 			}
 			return err
 		}
-		if rec.SHA256 != source {
-			if err := blobLock(ctx, tx, rec.SHA256); err != nil {
-				return err
-			}
-		}
-		if _, err := tx.Exec(ctx, `
-			INSERT INTO blobs (sha256, size, content_type, extension) VALUES ($1, $2, $3, $4)
-			ON CONFLICT (sha256) DO NOTHING`, rec.SHA256, rec.Size, rec.ContentType, rec.Extension); err != nil {
-			return err
-		}
-		if err := s.blobs.Put(ctx, rec.SHA256, rec.path); err != nil {
+		if err := s.storeTx(ctx, tx, rec, false); err != nil {
 			return err
 		}
 		_, err := tx.Exec(ctx, `
@@ -266,15 +249,7 @@ func (s *Store) SetPoster(ctx context.Context, p acl.Principal, id, path string)
 	var gone []string
 	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		gone = nil
-		if err := blobLock(ctx, tx, rec.SHA256); err != nil {
-			return err
-		}
-		if _, err := tx.Exec(ctx, `
-			INSERT INTO blobs (sha256, size, content_type, extension) VALUES ($1, $2, $3, $4)
-			ON CONFLICT (sha256) DO NOTHING`, rec.SHA256, rec.Size, rec.ContentType, rec.Extension); err != nil {
-			return err
-		}
-		if err := s.blobs.Put(ctx, rec.SHA256, rec.path); err != nil {
+		if err := s.storeTx(ctx, tx, rec, false); err != nil {
 			return err
 		}
 		var old *string
@@ -296,11 +271,7 @@ func (s *Store) SetPoster(ctx context.Context, p acl.Principal, id, path string)
 	if err != nil {
 		return fmt.Errorf("set poster: %w", err)
 	}
-	for _, b := range gone {
-		if err := s.removeUnreferenced(context.WithoutCancel(ctx), b); err != nil {
-			s.log.Error("remove the old poster (Recover will)", "sha256", b, "err", err)
-		}
-	}
+	s.removeGone(ctx, gone)
 	return nil
 }
 
@@ -328,10 +299,6 @@ func (s *Store) ClearPoster(ctx context.Context, p acl.Principal, id string) err
 	if err != nil {
 		return fmt.Errorf("clear poster: %w", err)
 	}
-	for _, b := range gone {
-		if err := s.removeUnreferenced(context.WithoutCancel(ctx), b); err != nil {
-			s.log.Error("remove the old poster (Recover will)", "sha256", b, "err", err)
-		}
-	}
+	s.removeGone(ctx, gone)
 	return nil
 }
