@@ -125,7 +125,7 @@ type Var struct {
 var Vars = []Var{
 	{"DATABASE_URL", "database-url", "PostgreSQL connection string"},
 	{"MEDIAGATE_ADDR", "addr", "address the app listens on"},
-	{"MEDIAGATE_DATA_DIR", "data-dir", "directory holding the media (private/, public/, tmp/, trash/)"},
+	{"MEDIAGATE_DATA_DIR", "data-dir", "directory holding the media (private/, public/, tmp/, uploads/)"},
 	{"MEDIAGATE_ACCEL", "accel", "auto|nginx|off: when to answer with X-Accel-Redirect"},
 	{"MEDIAGATE_MAX_UPLOAD", "max-upload", "largest upload, in bytes or with a unit (500MiB, 4GiB)"},
 	{"MEDIAGATE_COOKIE_SECURE", "cookie-secure", "mark the session cookie Secure (true behind HTTPS)"},
