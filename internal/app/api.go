@@ -327,7 +327,7 @@ func (a *App) apiUnpublish(w http.ResponseWriter, r *http.Request) error {
 }
 
 func apiNotFound(w http.ResponseWriter, r *http.Request) error {
-	return fmt.Errorf("%w: no API endpoint %s", errs.ErrNotFound, r.URL.Path)
+	return fmt.Errorf("%w %s", errNoEndpoint, r.URL.Path)
 }
 
 func apiMethodNotAllowed(w http.ResponseWriter, r *http.Request) error {

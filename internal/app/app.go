@@ -4,6 +4,7 @@ package app
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
@@ -15,6 +16,7 @@ import (
 	"github.com/mediagate/mediagate/internal/acl"
 	"github.com/mediagate/mediagate/internal/audit"
 	"github.com/mediagate/mediagate/internal/config"
+	"github.com/mediagate/mediagate/internal/errs"
 	"github.com/mediagate/mediagate/internal/media"
 	"github.com/mediagate/mediagate/internal/session"
 )
@@ -67,6 +69,11 @@ func New(cfg config.Config, pool *pgxpool.Pool, auth *session.Auth, decide *acl.
 	}
 	if a.tus, err = newResumable(a); err != nil {
 		return nil, err
+	}
+	// A session store that fails under LoadAndSave is answered as any other
+	// error is: JSON with its code under /api/, a page elsewhere.
+	auth.Sessions.ErrorFunc = func(w http.ResponseWriter, r *http.Request, err error) {
+		a.fail(w, r, fmt.Errorf("%w: session store: %w", errs.ErrUnavailable, err))
 	}
 	return a, nil
 }

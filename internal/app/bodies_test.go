@@ -300,7 +300,7 @@ func TestOutOfStorage(t *testing.T) {
 			if resp.StatusCode != http.StatusInsufficientStorage {
 				t.Errorf("status %d, want 507: %s", resp.StatusCode, body)
 			}
-			if want := `{"error":"` + outOfSpace + `"}`; strings.TrimSpace(body) != want {
+			if want := `{"error":"` + outOfSpace + `","code":"insufficient_storage"}`; strings.TrimSpace(body) != want {
 				t.Errorf("body %q, want %q", body, want)
 			}
 			for _, secret := range []string{dir, "/uploads", "/tmp", "no space"} {

@@ -23,30 +23,53 @@ func (a *App) handle(h handlerFunc) http.HandlerFunc {
 	}
 }
 
-// statusOf maps an error to its status code. It is the only such mapping.
-func statusOf(err error) int {
-	for _, m := range []struct {
-		err    error
-		status int
-	}{
-		{errs.ErrInvalid, http.StatusBadRequest},
-		{errs.ErrUnauthenticated, http.StatusUnauthorized},
-		{errs.ErrForbidden, http.StatusForbidden},
-		{errs.ErrNotFound, http.StatusNotFound},
-		{errs.ErrMethod, http.StatusMethodNotAllowed},
-		{errs.ErrTimeout, http.StatusRequestTimeout},
-		{errs.ErrConflict, http.StatusConflict},
-		{errs.ErrGone, http.StatusGone},
-		{errs.ErrTooLarge, http.StatusRequestEntityTooLarge},
-		{errs.ErrThrottled, http.StatusTooManyRequests},
-		{errs.ErrUnavailable, http.StatusServiceUnavailable},
-		{errs.ErrInsufficientStorage, http.StatusInsufficientStorage},
-	} {
-		if errors.Is(err, m.err) {
-			return m.status
+// kinds are the kinds of error a response can report: each sentinel's
+// status and the stable code that names it in the API's JSON errors
+// ({"error": "...", "code": "not_found"}). It is the only such mapping; the
+// first that matches wins, and an error of no kind is a 500, "internal".
+// The API document (internal/apidoc) lists the codes; a test keeps the two
+// in step.
+var kinds = []struct {
+	err    error
+	status int
+	code   string
+}{
+	{errNoEndpoint, http.StatusNotFound, "no_endpoint"},
+	{errs.ErrInvalid, http.StatusBadRequest, "invalid"},
+	{errs.ErrUnauthenticated, http.StatusUnauthorized, "unauthenticated"},
+	{errs.ErrForbidden, http.StatusForbidden, "forbidden"},
+	{errs.ErrNotFound, http.StatusNotFound, "not_found"},
+	{errs.ErrMethod, http.StatusMethodNotAllowed, "method_not_allowed"},
+	{errs.ErrTimeout, http.StatusRequestTimeout, "timeout"},
+	{errs.ErrConflict, http.StatusConflict, "conflict"},
+	{errs.ErrGone, http.StatusGone, "gone"},
+	{errs.ErrTooLarge, http.StatusRequestEntityTooLarge, "too_large"},
+	{errs.ErrThrottled, http.StatusTooManyRequests, "throttled"},
+	{errs.ErrUnavailable, http.StatusServiceUnavailable, "unavailable"},
+	{errs.ErrInsufficientStorage, http.StatusInsufficientStorage, "insufficient_storage"},
+}
+
+// codeInternal is the code of an error of no kind.
+const codeInternal = "internal"
+
+// errNoEndpoint is a request under /api/ that no route takes: a 404 that a
+// client can tell from a missing item (an older server, a typo).
+var errNoEndpoint = fmt.Errorf("%w: no API endpoint", errs.ErrNotFound)
+
+// classify maps an error to its status and code.
+func classify(err error) (status int, code string) {
+	for _, k := range kinds {
+		if errors.Is(err, k.err) {
+			return k.status, k.code
 		}
 	}
-	return http.StatusInternalServerError
+	return http.StatusInternalServerError, codeInternal
+}
+
+// statusOf is the status of err.
+func statusOf(err error) int {
+	status, _ := classify(err)
+	return status
 }
 
 // fail writes err as JSON under /api/ and as a page elsewhere. Server-side
@@ -57,7 +80,7 @@ func (a *App) fail(w http.ResponseWriter, r *http.Request, err error) {
 	if stall := stalled(r.Context()); stall != nil {
 		err = stall
 	}
-	status := statusOf(err)
+	status, code := classify(err)
 	msg := err.Error()
 	switch {
 	case status == http.StatusServiceUnavailable:
@@ -83,7 +106,7 @@ func (a *App) fail(w http.ResponseWriter, r *http.Request, err error) {
 		if status == http.StatusUnauthorized {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="mediagate"`)
 		}
-		writeJSON(w, status, map[string]string{"error": msg})
+		writeJSON(w, status, errorJSON{Error: msg, Code: code})
 		return
 	}
 	if status == http.StatusUnauthorized && isPage(r) {
@@ -91,6 +114,13 @@ func (a *App) fail(w http.ResponseWriter, r *http.Request, err error) {
 		return
 	}
 	a.renderError(w, r, status, msg)
+}
+
+// errorJSON is an error as the API answers it: the sentence for people, the
+// code for programs.
+type errorJSON struct {
+	Error string `json:"error"`
+	Code  string `json:"code"`
 }
 
 // outOfStorage is what a client is told when a disk is full; the log has
@@ -106,8 +136,7 @@ func isPage(r *http.Request) bool {
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	b, err := json.Marshal(v)
 	if err != nil {
-		http.Error(w, `{"error":"internal error"}`, http.StatusInternalServerError)
-		return
+		status, b = http.StatusInternalServerError, []byte(`{"error":"internal error","code":"internal"}`)
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)

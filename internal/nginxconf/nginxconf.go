@@ -376,7 +376,7 @@ server {
 
     location @api_too_large {
         default_type application/json;
-        return 413 '{"error":"too large: uploads are limited to {{.MaxUpload}} bytes"}\n';
+        return 413 '{"error":"too large: uploads are limited to {{.MaxUpload}} bytes","code":"too_large"}\n';
     }
 }
 {{end -}}

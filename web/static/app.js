@@ -42,7 +42,7 @@
       }
       const err = new Error(readable((data && data.error) || text || res.statusText || "HTTP " + res.status));
       err.status = res.status;
-      err.raw = (data && data.error) || "";
+      err.code = (data && data.code) || ""; // the API's stable code, such as "not_found"
       throw err;
     }
     return data;
@@ -689,10 +689,15 @@
   }
 
   function answerError(r) {
-    let msg = r.text;
-    try { msg = JSON.parse(r.text).error || msg; } catch (_) { /* plain text */ }
+    let msg = r.text, code = "";
+    try {
+      const data = JSON.parse(r.text);
+      msg = data.error || msg;
+      code = data.code || "";
+    } catch (_) { /* tusd's plain text */ }
     const err = new Error(readable(msg || "The server answered " + r.status + "."));
     err.status = r.status;
+    err.code = code;
     err.retry = r.status >= 500 || r.status === 0;
     return err;
   }
@@ -1246,8 +1251,7 @@
       await load();
     } catch (err) {
       // No links API on this server (yet): the section stays hidden.
-      if (err.status === 404 && /no API endpoint/.test(err.raw)) return;
-      if (err.status === 405) return;
+      if (err.code === "no_endpoint" || err.code === "method_not_allowed") return;
       showError(section, err.message);
     }
     section.hidden = false;
