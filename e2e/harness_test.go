@@ -22,6 +22,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/jackc/pgx/v5"
 
+	"github.com/mediagate/mediagate/internal/apidoc/contract"
 	"github.com/mediagate/mediagate/internal/testenv"
 	"github.com/mediagate/mediagate/internal/testweed"
 )
@@ -151,20 +152,21 @@ func newSuite(t *testing.T, opts suiteOptions) *suite {
 			"MEDIAGATE_S3_PREFIX="+s3Prefix)
 	}
 	s.env = append(s.env, opts.env...)
-	s.client = newClient(nil)
+	s.client = newClient(t, nil)
 	return s
 }
 
 // newClient returns a client with its own transport that never uses a proxy,
-// never asks for compression and never follows redirects.
-func newClient(jar http.CookieJar) *http.Client {
+// never asks for compression and never follows redirects. Every exchange
+// under /api/ is checked against the API document; a mismatch fails t.
+func newClient(t testing.TB, jar http.CookieJar) *http.Client {
 	return &http.Client{
-		Transport: &http.Transport{
+		Transport: contract.Default(t).Transport(t, &http.Transport{
 			DisableCompression:    true,
 			MaxIdleConnsPerHost:   4,
 			IdleConnTimeout:       30 * time.Second,
 			ResponseHeaderTimeout: 10 * time.Minute,
-		},
+		}),
 		Jar: jar,
 		CheckRedirect: func(*http.Request, []*http.Request) error {
 			return http.ErrUseLastResponse

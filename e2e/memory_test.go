@@ -129,7 +129,7 @@ func TestSignInMemory(t *testing.T) {
 		}
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 		req.Header.Set("X-Forwarded-For", fmt.Sprintf("192.0.2.%d", i))
-		resp, err := newClient(nil).Do(req)
+		resp, err := newClient(t, nil).Do(req)
 		if err != nil {
 			return nil, err
 		}

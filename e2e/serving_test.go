@@ -726,7 +726,7 @@ func (s *suite) testSession(t *testing.T, f *servingFixture) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	browser := newClient(jar)
+	browser := newClient(t, jar)
 
 	a := s.login(t, browser, s.admin.email, "wrong "+s.admin.password)
 	if a.Status == http.StatusSeeOther && a.Header.Get("Location") == "/" {
@@ -787,7 +787,7 @@ func (s *suite) testSession(t *testing.T, f *servingFixture) {
 
 	// An editor's password from "user add --password-stdin" logs in too.
 	jar2, _ := cookiejar.New(nil)
-	editor := newClient(jar2)
+	editor := newClient(t, jar2)
 	mustStatus(t, "editor login", s.login(t, editor, s.owner.email, s.owner.password), http.StatusSeeOther)
 	a = s.do(t, call{method: "GET", path: "/api/me", client: editor})
 	if mustStatus(t, "editor GET /api/me", a, http.StatusOK); decodeJSON[me](t, "editor GET /api/me", a).Role != "editor" {
@@ -798,7 +798,7 @@ func (s *suite) testSession(t *testing.T, f *servingFixture) {
 // testCrossSiteLogin checks that a cross-site form POST to /login is refused.
 func (s *suite) testCrossSiteLogin(t *testing.T, _ *servingFixture) {
 	jar, _ := cookiejar.New(nil)
-	c := newClient(jar)
+	c := newClient(t, jar)
 	form := url.Values{"email": {s.admin.email}, "password": {s.admin.password}}
 	a := s.do(t, call{method: http.MethodPost, path: "/login", client: c, body: strings.NewReader(form.Encode()),
 		headers: [][2]string{

@@ -25,7 +25,7 @@ func TestStorageCopy(t *testing.T) {
 	for name, data := range contents {
 		items[name] = s.mustUpload(t, owner.token, name, data)
 	}
-	pub := s.sendJSON(t, http.MethodPost, "/api/media/"+string(items["a.bin"].ID)+"/publish", owner.token, nil)
+	pub := s.do(t, call{method: http.MethodPost, path: "/api/media/" + string(items["a.bin"].ID) + "/publish", token: owner.token})
 	mustStatus(t, "publish", pub, http.StatusOK)
 	publicURL := decodeJSON[map[string]string](t, "publish", pub)["public_url"]
 

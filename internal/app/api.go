@@ -1,6 +1,7 @@
 package app
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -15,6 +16,7 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/mediagate/mediagate/internal/acl"
+	"github.com/mediagate/mediagate/internal/apidoc"
 	"github.com/mediagate/mediagate/internal/config"
 	"github.com/mediagate/mediagate/internal/errs"
 	"github.com/mediagate/mediagate/internal/media"
@@ -92,6 +94,16 @@ func toJSON(it media.Item) itemJSON {
 // privateURL is the item's streaming URL; the name in it is only decoration.
 func privateURL(it media.Item) string {
 	return config.PrivatePrefix + it.ID + "/" + url.PathEscape(it.Filename)
+}
+
+// apiDocument serves the API's OpenAPI document to anyone: it describes the
+// interface and holds no data.
+func apiDocument(w http.ResponseWriter, r *http.Request) {
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Cache-Control", "no-cache")
+	h.Set("ETag", apidoc.ETag)
+	http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(apidoc.JSON))
 }
 
 func (a *App) apiMe(w http.ResponseWriter, r *http.Request) error {

@@ -27,6 +27,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/mediagate/mediagate/internal/acl"
+	"github.com/mediagate/mediagate/internal/apidoc/contract"
 	"github.com/mediagate/mediagate/internal/audit"
 	"github.com/mediagate/mediagate/internal/config"
 	"github.com/mediagate/mediagate/internal/invalidate"
@@ -101,7 +102,8 @@ func startHarness(t *testing.T, cfg config.Config, pool *pgxpool.Pool) *harness 
 		t.Fatal(err)
 	}
 	t.Cleanup(a.Close) // after srv.Close
-	srv := httptest.NewServer(a.Routes())
+	// Every exchange under /api/ is checked against the API document.
+	srv := httptest.NewServer(contract.Default(t).Handler(t, a.Routes()))
 	t.Cleanup(srv.Close)
 	return &harness{t: t, cfg: cfg, pool: pool, users: auth.Users, srv: srv, hub: hub, app: a}
 }

@@ -10,8 +10,24 @@ import (
 	"github.com/mediagate/mediagate/internal/errs"
 )
 
-// Routes returns the whole HTTP interface; every route is in this function.
+// Routes returns the whole HTTP interface: router's routes behind the
+// guards every request passes.
 func (a *App) Routes() http.Handler {
+	r := a.router()
+
+	// Browsers' cross-site state-changing requests are refused; API clients
+	// send neither Origin nor Sec-Fetch-Site and pass.
+	cop := http.NewCrossOriginProtection()
+	cop.SetDenyHandler(shareHeaders(a.handle(func(w http.ResponseWriter, r *http.Request) error {
+		return fmt.Errorf("%w: cross-origin request refused", errs.ErrForbidden)
+	})))
+	// Outermost, so that even a refusal never waits forever for a body.
+	return a.limitBodyIdle(cop.Handler(r))
+}
+
+// router holds every route; the API document (internal/apidoc) describes
+// those under /api/, and a test checks that the two agree.
+func (a *App) router() chi.Router {
 	r := chi.NewRouter()
 	r.Use(a.recoverPanics, a.logRequests, securityHeaders, callerHeaders, shareHeaders)
 
@@ -89,6 +105,7 @@ func (a *App) Routes() http.Handler {
 		r.Get("/admin/groups", a.handle(a.adminGroupsPage))
 
 		r.Route("/api", func(r chi.Router) {
+			r.Get("/openapi.json", apiDocument)
 			r.Get("/me", a.handle(a.apiMe))
 			r.Post("/me/password", a.handle(a.apiChangePassword))
 			r.Get("/tokens", a.handle(a.apiListTokens))
@@ -137,13 +154,5 @@ func (a *App) Routes() http.Handler {
 		})
 	})
 	r.NotFound(a.handle(notFound))
-
-	// Browsers' cross-site state-changing requests are refused; API clients
-	// send neither Origin nor Sec-Fetch-Site and pass.
-	cop := http.NewCrossOriginProtection()
-	cop.SetDenyHandler(shareHeaders(a.handle(func(w http.ResponseWriter, r *http.Request) error {
-		return fmt.Errorf("%w: cross-origin request refused", errs.ErrForbidden)
-	})))
-	// Outermost, so that even a refusal never waits forever for a body.
-	return a.limitBodyIdle(cop.Handler(r))
+	return r
 }
