@@ -19,6 +19,12 @@ var caddyTmpl = template.Must(template.New("caddy").Parse(`# Caddyfile for Media
 	admin off
 	auto_https off
 	storage file_system "{{.Prefix}}/data"
+	# A client has a minute to send its request head, as with nginx.
+	servers {
+		timeouts {
+			read_header 60s
+		}
+	}
 }
 
 http://:{{.ListenPort}} {
