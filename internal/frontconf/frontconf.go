@@ -98,8 +98,11 @@ func newSite(cfg config.Config, opt Options, defaultPrefix string) (site, error)
 		errs = append(errs, errors.New("body idle timeout must be positive"))
 	}
 	dataDir, err := filepath.Abs(cfg.DataDir)
-	if cfg.DataDir == "" || err != nil {
-		errs = append(errs, fmt.Errorf("data dir %q: not usable (%v)", cfg.DataDir, err))
+	switch {
+	case cfg.DataDir == "":
+		errs = append(errs, errors.New("data dir must not be empty"))
+	case err != nil:
+		errs = append(errs, fmt.Errorf("data dir: %w", err))
 	}
 	cfg.DataDir = dataDir
 	prefix := opt.Prefix
