@@ -86,6 +86,8 @@ type suite struct {
 	adminPassword string
 	server        *process
 	nginx         *process
+	front         *process     // Apache or Caddy, in their modes (frontends_test.go)
+	shareToken    string       // a share link's token the suite made, which no log may hold
 	client        *http.Client // no cookie jar, never follows redirects
 	rec           *recorder    // where answers are kept for comparing modes; may be nil
 
@@ -98,8 +100,13 @@ func startSuite(t *testing.T, opts suiteOptions) *suite {
 	t.Helper()
 	s := newSuite(t, opts)
 	s.startApp(t)
-	if opts.mode == modeAccel {
+	switch opts.mode {
+	case modeAccel:
 		s.startNginx(t)
+	case modeApache:
+		s.startApache(t)
+	case modeCaddy:
+		s.startCaddy(t)
 	}
 	return s
 }
@@ -110,8 +117,11 @@ func startSuite(t *testing.T, opts suiteOptions) *suite {
 func newSuite(t *testing.T, opts suiteOptions) *suite {
 	t.Helper()
 	needBinary(t)
-	if opts.mode == modeAccel {
+	switch opts.mode {
+	case modeAccel:
 		testenv.LookPath(t, "nginx")
+	case modeApache, modeCaddy:
+		lookFrontEnd(t, opts.mode)
 	}
 	requirePostgres(t)
 

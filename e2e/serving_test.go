@@ -609,8 +609,8 @@ func (s *suite) testPublish(t *testing.T, f *servingFixture) {
 	}
 
 	var err error
-	if s.mode == modeAccel {
-		// With the app stopped, only nginx can answer.
+	if s.mode != modeDirect {
+		// With the app stopped, only the front end can answer.
 		s.withAppStopped(t, func() {
 			a, err = s.try(call{method: http.MethodGet, path: pub, timeout: 5 * time.Second})
 		})
@@ -618,7 +618,7 @@ func (s *suite) testPublish(t *testing.T, f *servingFixture) {
 		a, err = s.try(call{method: http.MethodGet, path: pub})
 	}
 	if err != nil {
-		t.Fatalf("GET %s (app stopped: %v): %v", pub, s.mode == modeAccel, err)
+		t.Fatalf("GET %s (app stopped: %v): %v", pub, s.mode != modeDirect, err)
 	}
 	if expectStatus(t, "GET public_url", a, http.StatusOK) {
 		if !bytes.Equal(a.Body, f.data) {

@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Installs what `make test` and `make bench` need when it is missing: nginx,
-# ffmpeg, chromium (the browser tests) and wrk (the benchmarks' load
-# generator) from Debian's packages (when run as root with apt), staticcheck
+# ffmpeg, chromium (the browser tests), wrk (the benchmarks' load generator),
+# and Apache with mod_xsendfile and Caddy (the other front ends the e2e tests
+# run behind, in the foreground with their own config: Debian may start their
+# system services on install, which the tests do not use) from Debian's
+# packages (when run as root with apt), staticcheck
 # and SeaweedFS (the S3 engine of the storage tests) from the Go module proxy;
 # and starts the local PostgreSQL cluster if it is stopped.
 set -euo pipefail
@@ -12,6 +15,9 @@ command -v ffmpeg >/dev/null 2>&1 || missing+=(ffmpeg)
 command -v chromium >/dev/null 2>&1 || missing+=(chromium) # e2e/browser_test.go drives it headless
 command -v wrk >/dev/null 2>&1 || missing+=(wrk)
 command -v docker-compose >/dev/null 2>&1 || missing+=(docker-compose)
+command -v apache2 >/dev/null 2>&1 || [ -x /usr/sbin/apache2 ] || missing+=(apache2)
+[ -e /usr/lib/apache2/modules/mod_xsendfile.so ] || missing+=(libapache2-mod-xsendfile)
+command -v caddy >/dev/null 2>&1 || missing+=(caddy)
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     echo "deps: installing ${missing[*]} from Debian's packages" >&2

@@ -10,6 +10,8 @@
 //	mediagate group add NAME
 //	mediagate group member add|remove NAME EMAIL
 //	mediagate nginx-config [--listen ADDR] [--upstream ADDR]... [--prefix DIR] [--server-only]
+//	mediagate apache-config [--listen ADDR] [--upstream ADDR] [--prefix DIR] [--user NAME] [--modules DIR]
+//	mediagate caddy-config [--listen ADDR] [--upstream ADDR] [--prefix DIR]
 //	mediagate storage copy --to s3|local
 //	mediagate jobs [--limit N] | jobs retry ID
 //
@@ -71,6 +73,10 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return sub(ctx, e, "group", rest, map[string]command{"add": groupAdd, "member": groupMember})
 	case "nginx-config":
 		return nginxConfig(ctx, e, rest)
+	case "apache-config":
+		return apacheConfig(ctx, e, rest)
+	case "caddy-config":
+		return caddyConfig(ctx, e, rest)
 	case "storage":
 		return storageCmd(ctx, e, rest)
 	case "jobs":
@@ -108,6 +114,10 @@ Commands:
                               put a user into a group or take them out
   nginx-config [--listen ADDR] [--upstream ADDR]... [--prefix DIR] [--server-only]
                               print an nginx.conf for the current configuration
+  apache-config [--listen ADDR] [--upstream ADDR] [--prefix DIR] [--user NAME] [--modules DIR]
+                              print an Apache config (mod_xsendfile; local storage only)
+  caddy-config [--listen ADDR] [--upstream ADDR] [--prefix DIR]
+                              print a Caddyfile (local storage only)
   storage copy --to s3|local  copy every blob into the other storage, each checked by
                               its SHA-256; run again, it goes on where it stopped
   jobs [--limit N]            list the media pipeline's recent jobs, with state and error

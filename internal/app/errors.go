@@ -98,7 +98,7 @@ func (a *App) fail(w http.ResponseWriter, r *http.Request, err error) {
 	}
 	// A failed response must never be mistaken for a file: drop anything a
 	// handler set on the way.
-	for _, h := range []string{"X-Accel-Redirect", "Content-Disposition", "ETag", "Last-Modified"} {
+	for _, h := range []string{"X-Accel-Redirect", "X-Sendfile", "Content-Disposition", "ETag", "Last-Modified"} {
 		w.Header().Del(h)
 	}
 	w.Header().Set("Cache-Control", "no-store")

@@ -27,14 +27,17 @@ const (
 	PublicPrefix = "/media/"
 )
 
-// AccelMode says when the app hands file delivery to nginx.
+// AccelMode says when and how the app hands file delivery to the web server
+// in front: nginx, Caddy or Apache.
 type AccelMode string
 
 // The accel modes.
 const (
-	AccelAuto  AccelMode = "auto"  // X-Accel only for requests a trusted proxy announced
-	AccelNginx AccelMode = "nginx" // always X-Accel (the app runs only behind nginx)
-	AccelOff   AccelMode = "off"   // the app streams every file itself
+	AccelAuto   AccelMode = "auto"   // hand off only what a trusted proxy announced in X-Sendfile-Type
+	AccelNginx  AccelMode = "nginx"  // always X-Accel-Redirect (the app runs only behind nginx)
+	AccelCaddy  AccelMode = "caddy"  // always X-Accel-Redirect, which Caddy's handle_response follows; local storage only
+	AccelApache AccelMode = "apache" // always X-Sendfile with the blob's absolute path (mod_xsendfile); local storage only
+	AccelOff    AccelMode = "off"    // the app streams every file itself
 )
 
 // Headers every media response carries, from the app or from nginx.
@@ -47,6 +50,9 @@ const (
 	PrivateCacheControl = "private, no-cache"
 	// PublicCacheControl is what published files are served with.
 	PublicCacheControl = "public, max-age=300"
+	// MediaReferrerPolicy keeps a file opened as a page from telling other
+	// sites where it came from.
+	MediaReferrerPolicy = "no-referrer"
 	// CallerVary names the request headers that say who is calling. Every
 	// answer that depends on the caller carries it, so that no cache can hand
 	// one caller's answer to another.
@@ -126,7 +132,7 @@ var Vars = []Var{
 	{"DATABASE_URL", "database-url", "PostgreSQL connection string"},
 	{"MEDIAGATE_ADDR", "addr", "address the app listens on"},
 	{"MEDIAGATE_DATA_DIR", "data-dir", "directory holding the media (private/, public/, tmp/, uploads/)"},
-	{"MEDIAGATE_ACCEL", "accel", "auto|nginx|off: when to answer with X-Accel-Redirect"},
+	{"MEDIAGATE_ACCEL", "accel", "auto|nginx|caddy|apache|off: when to hand files to the web server in front (X-Accel-Redirect, or X-Sendfile for apache)"},
 	{"MEDIAGATE_MAX_UPLOAD", "max-upload", "largest upload, in bytes or with a unit (500MiB, 4GiB)"},
 	{"MEDIAGATE_COOKIE_SECURE", "cookie-secure", "mark the session cookie Secure (true behind HTTPS)"},
 	{"MEDIAGATE_TRUSTED_PROXIES", "trusted-proxies", "comma-separated CIDRs whose X-Forwarded-For and X-Sendfile-Type are believed"},
@@ -265,9 +271,9 @@ func (c *Config) apply(get func(flag string) string) error {
 // Validate checks the configuration and makes DataDir absolute.
 func (c *Config) Validate() error {
 	switch c.Accel {
-	case AccelAuto, AccelNginx, AccelOff:
+	case AccelAuto, AccelNginx, AccelCaddy, AccelApache, AccelOff:
 	default:
-		return fmt.Errorf("accel: want auto, nginx or off, got %q", c.Accel)
+		return fmt.Errorf("accel: want auto, nginx, caddy, apache or off, got %q", c.Accel)
 	}
 	if c.MaxUpload <= 0 {
 		return errors.New("max-upload: must be positive")
@@ -289,6 +295,9 @@ func (c *Config) Validate() error {
 	case StorageS3:
 		if err := c.validateS3(); err != nil {
 			return err
+		}
+		if c.Accel == AccelCaddy || c.Accel == AccelApache {
+			return fmt.Errorf("accel: %s serves files from the local disk only; with storage s3 put nginx in front (accel nginx or auto)", c.Accel)
 		}
 	default:
 		return fmt.Errorf("storage: want local or s3, got %q", c.Storage)

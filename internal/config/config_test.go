@@ -425,6 +425,8 @@ func TestLoadInvalid(t *testing.T) {
 		{"s3 prefix escapes", s3Env("MEDIAGATE_S3_PREFIX", "../x/"), nil, "s3-prefix", "../x/"},
 		{"s3 prefix with a space", s3Env("MEDIAGATE_S3_PREFIX", "a b/"), nil, "s3-prefix", "a b/"},
 		{"s3 path style", s3Env("MEDIAGATE_S3_PATH_STYLE", "sometimes"), nil, "s3-path-style", "sometimes"},
+		{"s3 behind apache", s3Env("MEDIAGATE_ACCEL", "apache"), nil, "accel", ""},
+		{"s3 behind caddy", s3Env("MEDIAGATE_ACCEL", "Caddy"), nil, "accel", ""},
 		{"admin email", map[string]string{"MEDIAGATE_ADMIN_EMAIL": "admin"}, nil, "admin-email", "admin"},
 		// Sizes that ParseSize turns into 0 or an overflowed negative number
 		// are still refused, by Validate.
@@ -500,6 +502,21 @@ func TestValidate(t *testing.T) {
 		mutate(&c)
 		if err := c.Validate(); err == nil {
 			t.Errorf("%s: Validate accepted %+v", name, c)
+		}
+	}
+}
+
+func TestAccelModes(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		value string
+		want  AccelMode
+	}{
+		{"auto", AccelAuto}, {"nginx", AccelNginx}, {"Caddy", AccelCaddy}, {"APACHE", AccelApache}, {"off", AccelOff},
+	} {
+		got, err := FromEnv(envMap(map[string]string{"MEDIAGATE_ACCEL": tc.value}))
+		if err != nil || got.Accel != tc.want {
+			t.Errorf("MEDIAGATE_ACCEL=%s: accel %q, error %v; want %q", tc.value, got.Accel, err, tc.want)
 		}
 	}
 }

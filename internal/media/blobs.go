@@ -9,7 +9,7 @@ import (
 // Blobs keeps blobs under their content keys: the SHA-256 of the content in
 // lower-case hex, never anything a client sent. Like tusd's DataStore it is
 // a small core; what only some stores can do is an optional ability, an
-// extra interface (Accelerator, Publisher, TrashRecoverer) that the Store
+// extra interface (Accelerator, FileSender, Publisher, TrashRecoverer) that the Store
 // and the Sender look for. Local disk (Disk) and S3 (package s3store)
 // implement it.
 type Blobs interface {
@@ -40,6 +40,14 @@ type Accelerator interface {
 	// disposition) to answer with, so that none of them sticks to an error
 	// page when the engine fails.
 	Proxied() bool
+}
+
+// FileSender is the ability of stores that keep every blob as a local file
+// that the web server in front can send itself, given its absolute path
+// (Apache's mod_xsendfile).
+type FileSender interface {
+	// SendfilePath returns the absolute path of key's blob file.
+	SendfilePath(key string) (string, error)
 }
 
 // AccelRequest is what an accel target is for.

@@ -1,7 +1,7 @@
 // Package media stores and serves media: content-addressed blobs behind one
 // storage seam (Blobs: local disk here, S3 in package s3store), items in
-// PostgreSQL, streaming uploads, and delivery by X-Accel-Redirect or by the
-// app itself.
+// PostgreSQL, streaming uploads, and delivery by X-Accel-Redirect, by
+// X-Sendfile or by the app itself.
 package media
 
 import (
@@ -30,7 +30,8 @@ func ValidKey(key string) bool { return shaRE.MatchString(key) }
 // Disk is local storage in the data directory: private blobs named by their
 // SHA-256, published hard links, and this process's spool for uploads. It
 // implements Blobs, Accelerator (nginx's internal /pmedia/ location maps
-// onto the private dir), Publisher and TrashRecoverer.
+// onto the private dir), FileSender (Apache's X-Sendfile), Publisher and
+// TrashRecoverer.
 type Disk struct {
 	*Spool
 	private, public, trash string
@@ -79,6 +80,15 @@ func (d *Disk) AccelPath(_ context.Context, key string, _ AccelRequest) (string,
 // Proxied is false: nginx serves a local file itself, with Range and
 // conditionals.
 func (d *Disk) Proxied() bool { return false }
+
+// SendfilePath implements FileSender: the blob's file in the private dir,
+// named by its content hash alone, never by anything a client sent.
+func (d *Disk) SendfilePath(key string) (string, error) {
+	if !ValidKey(key) {
+		return "", fmt.Errorf("sendfile path: %q is not a content key", key)
+	}
+	return d.BlobPath(key), nil
+}
 
 // PublicPath is where the published link with name lives.
 func (d *Disk) PublicPath(name string) string { return filepath.Join(d.public, name) }

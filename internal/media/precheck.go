@@ -7,8 +7,9 @@ import (
 )
 
 // precheck decides, for a blob that nginx will fetch from a store it cannot
-// leave conditionals to (see Accelerator.Proxied), what the app
-// answers itself and whether nginx fetches the whole blob: 304 for an
+// leave conditionals to (see Accelerator.Proxied), or that Apache will send
+// (it answers a bad Range poorly), what the app answers itself and whether
+// nginx fetches the whole blob: 304 for an
 // If-None-Match that names etag, 412 for an If-Match that does not, 416 for
 // a Range that no byte of size satisfies; otherwise 0, with whole set when
 // the Range must be ignored: none at all, several (the engine cannot send

@@ -16,8 +16,9 @@ import (
 	"github.com/mediagate/mediagate/internal/config"
 )
 
-// Sender delivers blobs: by X-Accel-Redirect when nginx is in front and the
-// storage is an Accelerator, else by streaming the blob itself.
+// Sender delivers blobs: handed to the web server in front (nginx or Caddy
+// by X-Accel-Redirect, Apache by X-Sendfile) when there is one and the
+// storage can, else by streaming the blob itself.
 type Sender struct {
 	blobs   Blobs
 	log     *slog.Logger
@@ -50,17 +51,44 @@ func (s *Sender) Trusted(r *http.Request) bool {
 	return false
 }
 
-// UseAccel reports whether r should be answered with X-Accel-Redirect. In
-// auto mode that is when a trusted proxy announced it can (the
-// Rack::Sendfile convention), so the same app also works without nginx.
-func (s *Sender) UseAccel(r *http.Request) bool {
+// Handoff is how a file's delivery is handed to the web server in front.
+type Handoff int
+
+// The handoffs.
+const (
+	HandoffNone     Handoff = iota // the app streams the file
+	HandoffAccel                   // X-Accel-Redirect with a path under config.AccelPrefix (nginx, Caddy)
+	HandoffSendfile                // X-Sendfile with the blob's absolute path (Apache's mod_xsendfile)
+)
+
+// The headers of the handoff. SendfileTypeHeader is how a proxy announces
+// what it can follow (the Rack::Sendfile convention); the rendered configs
+// set it on every proxied request, replacing a client's.
+const (
+	SendfileTypeHeader = "X-Sendfile-Type"
+	AccelHeader        = "X-Accel-Redirect"
+	SendfileHeader     = "X-Sendfile"
+)
+
+// Handoff says how r's file should be delivered. In auto mode that is what
+// a trusted proxy announced, so the same app also works alone and an
+// untrusted client never gets an empty answer with a path in it.
+func (s *Sender) Handoff(r *http.Request) Handoff {
 	switch s.mode {
-	case config.AccelNginx:
-		return true
+	case config.AccelNginx, config.AccelCaddy:
+		return HandoffAccel
+	case config.AccelApache:
+		return HandoffSendfile
 	case config.AccelAuto:
-		return strings.EqualFold(r.Header.Get("X-Sendfile-Type"), "X-Accel-Redirect") && s.Trusted(r)
+		announced := r.Header.Get(SendfileTypeHeader)
+		switch {
+		case strings.EqualFold(announced, AccelHeader) && s.Trusted(r):
+			return HandoffAccel
+		case strings.EqualFold(announced, SendfileHeader) && s.Trusted(r):
+			return HandoffSendfile
+		}
 	}
-	return false
+	return HandoffNone
 }
 
 // SendPrivate answers r with the item's bytes for someone already authorized.
@@ -70,30 +98,104 @@ func (s *Sender) SendPrivate(w http.ResponseWriter, r *http.Request, it Item) {
 	inline := Inline(it.ContentType) || (r.URL.Query().Get("preview") == "1" && Previewable(it.ContentType))
 	h.Set("Content-Disposition", ContentDisposition(it.Filename, inline))
 	h.Set("Cache-Control", config.PrivateCacheControl)
-	if acc, ok := s.blobs.(Accelerator); ok && s.UseAccel(r) {
-		// nginx serves the body, Range and conditionals; the headers above
-		// are among those it keeps on an internal redirect, and its accel
-		// location adds nosniff, the CSP and Vary.
-		req := AccelRequest{Method: r.Method}
-		if acc.Proxied() {
-			var status int
-			if status, req.Whole = precheck(r, `"`+it.SHA256+`"`, it.Size); status != 0 {
-				s.answerItself(w, it, status)
-				return
-			}
-			req.ContentType, req.ContentDisposition = h.Get("Content-Type"), h.Get("Content-Disposition")
-			h.Del("Content-Disposition") // the engine sends it, or nothing on failure
-		}
-		target, err := acc.AccelPath(r.Context(), it.SHA256, req)
-		if err != nil {
-			s.failed(w, r, it, err)
+	switch s.Handoff(r) {
+	case HandoffAccel:
+		if acc, ok := s.blobs.(Accelerator); ok {
+			s.accel(w, r, it, acc)
 			return
 		}
-		h.Set("X-Accel-Redirect", target)
-		w.WriteHeader(http.StatusOK)
-		return
+	case HandoffSendfile:
+		if files, ok := s.blobs.(FileSender); ok {
+			s.sendfile(w, r, it, files)
+			return
+		}
 	}
 	s.stream(w, r, it)
+}
+
+// accel answers with X-Accel-Redirect. nginx serves the body, Range and
+// conditionals; of the headers set here it keeps the type, disposition and
+// Cache-Control and adds nosniff, the CSP and Vary from its own config.
+// Caddy keeps them all (its handle_response copies them), which is why
+// they are all set here too.
+func (s *Sender) accel(w http.ResponseWriter, r *http.Request, it Item, acc Accelerator) {
+	h := w.Header()
+	req := AccelRequest{Method: r.Method}
+	if acc.Proxied() {
+		var status int
+		if status, req.Whole = precheck(r, `"`+it.SHA256+`"`, it.Size); status != 0 {
+			s.answerItself(w, it, status)
+			return
+		}
+		req.ContentType, req.ContentDisposition = h.Get("Content-Type"), h.Get("Content-Disposition")
+		h.Del("Content-Disposition") // the engine sends it, or nothing on failure
+	}
+	target, err := acc.AccelPath(r.Context(), it.SHA256, req)
+	if err != nil {
+		s.failed(w, r, it, err)
+		return
+	}
+	handoffHeaders(h)
+	h.Set(AccelHeader, target)
+	w.WriteHeader(http.StatusOK)
+}
+
+// sendfile answers with X-Sendfile. Apache's mod_xsendfile keeps every
+// header of this answer but the length, adds the file's Last-Modified, and
+// does Range, HEAD and the conditionals with the ETag given here: its own
+// would be "0" for every blob, as it only half describes the file to Apache.
+// The app answers what Apache would answer badly itself: an unsatisfiable
+// Range (Apache's 416 is an HTML page without Content-Range), and with it
+// the conditionals. Apache announces no Accept-Ranges for a proxied answer;
+// the app does.
+func (s *Sender) sendfile(w http.ResponseWriter, r *http.Request, it Item, files FileSender) {
+	path, err := files.SendfilePath(it.SHA256)
+	if err != nil {
+		s.failed(w, r, it, err)
+		return
+	}
+	if status, _ := precheck(r, `"`+it.SHA256+`"`, it.Size); status != 0 {
+		s.answerItself(w, it, status)
+		return
+	}
+	h := w.Header()
+	handoffHeaders(h)
+	h.Set("ETag", `"`+it.SHA256+`"`)
+	h.Set("Accept-Ranges", "bytes")
+	h.Set(SendfileHeader, escapeSendfilePath(path))
+	w.WriteHeader(http.StatusOK)
+}
+
+// handoffHeaders sets on a handoff answer what the front end must pass on
+// with the file: the headers the app's own streaming sends, and the
+// Referrer-Policy nginx's private location sends.
+func handoffHeaders(h http.Header) {
+	fileHeaders(h)
+	h.Set("Referrer-Policy", config.MediaReferrerPolicy)
+}
+
+// fileHeaders sets what every answer carrying a file's bytes has, whoever
+// sends them: nosniff and the CSP that keeps a file opened as a page from
+// running anything.
+func fileHeaders(h http.Header) {
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Content-Security-Policy", config.MediaCSP)
+}
+
+// escapeSendfilePath percent-encodes an absolute path for X-Sendfile, which
+// mod_xsendfile decodes (XSendFileUnescape, on by default): a data dir with
+// a space or a percent sign in its name still names the right file.
+func escapeSendfilePath(p string) string {
+	var b strings.Builder
+	for i := 0; i < len(p); i++ {
+		c := p[i]
+		if c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte("/._-~", c) >= 0 {
+			b.WriteByte(c)
+			continue
+		}
+		fmt.Fprintf(&b, "%%%02X", c)
+	}
+	return b.String()
 }
 
 // SendPublic answers r with a published item's bytes, as nginx would serve
@@ -119,8 +221,7 @@ func (s *Sender) stream(w http.ResponseWriter, r *http.Request, it Item) {
 	}
 	defer f.Close()
 	h := w.Header()
-	h.Set("X-Content-Type-Options", "nosniff")
-	h.Set("Content-Security-Policy", config.MediaCSP)
+	fileHeaders(h)
 	h.Set("ETag", `"`+it.SHA256+`"`)
 	iw := s.idleWriter(w)
 	http.ServeContent(iw, r, "", it.StoredAt, f)
@@ -135,8 +236,7 @@ func (s *Sender) stream(w http.ResponseWriter, r *http.Request, it Item) {
 // without the blob: 304, 412 or 416, with the headers nginx would add.
 func (s *Sender) answerItself(w http.ResponseWriter, it Item, status int) {
 	h := w.Header()
-	h.Set("X-Content-Type-Options", "nosniff")
-	h.Set("Content-Security-Policy", config.MediaCSP)
+	handoffHeaders(h)
 	h.Set("ETag", `"`+it.SHA256+`"`)
 	switch status {
 	case http.StatusNotModified:
@@ -163,7 +263,7 @@ func (s *Sender) answerItself(w http.ResponseWriter, it Item, status int) {
 func (s *Sender) failed(w http.ResponseWriter, r *http.Request, it Item, err error) {
 	s.log.Error("deliver blob", "item", it.ID, "sha256", it.SHA256, "storage", s.blobs.Describe(), "err", err)
 	h := w.Header()
-	for _, k := range []string{"Content-Disposition", "X-Accel-Redirect", "ETag", "Last-Modified"} {
+	for _, k := range []string{"Content-Disposition", AccelHeader, SendfileHeader, "ETag", "Last-Modified"} {
 		h.Del(k)
 	}
 	h.Set("Cache-Control", "no-store")

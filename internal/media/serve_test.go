@@ -7,7 +7,9 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
+	"net/url"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -17,42 +19,52 @@ import (
 	"github.com/mediagate/mediagate/internal/media"
 )
 
-func TestUseAccel(t *testing.T) {
+func TestHandoff(t *testing.T) {
 	t.Parallel()
 	tenNet := []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}
-	const accel = "X-Accel-Redirect"
+	const accel, sendfile = "X-Accel-Redirect", "X-Sendfile"
+	const none, byAccel, bySendfile = media.HandoffNone, media.HandoffAccel, media.HandoffSendfile
 	tests := []struct {
 		name    string
 		mode    config.AccelMode
 		trusted []netip.Prefix // nil: the default
 		remote  string
 		header  string // X-Sendfile-Type; empty: absent
-		want    bool
+		want    media.Handoff
 	}{
-		{"off, trusted, announced", config.AccelOff, nil, "127.0.0.1:4000", accel, false},
-		{"off, untrusted", config.AccelOff, nil, "10.0.0.1:4000", accel, false},
-		{"off, no header", config.AccelOff, nil, "127.0.0.1:4000", "", false},
-		{"nginx, no header", config.AccelNginx, nil, "127.0.0.1:4000", "", true},
-		{"nginx, untrusted", config.AccelNginx, nil, "10.0.0.1:4000", "", true},
-		{"nginx, announced", config.AccelNginx, nil, "203.0.113.9:1", accel, true},
-		{"auto, loopback, announced", config.AccelAuto, nil, "127.0.0.1:4000", accel, true},
-		{"auto, 127/8, announced", config.AccelAuto, nil, "127.3.2.1:4000", accel, true},
-		{"auto, ::1, announced", config.AccelAuto, nil, "[::1]:4000", accel, true},
-		{"auto, v4-mapped loopback", config.AccelAuto, nil, "[::ffff:127.0.0.1]:4000", accel, true},
-		{"auto, header in lower case", config.AccelAuto, nil, "127.0.0.1:4000", "x-accel-redirect", true},
-		{"auto, untrusted 10.0.0.1", config.AccelAuto, nil, "10.0.0.1:4000", accel, false},
-		{"auto, untrusted public", config.AccelAuto, nil, "203.0.113.9:4000", accel, false},
-		{"auto, untrusted ::2", config.AccelAuto, nil, "[::2]:4000", accel, false},
-		{"auto, zoned link-local", config.AccelAuto, nil, "[fe80::1%eth0]:4000", accel, false},
-		{"auto, header missing", config.AccelAuto, nil, "127.0.0.1:4000", "", false},
-		{"auto, other sendfile type", config.AccelAuto, nil, "127.0.0.1:4000", "X-Sendfile", false},
-		{"auto, header with junk", config.AccelAuto, nil, "127.0.0.1:4000", "X-Accel-Redirect, X-Sendfile", false},
-		{"auto, no port", config.AccelAuto, nil, "127.0.0.1", accel, false},
-		{"auto, garbage address", config.AccelAuto, nil, "localhost:80", accel, false},
-		{"auto, empty address", config.AccelAuto, nil, "", accel, false},
-		{"auto, custom trusted", config.AccelAuto, tenNet, "10.0.0.1:4000", accel, true},
-		{"auto, custom trusted excludes loopback", config.AccelAuto, tenNet, "127.0.0.1:4000", accel, false},
-		{"auto, nothing trusted", config.AccelAuto, []netip.Prefix{}, "127.0.0.1:4000", accel, false},
+		{"off, trusted, announced", config.AccelOff, nil, "127.0.0.1:4000", accel, none},
+		{"off, untrusted", config.AccelOff, nil, "10.0.0.1:4000", accel, none},
+		{"off, no header", config.AccelOff, nil, "127.0.0.1:4000", "", none},
+		{"nginx, no header", config.AccelNginx, nil, "127.0.0.1:4000", "", byAccel},
+		{"nginx, untrusted", config.AccelNginx, nil, "10.0.0.1:4000", "", byAccel},
+		{"nginx, announced", config.AccelNginx, nil, "203.0.113.9:1", accel, byAccel},
+		{"auto, loopback, announced", config.AccelAuto, nil, "127.0.0.1:4000", accel, byAccel},
+		{"auto, 127/8, announced", config.AccelAuto, nil, "127.3.2.1:4000", accel, byAccel},
+		{"auto, ::1, announced", config.AccelAuto, nil, "[::1]:4000", accel, byAccel},
+		{"auto, v4-mapped loopback", config.AccelAuto, nil, "[::ffff:127.0.0.1]:4000", accel, byAccel},
+		{"auto, header in lower case", config.AccelAuto, nil, "127.0.0.1:4000", "x-accel-redirect", byAccel},
+		{"auto, untrusted 10.0.0.1", config.AccelAuto, nil, "10.0.0.1:4000", accel, none},
+		{"auto, untrusted public", config.AccelAuto, nil, "203.0.113.9:4000", accel, none},
+		{"auto, untrusted ::2", config.AccelAuto, nil, "[::2]:4000", accel, none},
+		{"auto, zoned link-local", config.AccelAuto, nil, "[fe80::1%eth0]:4000", accel, none},
+		{"auto, header missing", config.AccelAuto, nil, "127.0.0.1:4000", "", none},
+		{"auto, other sendfile type", config.AccelAuto, nil, "127.0.0.1:4000", "X-Lighttpd-Send-File", none},
+		{"auto, sendfile announced", config.AccelAuto, nil, "127.0.0.1:4000", sendfile, bySendfile},
+		{"auto, sendfile in lower case", config.AccelAuto, nil, "[::1]:4000", "x-sendfile", bySendfile},
+		{"auto, sendfile untrusted", config.AccelAuto, nil, "203.0.113.9:4000", sendfile, none},
+		{"auto, sendfile with junk", config.AccelAuto, nil, "127.0.0.1:4000", "X-Sendfile; x", none},
+		{"caddy, no header", config.AccelCaddy, nil, "203.0.113.9:1", "", byAccel},
+		{"caddy, sendfile announced", config.AccelCaddy, nil, "127.0.0.1:4000", sendfile, byAccel},
+		{"apache, no header", config.AccelApache, nil, "203.0.113.9:1", "", bySendfile},
+		{"apache, accel announced", config.AccelApache, nil, "127.0.0.1:4000", accel, bySendfile},
+		{"off, sendfile announced", config.AccelOff, nil, "127.0.0.1:4000", sendfile, none},
+		{"auto, header with junk", config.AccelAuto, nil, "127.0.0.1:4000", "X-Accel-Redirect, X-Sendfile", none},
+		{"auto, no port", config.AccelAuto, nil, "127.0.0.1", accel, none},
+		{"auto, garbage address", config.AccelAuto, nil, "localhost:80", accel, none},
+		{"auto, empty address", config.AccelAuto, nil, "", accel, none},
+		{"auto, custom trusted", config.AccelAuto, tenNet, "10.0.0.1:4000", accel, byAccel},
+		{"auto, custom trusted excludes loopback", config.AccelAuto, tenNet, "127.0.0.1:4000", accel, none},
+		{"auto, nothing trusted", config.AccelAuto, []netip.Prefix{}, "127.0.0.1:4000", accel, none},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -68,8 +80,8 @@ func TestUseAccel(t *testing.T) {
 			if tt.header != "" {
 				r.Header.Set("X-Sendfile-Type", tt.header)
 			}
-			if got := s.UseAccel(r); got != tt.want {
-				t.Errorf("UseAccel = %v, want %v", got, tt.want)
+			if got := s.Handoff(r); got != tt.want {
+				t.Errorf("Handoff = %v, want %v", got, tt.want)
 			}
 		})
 	}
@@ -135,6 +147,115 @@ func TestSendPrivateAccel(t *testing.T) {
 	}
 	if got := h.Get("Cache-Control"); got != config.PrivateCacheControl || !strings.Contains(got, "private") || !strings.Contains(got, "no-cache") {
 		t.Errorf("Cache-Control %q, want %q (private, no-cache)", got, config.PrivateCacheControl)
+	}
+}
+
+// An answer handed to the front end carries every header the client must
+// get, for Caddy and Apache, which pass the app's headers on (nginx replaces
+// the security headers with its own).
+func TestSendPrivateHandoffHeaders(t *testing.T) {
+	t.Parallel()
+	for _, mode := range []config.AccelMode{config.AccelCaddy, config.AccelApache} {
+		t.Run(string(mode), func(t *testing.T) {
+			t.Parallel()
+			cfg := newConfig(t)
+			cfg.Accel = mode
+			d, it := servedItem(t, cfg, []byte("<svg onload=alert(1)>"), "x.svg")
+			w := httptest.NewRecorder()
+			media.NewSender(d, cfg, discardLog).SendPrivate(w, httptest.NewRequest(http.MethodGet, "/smedia/x", nil), it)
+			h := w.Header()
+			if w.Code != http.StatusOK || w.Body.Len() != 0 {
+				t.Errorf("status %d with %d bytes, want 200 and no body", w.Code, w.Body.Len())
+			}
+			if got := h.Get("Content-Security-Policy"); got != config.MediaCSP {
+				t.Errorf("Content-Security-Policy %q, want %q", got, config.MediaCSP)
+			}
+			if got := h.Get("Referrer-Policy"); got != config.MediaReferrerPolicy {
+				t.Errorf("Referrer-Policy %q, want %q", got, config.MediaReferrerPolicy)
+			}
+			if got, want := h.Get("Content-Disposition"), media.ContentDisposition("x.svg", false); got != want {
+				t.Errorf("Content-Disposition %q, want %q", got, want)
+			}
+			assertSandboxed(t, h)
+		})
+	}
+}
+
+// X-Sendfile names the blob's file by its absolute path, built from the hash
+// alone and escaped, so that a data dir with odd characters still works.
+func TestSendPrivateSendfile(t *testing.T) {
+	t.Parallel()
+	for _, dir := range []string{"data", "my data 100%", "d\u00e9j\u00e0"} {
+		t.Run(dir, func(t *testing.T) {
+			t.Parallel()
+			cfg := config.Default()
+			cfg.DataDir = filepath.Join(t.TempDir(), dir)
+			cfg.Accel = config.AccelAuto
+			if err := cfg.Validate(); err != nil {
+				t.Fatal(err)
+			}
+			d, it := servedItem(t, cfg, sampleMP4(t), "Holiday clip.mp4")
+			r := httptest.NewRequest(http.MethodHead, config.PrivatePrefix+it.ID+"/x.mp4", nil)
+			r.RemoteAddr = "127.0.0.1:5555"
+			r.Header.Set("X-Sendfile-Type", "X-Sendfile")
+			w := httptest.NewRecorder()
+			media.NewSender(d, cfg, discardLog).SendPrivate(w, r, it)
+
+			h := w.Header()
+			if w.Code != http.StatusOK || w.Body.Len() != 0 || h.Get("X-Accel-Redirect") != "" {
+				t.Errorf("status %d, %d bytes, X-Accel-Redirect %q; want 200, no body, none", w.Code, w.Body.Len(), h.Get("X-Accel-Redirect"))
+			}
+			value := h.Get("X-Sendfile")
+			path, err := url.PathUnescape(value)
+			if err != nil || path != d.BlobPath(it.SHA256) {
+				t.Fatalf("X-Sendfile %q names %q (%v), want %q", value, path, err, d.BlobPath(it.SHA256))
+			}
+			if !filepath.IsAbs(path) || filepath.Dir(filepath.Dir(filepath.Dir(path))) != cfg.PrivateDir() {
+				t.Errorf("X-Sendfile %q is not a file two levels under the private dir %s", path, cfg.PrivateDir())
+			}
+			for _, b := range []byte(value) {
+				if b <= ' ' || b >= 0x7f {
+					t.Errorf("X-Sendfile %q holds the byte %#x", value, b)
+					break
+				}
+			}
+			if got := h.Get("Content-Type"); got != "video/mp4" {
+				t.Errorf("Content-Type %q, want video/mp4", got)
+			}
+			if got := h.Get("Cache-Control"); got != config.PrivateCacheControl {
+				t.Errorf("Cache-Control %q, want %q", got, config.PrivateCacheControl)
+			}
+		})
+	}
+}
+
+// Apache mode over a store without local files (S3, here a Disk seen only
+// as Blobs) streams the bytes rather than naming a file.
+func TestSendPrivateSendfileNeedsFiles(t *testing.T) {
+	t.Parallel()
+	cfg := newConfig(t)
+	cfg.Accel = config.AccelApache
+	video := sampleMP4(t)
+	d, it := servedItem(t, cfg, video, "a.mp4")
+	w := httptest.NewRecorder()
+	media.NewSender(struct{ media.Blobs }{d}, cfg, discardLog).SendPrivate(w, httptest.NewRequest(http.MethodGet, "/smedia/x", nil), it)
+	if w.Header().Get("X-Sendfile") != "" || !bytes.Equal(w.Body.Bytes(), video) {
+		t.Errorf("X-Sendfile %q and %d bytes, want none and the file", w.Header().Get("X-Sendfile"), w.Body.Len())
+	}
+}
+
+// A blob the row names but the disk lacks is a 500 without X-Sendfile:
+// mod_xsendfile would only pass such a header on to the client.
+func TestSendPrivateSendfileBadKey(t *testing.T) {
+	t.Parallel()
+	cfg := newConfig(t)
+	cfg.Accel = config.AccelApache
+	d, it := servedItem(t, cfg, []byte("x"), "a.txt")
+	it.SHA256 = "../../etc/passwd"
+	w := httptest.NewRecorder()
+	media.NewSender(d, cfg, discardLog).SendPrivate(w, httptest.NewRequest(http.MethodGet, "/smedia/x", nil), it)
+	if w.Code < 500 || w.Header().Get("X-Sendfile") != "" || w.Header().Get("Content-Disposition") != "" {
+		t.Errorf("status %d, X-Sendfile %q, Content-Disposition %q; want a 5xx with neither", w.Code, w.Header().Get("X-Sendfile"), w.Header().Get("Content-Disposition"))
 	}
 }
 

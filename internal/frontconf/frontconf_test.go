@@ -1,0 +1,205 @@
+package frontconf
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/mediagate/mediagate/internal/config"
+	"github.com/mediagate/mediagate/internal/testenv"
+)
+
+// checkTimeout bounds one run of "apache2 -t" or "caddy validate".
+const checkTimeout = time.Minute
+
+// renderer is RenderApache or RenderCaddy.
+type renderer struct {
+	name   string
+	render func(*strings.Builder, config.Config, Options) error
+}
+
+var renderers = []renderer{
+	{"apache", func(b *strings.Builder, cfg config.Config, opt Options) error { return RenderApache(b, cfg, opt) }},
+	{"caddy", func(b *strings.Builder, cfg config.Config, opt Options) error { return RenderCaddy(b, cfg, opt) }},
+}
+
+// testConfig returns a valid config whose data dir is a fresh temp dir.
+func testConfig(t *testing.T) config.Config {
+	t.Helper()
+	cfg := config.Default()
+	cfg.DataDir = filepath.Join(t.TempDir(), "data")
+	cfg.MaxUpload = 8 << 20
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	return cfg
+}
+
+func TestRenderRejects(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name string
+		edit func(*config.Config, *Options)
+		only string // "" for both renderers
+	}{
+		{"s3 storage", func(c *config.Config, _ *Options) { c.Storage = config.StorageS3 }, ""},
+		{"quote in data dir", func(c *config.Config, _ *Options) { c.DataDir += `"x` }, ""},
+		{"backslash in data dir", func(c *config.Config, _ *Options) { c.DataDir += `\x` }, ""},
+		{"placeholder in data dir", func(c *config.Config, _ *Options) { c.DataDir += "/{env.HOME}" }, ""},
+		{"variable in data dir", func(c *config.Config, _ *Options) { c.DataDir += "/${HOME}" }, ""},
+		{"wildcard in data dir", func(c *config.Config, _ *Options) { c.DataDir += "/*" }, ""},
+		{"newline in data dir", func(c *config.Config, _ *Options) { c.DataDir += "/x\nXSendFilePath /" }, ""},
+		{"empty data dir", func(c *config.Config, _ *Options) { c.DataDir = "" }, ""},
+		{"no max upload", func(c *config.Config, _ *Options) { c.MaxUpload = 0 }, ""},
+		{"no body timeout", func(c *config.Config, _ *Options) { c.BodyIdleTimeout = 0 }, ""},
+		{"listen without port", func(_ *config.Config, o *Options) { o.Listen = "127.0.0.1" }, ""},
+		{"listen with a space", func(_ *config.Config, o *Options) { o.Listen = "127.0.0.1:80 x" }, ""},
+		{"upstream with a path", func(_ *config.Config, o *Options) { o.Upstream = "127.0.0.1:8080/x" }, ""},
+		{"upstream with a brace", func(_ *config.Config, o *Options) { o.Upstream = "{x}:8080" }, ""},
+		{"prefix with a quote", func(_ *config.Config, o *Options) { o.Prefix = `/tmp/a"b` }, ""},
+		{"root workers", func(_ *config.Config, o *Options) { o.User, o.Group = "root", "root" }, "apache"},
+		{"user without group", func(_ *config.Config, o *Options) { o.User = "www-data" }, "apache"},
+		{"user with a space", func(_ *config.Config, o *Options) { o.User, o.Group = "www data", "x" }, "apache"},
+		{"modules with a quote", func(_ *config.Config, o *Options) { o.Modules = `/usr/lib/"` }, "apache"},
+		{"caddy with a user", func(_ *config.Config, o *Options) { o.User, o.Group = "www-data", "www-data" }, "caddy"},
+	} {
+		for _, r := range renderers {
+			if tc.only != "" && tc.only != r.name {
+				continue
+			}
+			t.Run(r.name+"/"+tc.name, func(t *testing.T) {
+				t.Parallel()
+				cfg := testConfig(t)
+				opt := Options{Prefix: t.TempDir()}
+				tc.edit(&cfg, &opt)
+				var b strings.Builder
+				if err := r.render(&b, cfg, opt); err == nil {
+					t.Errorf("rendered:\n%s", b.String())
+				} else if b.Len() != 0 {
+					t.Errorf("wrote %d bytes along with the error %v", b.Len(), err)
+				}
+			})
+		}
+	}
+}
+
+// The configs take every path, limit and header from the app's config.
+func TestRenderFollowsTheApp(t *testing.T) {
+	t.Parallel()
+	cfg := testConfig(t)
+	cfg.Addr = "0.0.0.0:9191"
+	cfg.BodyIdleTimeout = 1500 * time.Millisecond
+	for _, r := range renderers {
+		t.Run(r.name, func(t *testing.T) {
+			t.Parallel()
+			var b strings.Builder
+			if err := r.render(&b, cfg, Options{Prefix: t.TempDir()}); err != nil {
+				t.Fatal(err)
+			}
+			conf := b.String()
+			want := []string{
+				`"` + cfg.PrivateDir() + `"`, `"` + cfg.PublicDir(), config.MediaCSP, config.MediaReferrerPolicy,
+				config.PublicCacheControl, fmt.Sprint(cfg.MaxUploadBody()), "127.0.0.1:9191",
+			}
+			for ext, typ := range config.PublicTypes {
+				want = append(want, `\`+ext+`$`, typ)
+			}
+			if r.name == "apache" {
+				want = append(want, "Timeout 2\n", "XSendFilePath \""+cfg.PrivateDir()+"\"\n", "Alias /media/ \""+cfg.PublicDir()+"/\"",
+					"RequestHeader set X-Sendfile-Type X-Sendfile")
+			} else {
+				want = append(want, "header_up X-Sendfile-Type X-Accel-Redirect", "uri strip_prefix /pmedia\n", "exclude X-Accel-Redirect Content-Length")
+			}
+			for _, w := range want {
+				if !strings.Contains(conf, w) {
+					t.Errorf("the %s config does not hold %q:\n%s", r.name, w, conf)
+				}
+			}
+			if strings.Contains(conf, cfg.DataDir+"\"") || strings.Contains(conf, cfg.DataDir+"/\"") {
+				t.Errorf("the %s config serves the whole data dir:\n%s", r.name, conf)
+			}
+		})
+	}
+
+	// Apache counts a body limit only up to 2 GiB; above, the app does.
+	big := cfg
+	big.MaxUpload = 4 << 30
+	var b strings.Builder
+	if err := RenderApache(&b, big, Options{}); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(b.String(), "\nLimitRequestBody 0\n") {
+		t.Errorf("a 4 GiB limit is not LimitRequestBody 0:\n%s", b.String())
+	}
+}
+
+// apacheUser is who Apache's workers run as in these tests when the tests
+// run as root, which Apache refuses.
+func apacheUser(t *testing.T) (name, group string) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		return "", ""
+	}
+	u, err := user.Lookup("nobody")
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, err := user.LookupGroupId(u.Gid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u.Username, g.Name
+}
+
+func TestApacheAcceptsConfig(t *testing.T) {
+	t.Parallel()
+	apache := testenv.LookPath(t, "apache2")
+	if _, err := os.Stat(filepath.Join(DefaultModules, "mod_xsendfile.so")); err != nil {
+		testenv.Missing(t, "mod_xsendfile is not installed (Debian: libapache2-mod-xsendfile)")
+	}
+	cfg := testConfig(t)
+	prefix := t.TempDir()
+	opt := Options{Prefix: prefix, Listen: "127.0.0.1:1"}
+	opt.User, opt.Group = apacheUser(t)
+	var b strings.Builder
+	if err := RenderApache(&b, cfg, opt); err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(prefix, "apache2.conf")
+	if err := os.WriteFile(file, []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), checkTimeout)
+	defer cancel()
+	if out, err := exec.CommandContext(ctx, apache, "-t", "-f", file).CombinedOutput(); err != nil {
+		t.Errorf("apache2 -t: %v\n%s\nconfig:\n%s", err, out, b.String())
+	}
+}
+
+func TestCaddyAcceptsConfig(t *testing.T) {
+	t.Parallel()
+	caddy := testenv.LookPath(t, "caddy")
+	cfg := testConfig(t)
+	prefix := t.TempDir()
+	var b strings.Builder
+	if err := RenderCaddy(&b, cfg, Options{Prefix: prefix, Listen: "[::1]:1"}); err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(prefix, "Caddyfile")
+	if err := os.WriteFile(file, []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), checkTimeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, caddy, "validate", "--config", file, "--adapter", "caddyfile")
+	cmd.Env = append(os.Environ(), "HOME="+prefix, "XDG_CONFIG_HOME="+prefix, "XDG_DATA_HOME="+prefix)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Errorf("caddy validate: %v\n%s\nconfig:\n%s", err, out, b.String())
+	}
+}
