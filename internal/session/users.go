@@ -8,7 +8,6 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"net/mail"
 	"runtime"
 	"strings"
 	"time"
@@ -81,15 +80,9 @@ func NewCachedUsers(pool *pgxpool.Pool, hub *invalidate.Hub) *Users {
 	}
 }
 
-// NormalizeEmail checks an address and returns its canonical (lower-case) form.
-func NormalizeEmail(s string) (string, error) {
-	s = strings.ToLower(strings.TrimSpace(s))
-	a, err := mail.ParseAddress(s)
-	if err != nil || a.Address != s {
-		return "", fmt.Errorf("%w: %q is not an email address", errs.ErrInvalid, s)
-	}
-	return s, nil
-}
+// NormalizeEmail checks an address and returns its canonical (lower-case)
+// form (acl.NormalizeEmail, which grants to users read with).
+func NormalizeEmail(s string) (string, error) { return acl.NormalizeEmail(s) }
 
 // Create adds a user. An empty password is refused; callers generate one.
 func (us *Users) Create(ctx context.Context, email string, role acl.Role, password string) (User, error) {

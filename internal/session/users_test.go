@@ -96,6 +96,7 @@ func TestNormalizeEmail(t *testing.T) {
 		"", "   ", "alice", "alice@", "@example.com", "a@b@c.com", "alice example@x.com",
 		"Alice <alice@example.com>", "<alice@example.com>", "alice@example.com, bob@example.com",
 		"alice@example.com (comment)", "alice@exa mple.com", "alice..x@example.com", ".alice@example.com",
+		"a\xff@example.com", "a\x00@example.com", "a@exa\nmple.com",
 	}
 	for _, in := range bad {
 		got, err := session.NormalizeEmail(in)
