@@ -35,6 +35,8 @@ func FuzzSendPrivateRange(f *testing.F) {
 		{"bytes=99999999999999999999-", 10}, {"BYTES=0-1", 10}, {"bytes=+1-2", 10}, {"bytes=a-b", 10},
 		{"items=0-1", 10}, {"bytes=0-1\x00", 10}, {"bytes=0-4,2-6", 10}, {"bytes=-100", 10}, {"bytes=0-5,-3", 8},
 		{"bytes=20-30,0-0", 10}, {"bytes=0 -1", 10}, {"bytes=0-0,1-1,2-2,3-3,4-4", 40}, {"bytes=-", 10}, {"bytes=", 10},
+		{"bytes=-0", 10}, {"bytes=-0", 0}, {"bytes=-5", 0}, {"bytes=0-1,-0", 10}, {"bytes=-00,-+0", 10}, {"bytes=-0,20-", 10},
+		{"bytes=" + strings.Repeat("0-0,", 16) + "1-1", 100}, {"bytes=" + strings.Repeat("1-1,", 16), 100},
 	} {
 		f.Add(s.rng, s.size, false, false)
 	}
@@ -111,7 +113,7 @@ func checkRangeAnswer(t *testing.T, rng string, stale, head bool, data []byte, r
 		switch {
 		case want.kind == refIgnore, want.kind == refInvalid:
 		case want.kind == refNone && size == 0: // an empty file is whole either way
-		case want.kind == refSome && len(want.ranges) > 1 && (want.sum > size || want.specs > maxRanges):
+		case want.kind == refSome && len(want.ranges) > 1 && (want.sum > size || want.specs > config.MaxRanges):
 			// Many or overlapping ranges may be answered with the file once.
 		default:
 			fail("200, want %s", want)
@@ -189,8 +191,8 @@ func partsOf(t *testing.T, fail func(string, ...any), resp *http.Response, body 
 	if len(got) < 2 {
 		fail("multipart answer with %d parts", len(got))
 	}
-	if len(got) > maxRanges {
-		fail("%d parts, more than nginx's max_ranges %d", len(got), maxRanges)
+	if len(got) > config.MaxRanges {
+		fail("%d parts, more than nginx's max_ranges %d", len(got), config.MaxRanges)
 	}
 	return got
 }
@@ -307,6 +309,3 @@ func allDigits(s string) bool {
 	}
 	return true
 }
-
-// maxRanges is nginx's max_ranges in the rendered config.
-const maxRanges = 16
