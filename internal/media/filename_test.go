@@ -41,7 +41,7 @@ func TestCleanFilename(t *testing.T) {
 		{"trimmed after controls", "\x00 a \n", "a"},
 		{"inner spaces kept", "a  b", "a  b"},
 		{"non-ASCII kept", "Café 日本語 🎬.mp4", "Café 日本語 🎬.mp4"},
-		{"dots are a name", "...", "..."},
+		{"dots inside a name", "..a..", "..a.."},
 		{"dotfile", ".hidden", ".hidden"},
 		{"quotes kept", `he said "hi"; ok.txt`, `he said "hi"; ok.txt`},
 		{"exactly 255 bytes", strings.Repeat("a", 255), strings.Repeat("a", 255)},
@@ -68,6 +68,7 @@ func TestCleanFilenameRejects(t *testing.T) {
 	for _, in := range []string{
 		"", ".", "..", " ", " \t\r\n", "\x00", "\u2028", " .. ", " . ",
 		"/", `\`, "dir/", `dir\`, "a/..", `a\.`, "../", "/..", "\x00..\x00",
+		"...", " .... ", "a/...", ".\u202e..",
 	} {
 		got, err := media.CleanFilename(in)
 		if !errors.Is(err, errs.ErrInvalid) {
@@ -167,8 +168,8 @@ func FuzzCleanFilename(f *testing.F) {
 func assertCleanName(t *testing.T, name string) {
 	t.Helper()
 	switch {
-	case name == "" || name == "." || name == "..":
-		t.Errorf("%q is not a usable name", name)
+	case strings.Trim(name, ".") == "":
+		t.Errorf("%q is not a usable name: empty or only dots", name)
 	case len(name) > 255:
 		t.Errorf("%q has %d bytes, more than 255", name, len(name))
 	case !utf8.ValidString(name):
