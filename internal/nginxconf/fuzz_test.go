@@ -320,6 +320,7 @@ func TestNginxAcceptsOddValues(t *testing.T) {
 		{"spaces and non-ASCII", "Médias 2024 (copie)", "ng inx", nil},
 		{"punctuation nginx takes bare", "d+a,t=a@x%41", "p-r_e.f~ix", nil},
 		{"bytes that are not UTF-8", "data\xff\xfe", "pre\x80fix", nil},
+		{"trailing spaces", "data ", "nginx  ", nil},
 		{"dot segments and trailing slashes", "a/../data/", "b/./c/../nginx/", nil},
 		{"several upstreams, a socket among them", "data", "nginx", []string{"127.0.0.1:8080", "[::1]:8081", "unix:/run/mediagate.sock"}},
 	}
