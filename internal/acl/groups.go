@@ -86,6 +86,15 @@ func (d *Decider) SetMember(ctx context.Context, p *Principal, group, email stri
 			return err
 		}
 	}
+	// Neither goes to PostgreSQL unless it could name a group or a user: it
+	// refuses some text outright (NUL, bytes that are not UTF-8).
+	if !ValidGroupName(group) {
+		return fmt.Errorf("%w: no group named %q", errs.ErrNotFound, group)
+	}
+	email, err := NormalizeEmail(email)
+	if err != nil {
+		return err
+	}
 	return d.change(ctx, func(tx pgx.Tx) error {
 		var gid, uid string
 		if err := tx.QueryRow(ctx, `SELECT id FROM groups WHERE name = $1`, group).Scan(&gid); errors.Is(err, pgx.ErrNoRows) {
@@ -93,7 +102,6 @@ func (d *Decider) SetMember(ctx context.Context, p *Principal, group, email stri
 		} else if err != nil {
 			return err
 		}
-		email = strings.ToLower(strings.TrimSpace(email))
 		if err := tx.QueryRow(ctx, `SELECT id FROM users WHERE email = $1`, email).Scan(&uid); errors.Is(err, pgx.ErrNoRows) {
 			return fmt.Errorf("%w: no user with email %q", errs.ErrNotFound, email)
 		} else if err != nil {

@@ -11,6 +11,7 @@ import (
 	"runtime"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/alexedwards/argon2id"
 	"github.com/jackc/pgx/v5"
@@ -188,13 +189,18 @@ func GeneratePassword() string {
 var dummyHash, _ = argon2id.CreateHash("mediagate-no-such-user", passwd.Params)
 
 // CheckPassword returns the active user with email when password is right.
+// An email PostgreSQL could not compare (NUL, bytes that are not UTF-8)
+// belongs to no one, like any unknown one: a wrong login, not a 503.
 func (us *Users) CheckPassword(ctx context.Context, email, password string) (User, error) {
 	var u User
 	var hash string
-	err := us.pool.QueryRow(ctx, `
-		SELECT `+userColumns+`, password_hash FROM users WHERE email = $1`,
-		strings.ToLower(strings.TrimSpace(email))).
-		Scan(append(u.fields(), &hash)...)
+	err := pgx.ErrNoRows
+	if utf8.ValidString(email) && !strings.ContainsRune(email, 0) {
+		err = us.pool.QueryRow(ctx, `
+			SELECT `+userColumns+`, password_hash FROM users WHERE email = $1`,
+			strings.ToLower(strings.TrimSpace(email))).
+			Scan(append(u.fields(), &hash)...)
+	}
 	if errors.Is(err, pgx.ErrNoRows) {
 		if _, err := us.hasher.Compare(ctx, password, dummyHash); err != nil {
 			return User{}, err

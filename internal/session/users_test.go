@@ -271,6 +271,8 @@ func TestCheckPassword(t *testing.T) {
 		{"empty password", "alice@example.com", ""},
 		{"unknown user", "nobody@example.com", pw},
 		{"empty email", "", pw},
+		{"NUL in the email", "alice@example.com\x00", pw}, // PostgreSQL refuses to compare it: was a 503
+		{"email not UTF-8", "alice\xff@example.com", pw},
 		{"disabled", "disabled@example.com", pw},
 		{"disabled, wrong password", "disabled@example.com", "nope-nope"},
 	} {
