@@ -5,7 +5,7 @@ GOBIN   := $(shell $(GO) env GOPATH)/bin
 # Debian keeps nginx in /usr/sbin; staticcheck lands in GOBIN.
 export PATH := $(PATH):/usr/sbin:/sbin:$(GOBIN)
 
-.PHONY: build run test deps lint fmt vet staticcheck bench clean compose-check
+.PHONY: build run test deps lint fmt vet staticcheck bench clean compose-check fuzz
 
 build:
 	$(GO) build -o $(BIN) ./cmd/server
@@ -14,9 +14,31 @@ build:
 run: build
 	./scripts/run.sh
 
-## test: install what the tests need when missing, lint, then run every test
+## test: install what the tests need when missing, lint, run every test
+## (fuzz seeds and corpora included), then fuzz each target for a little
 test: deps lint compose-check
 	$(GO) test -race -count=1 -timeout 20m ./...
+	$(MAKE) --no-print-directory fuzz FUZZTIME=$(TEST_FUZZTIME)
+
+## fuzz: run each fuzz target for FUZZTIME (go test fuzzes one target per
+## run); make test uses TEST_FUZZTIME, keeping the nine under ~90 s on 2
+## cores. One target longer: make fuzz FUZZ=FuzzRender FUZZTIME=5m
+FUZZTIME ?= 10s
+TEST_FUZZTIME ?= 7s
+FUZZ ?=
+FUZZ_TARGETS := \
+	internal/media:FuzzCleanFilename internal/media:FuzzContentDisposition \
+	internal/media:FuzzSendPrivateRange internal/media:FuzzList \
+	internal/acl:FuzzParseSubject internal/acl:FuzzValidID \
+	internal/nginxconf:FuzzRender \
+	internal/video:FuzzToWebVTT internal/video:FuzzNeedsFaststart
+fuzz:
+	@set -e; for t in $(FUZZ_TARGETS); do \
+		pkg=$${t%%:*}; name=$${t##*:}; \
+		if [ -n "$(FUZZ)" ] && [ "$(FUZZ)" != "$$name" ]; then continue; fi; \
+		echo "fuzz $$name ($$pkg) for $(FUZZTIME)"; \
+		$(GO) test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) ./$$pkg; \
+	done
 
 deps:
 	./scripts/deps.sh

@@ -27,24 +27,29 @@ func (s Subject) String() string {
 }
 
 // ParseSubject reads user:<email>, group:<name>, everyone, or a bare email
-// (a user).
+// (a user). A name no user or group could have is ErrInvalid, never a
+// question to PostgreSQL, which refuses some text outright (NUL, invalid
+// UTF-8).
 func ParseSubject(s string) (Subject, error) {
 	s = strings.TrimSpace(s)
-	switch {
-	case s == "everyone":
+	if s == "everyone" {
 		return Subject{Type: "everyone"}, nil
-	case strings.HasPrefix(s, "user:"):
-		s = strings.TrimPrefix(s, "user:")
-	case strings.HasPrefix(s, "group:"):
-		if name := strings.TrimPrefix(s, "group:"); name != "" {
-			return Subject{Type: "group", Name: name}, nil
-		}
-		return Subject{}, fmt.Errorf("%w: a group subject needs a name", errs.ErrInvalid)
 	}
-	if !strings.Contains(s, "@") {
+	if name, ok := strings.CutPrefix(s, "group:"); ok {
+		if !ValidGroupName(name) {
+			return Subject{}, fmt.Errorf("%w: %q is not a group name", errs.ErrInvalid, name)
+		}
+		return Subject{Type: "group", Name: name}, nil
+	}
+	email, ok := strings.CutPrefix(s, "user:")
+	if !ok && !strings.Contains(s, "@") {
 		return Subject{}, fmt.Errorf("%w: subject must be user:<email>, group:<name> or everyone, not %q", errs.ErrInvalid, s)
 	}
-	return Subject{Type: "user", Name: strings.ToLower(s)}, nil
+	email, err := NormalizeEmail(email)
+	if err != nil {
+		return Subject{}, err
+	}
+	return Subject{Type: "user", Name: email}, nil
 }
 
 // resolve returns the subject's id (nil for everyone) or ErrNotFound.

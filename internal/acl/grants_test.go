@@ -164,7 +164,10 @@ func TestSetGrantEmail(t *testing.T) {
 		{"not an email", errs.ErrInvalid},
 		{"user:", errs.ErrInvalid},
 		{"group:", errs.ErrInvalid},
-		{"Everyone@", errs.ErrNotFound},
+		{"Everyone@", errs.ErrInvalid}, // no user can have that email
+		{"group:a b", errs.ErrInvalid}, // nor any group that name
+		{"group:a\x00b", errs.ErrInvalid},
+		{"user:a\x00@example.com", errs.ErrInvalid},
 	} {
 		err := g.d.SetGrant(ctx, g.owner, g.media, tc.subject, acl.View)
 		if !isOnly(err, tc.want) {

@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/mail"
 	"regexp"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -22,6 +24,24 @@ type Group struct {
 }
 
 var groupNameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
+
+// ValidGroupName reports whether a group may be named name: 1-64 letters,
+// digits, '.', '_' or '-', starting with a letter or digit, and not
+// "everyone".
+func ValidGroupName(name string) bool { return groupNameRE.MatchString(name) && name != "everyone" }
+
+// NormalizeEmail checks an address and returns its canonical (lower-case)
+// form, the only form a user's email has. Bytes that are not UTF-8 are
+// refused, not replaced.
+func NormalizeEmail(s string) (string, error) {
+	valid := utf8.ValidString(s)
+	s = strings.ToLower(strings.TrimSpace(s))
+	a, err := mail.ParseAddress(s)
+	if !valid || err != nil || a.Address != s {
+		return "", fmt.Errorf("%w: %q is not an email address", errs.ErrInvalid, s)
+	}
+	return s, nil
+}
 
 // requireAdmin checks p is an admin: groups decide access to everything
 // granted to them, so only admins shape them.
@@ -43,7 +63,7 @@ func (d *Decider) CreateGroup(ctx context.Context, p *Principal, name string) (G
 		}
 	}
 	name = strings.TrimSpace(name)
-	if !groupNameRE.MatchString(name) || name == "everyone" {
+	if !ValidGroupName(name) {
 		return Group{}, fmt.Errorf("%w: a group name is 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit (and not \"everyone\")", errs.ErrInvalid)
 	}
 	g := Group{Name: name, Members: []string{}}
@@ -66,6 +86,15 @@ func (d *Decider) SetMember(ctx context.Context, p *Principal, group, email stri
 			return err
 		}
 	}
+	// Neither goes to PostgreSQL unless it could name a group or a user: it
+	// refuses some text outright (NUL, bytes that are not UTF-8).
+	if !ValidGroupName(group) {
+		return fmt.Errorf("%w: no group named %q", errs.ErrNotFound, group)
+	}
+	email, err := NormalizeEmail(email)
+	if err != nil {
+		return err
+	}
 	return d.change(ctx, func(tx pgx.Tx) error {
 		var gid, uid string
 		if err := tx.QueryRow(ctx, `SELECT id FROM groups WHERE name = $1`, group).Scan(&gid); errors.Is(err, pgx.ErrNoRows) {
@@ -73,7 +102,6 @@ func (d *Decider) SetMember(ctx context.Context, p *Principal, group, email stri
 		} else if err != nil {
 			return err
 		}
-		email = strings.ToLower(strings.TrimSpace(email))
 		if err := tx.QueryRow(ctx, `SELECT id FROM users WHERE email = $1`, email).Scan(&uid); errors.Is(err, pgx.ErrNoRows) {
 			return fmt.Errorf("%w: no user with email %q", errs.ErrNotFound, email)
 		} else if err != nil {

@@ -257,3 +257,39 @@ func TestReadAudit(t *testing.T) {
 		t.Errorf("%d rows in access_log", stored)
 	}
 }
+
+// TestGrantSubjectsTheDatabaseRefuses checks that a subject PostgreSQL
+// cannot even compare (NUL, bytes that are not UTF-8) is the client's
+// mistake, a 400, on an item the caller manages: it was a 500.
+func TestGrantSubjectsTheDatabaseRefuses(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, nil)
+	_, editor := h.user(acl.RoleEditor)
+	it := h.upload(editor, "a.mp4", sampleMP4(t))
+	for _, s := range []string{"group:a%00b", "group:a%FFb", "user:a%00@b.c", "a%00@b.c", "user:a%FF@b.c", "group:a%20b"} {
+		wantStatus(t, h.do("PUT", "/api/media/"+it.ID+"/grants/"+s, editor, jsonBody(`{"permission":"view"}`)), 400)
+		wantStatus(t, h.do("DELETE", "/api/media/"+it.ID+"/grants/"+s, editor, nil), 400)
+	}
+}
+
+// TestGroupMembersTheDatabaseRefuses is the same for group memberships: a
+// group name no group can have is not found, an email no user can have is
+// invalid.
+func TestGroupMembersTheDatabaseRefuses(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, nil)
+	_, admin := h.user(acl.RoleAdmin)
+	wantStatus(t, h.do("POST", "/api/groups", admin, jsonBody(`{"name":"press"}`)), 201)
+	for _, tt := range []struct {
+		path   string
+		status int
+	}{
+		{"/api/groups/pr%00ess/members/a@b.c", 404},
+		{"/api/groups/pr%FFess/members/a@b.c", 404},
+		{"/api/groups/press/members/a%00@b.c", 400},
+		{"/api/groups/press/members/a%FF@b.c", 400},
+	} {
+		wantStatus(t, h.do("PUT", tt.path, admin, nil), tt.status)
+		wantStatus(t, h.do("DELETE", tt.path, admin, nil), tt.status)
+	}
+}

@@ -538,6 +538,8 @@ func TestErrorsAreJSONUnderAPI(t *testing.T) {
 		{"GET", "/api/media/not-a-uuid", "", 404},
 		{"GET", "/api/media?limit=0", "", 400},
 		{"GET", "/api/media?cursor=bm90IGEgY3Vyc29y", "", 400},
+		{"GET", "/api/media?q=%00", "", 400}, // not a database error
+		{"GET", "/api/media?q=%FF", "", 400},
 		{"PUT", "/api/media/00000000-0000-0000-0000-000000000000/grants/a@b.c", "{", 400},
 		{"PUT", "/api/media/00000000-0000-0000-0000-000000000000/grants/a@b.c", `{"permission":"view"}`, 404},
 		{"PATCH", "/api/me", "", 405},

@@ -59,6 +59,11 @@ const (
 	CallerVary = "Cookie, Authorization"
 )
 
+// MaxRanges is the most ranges one Range header may ask for; one asking
+// for more gets the whole file. nginx's max_ranges is this, and the app
+// answers the same when it streams a file itself.
+const MaxRanges = 16
+
 // UploadSlack is what a multipart request body may carry beyond the file
 // itself (boundaries, part headers, small fields).
 const UploadSlack = 1 << 20

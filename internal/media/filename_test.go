@@ -41,7 +41,7 @@ func TestCleanFilename(t *testing.T) {
 		{"trimmed after controls", "\x00 a \n", "a"},
 		{"inner spaces kept", "a  b", "a  b"},
 		{"non-ASCII kept", "Café 日本語 🎬.mp4", "Café 日本語 🎬.mp4"},
-		{"dots are a name", "...", "..."},
+		{"dots inside a name", "..a..", "..a.."},
 		{"dotfile", ".hidden", ".hidden"},
 		{"quotes kept", `he said "hi"; ok.txt`, `he said "hi"; ok.txt`},
 		{"exactly 255 bytes", strings.Repeat("a", 255), strings.Repeat("a", 255)},
@@ -68,6 +68,7 @@ func TestCleanFilenameRejects(t *testing.T) {
 	for _, in := range []string{
 		"", ".", "..", " ", " \t\r\n", "\x00", "\u2028", " .. ", " . ",
 		"/", `\`, "dir/", `dir\`, "a/..", `a\.`, "../", "/..", "\x00..\x00",
+		"...", " .... ", "a/...", ".\u202e..",
 	} {
 		got, err := media.CleanFilename(in)
 		if !errors.Is(err, errs.ErrInvalid) {
@@ -137,8 +138,14 @@ func TestCleanFilenameLongNameIsFast(t *testing.T) {
 	}
 }
 
+// FuzzCleanFilename checks that a cleaned name has every property of
+// assertCleanName and that cleaning it again changes nothing.
 func FuzzCleanFilename(f *testing.F) {
-	for _, s := range []string{"a.mp4", "../x", `C:\x\y`, "a\r\nb", "\xff", strings.Repeat("日", 90), " . ", "\u2028"} {
+	for _, s := range []string{
+		"a.mp4", "../x", `C:\x\y`, "a\r\nb", "\xff", strings.Repeat("日", 90), " . ", "\u2028",
+		"evil\u202Egpj.exe", "a\u200Fb", strings.Repeat("a", 254) + " 日本.mp4", strings.Repeat("é", 200),
+		"x/ ", "\t.\t", "\xe6\x97", "Café 日本語 🎬.mp4", "\x00..\x00", "CON", "nul.txt", "\u00a0a\u00a0",
+	} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, in string) {
@@ -150,6 +157,10 @@ func FuzzCleanFilename(f *testing.F) {
 			return
 		}
 		assertCleanName(t, got)
+		again, err := media.CleanFilename(got)
+		if err != nil || again != got {
+			t.Fatalf("CleanFilename(%q) = %q, which cleans to %q, %v", in, got, again, err)
+		}
 	})
 }
 
@@ -157,8 +168,8 @@ func FuzzCleanFilename(f *testing.F) {
 func assertCleanName(t *testing.T, name string) {
 	t.Helper()
 	switch {
-	case name == "" || name == "." || name == "..":
-		t.Errorf("%q is not a usable name", name)
+	case strings.Trim(name, ".") == "":
+		t.Errorf("%q is not a usable name: empty or only dots", name)
 	case len(name) > 255:
 		t.Errorf("%q has %d bytes, more than 255", name, len(name))
 	case !utf8.ValidString(name):
@@ -333,24 +344,78 @@ func TestContentDispositionNoHeaderInjection(t *testing.T) {
 	}
 }
 
-// Every name CleanFilename lets through comes back exactly from the header.
+// FuzzContentDisposition checks the header for any name: it is one line
+// that mime.ParseMediaType reads, with one pair of quotes. For a name
+// CleanFilename lets through (all that reaches the header), filename* gives
+// the name back exactly, the ASCII fallback is that name character for
+// character, and the header stays within a bound.
 func FuzzContentDisposition(f *testing.F) {
-	for _, s := range []string{"a.mp4", `a"b\c;d%e`, "Café 日本語 🎬", "x\r\ny", "'*=", "\xff"} {
+	for _, s := range []string{
+		"a.mp4", `a"b\c;d%e`, "Café 日本語 🎬", "x\r\ny", "'*=", "\xff", `"; filename="evil.html`,
+		"filename*=UTF-8''evil.html", "%41%0d%0a", "\u0085\u2028", "a\x00b", strings.Repeat("🎬", 70), "",
+	} {
 		f.Add(s, true)
 	}
+	f.Add("report.pdf", false)
 	f.Fuzz(func(t *testing.T, raw string, inline bool) {
+		assertHeaderSafe(t, raw, media.ContentDisposition(raw, inline), inline)
 		name, err := media.CleanFilename(raw)
 		if err != nil {
 			return
 		}
 		h := media.ContentDisposition(name, inline)
-		_, params, err := mime.ParseMediaType(h)
-		if err != nil {
-			t.Fatalf("%q: %q does not parse: %v", name, h, err)
-		}
+		assertHeaderSafe(t, name, h, inline)
+		_, params, _ := mime.ParseMediaType(h)
 		if params["filename"] != name || len(params) != 1 {
 			t.Fatalf("%q: parses to %q", name, params)
 		}
+		if strings.ContainsAny(params["filename"], `/\`) ||
+			strings.ContainsFunc(params["filename"], unicode.IsControl) {
+			t.Fatalf("%q: the name read back has a separator or control character", name)
+		}
 		assertFallback(t, h)
+		fallback := strings.TrimSuffix(strings.SplitN(h, `"`, 3)[1], `"`)
+		if want := asciiFallback(name); fallback != want {
+			t.Fatalf("%q: fallback %q, want %q", name, fallback, want)
+		}
+		if bound := len(`attachment; filename=""; filename*=UTF-8''`) + 255 + 3*255; len(h) > bound {
+			t.Fatalf("%q: a header of %d bytes, more than %d", name, len(h), bound)
+		}
 	})
+}
+
+// assertHeaderSafe checks what holds for the header of any name.
+func assertHeaderSafe(t *testing.T, name, h string, inline bool) {
+	t.Helper()
+	if strings.ContainsAny(h, "\r\n\x00") {
+		t.Fatalf("%q: header %q has CR, LF or NUL", name, h)
+	}
+	if n := strings.Count(h, `"`); n != 2 {
+		t.Fatalf("%q: header %q has %d quotes, want the fallback's two", name, h, n)
+	}
+	kind, params, err := mime.ParseMediaType(h)
+	if err != nil {
+		t.Fatalf("%q: %q does not parse: %v", name, h, err)
+	}
+	if want := map[bool]string{true: "inline", false: "attachment"}[inline]; kind != want {
+		t.Fatalf("%q: disposition %q, want %q", name, kind, want)
+	}
+	if _, ok := params["filename"]; !ok || len(params) != 1 {
+		t.Fatalf("%q: parameters %q, want only the file name", name, params)
+	}
+}
+
+// asciiFallback is what the plain filename should be for a clean name,
+// written apart from the code: printable ASCII but for the four characters
+// a quoted parameter or a decoder could trip on, '_' for anything else.
+func asciiFallback(name string) string {
+	var b strings.Builder
+	for _, r := range name {
+		if r >= 0x20 && r < 0x7f && !strings.ContainsRune(`"\;%`, r) {
+			b.WriteRune(r)
+		} else {
+			b.WriteByte('_')
+		}
+	}
+	return b.String()
 }

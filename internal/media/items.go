@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -272,6 +273,9 @@ func (s *Store) List(ctx context.Context, p acl.Principal, o ListOptions) (Page,
 	if !ok {
 		return Page{}, fmt.Errorf("%w: sort must be one of %s, not %q", errs.ErrInvalid, strings.Join(Sorts, ", "), o.Sort)
 	}
+	if !dbText(o.Search) {
+		return Page{}, fmt.Errorf("%w: search text must be UTF-8 without NUL", errs.ErrInvalid)
+	}
 	after, afterID, err := decodeCursor(o.Sort, cursor)
 	if err != nil {
 		return Page{}, err
@@ -359,18 +363,32 @@ func decodeCursor(sort, c string) (*string, *string, error) {
 		return nil, nil, bad
 	}
 	key, id := s[:i], s[i+1:]
+	// The key goes to PostgreSQL in the form encodeCursor writes: a cursor
+	// that Go reads but PostgreSQL would not (a year 0 once in UTC, NUL,
+	// bytes that are not UTF-8) is malformed, not a database error.
 	switch sort {
 	case SortNewest, SortOldest:
-		if _, err := time.Parse(time.RFC3339Nano, key); err != nil {
+		t, err := time.Parse(time.RFC3339Nano, key)
+		if err != nil || t.UTC().Year() < 1 {
+			return nil, nil, bad
+		}
+		key = t.UTC().Format(time.RFC3339Nano)
+	case SortName:
+		if !dbText(key) {
 			return nil, nil, bad
 		}
 	case SortSize:
-		if _, err := strconv.ParseInt(key, 10, 64); err != nil {
+		n, err := strconv.ParseInt(key, 10, 64)
+		if err != nil {
 			return nil, nil, bad
 		}
+		key = strconv.FormatInt(n, 10)
 	}
 	return &key, &id, nil
 }
+
+// dbText reports whether PostgreSQL takes s as text: valid UTF-8 without NUL.
+func dbText(s string) bool { return utf8.ValidString(s) && !strings.ContainsRune(s, 0) }
 
 // Change is a rename and/or a move of an item; nil fields stay as they are.
 // Folder points to the new folder id, itself nil for the root.

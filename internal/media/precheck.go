@@ -2,8 +2,11 @@ package media
 
 import (
 	"net/http"
+	"net/textproto"
 	"strconv"
 	"strings"
+
+	"github.com/mediagate/mediagate/internal/config"
 )
 
 // precheck decides, for a blob that nginx will fetch from a store it cannot
@@ -110,4 +113,45 @@ func satisfiable(h string, size int64) rangeKind {
 		return rangeUnsatisfiable
 	}
 	return rangeOK
+}
+
+// directRange returns the Range header to hand http.ServeContent for a blob
+// of size bytes, which answers a range of no bytes (a suffix of 0, any
+// range of an empty blob) with a 206 and a Content-Range such as
+// "bytes 10-9/10" (golang/go#81262), and any number of ranges with as many
+// parts. Ranges of
+// no bytes go, as RFC 9110 has unsatisfiable ones do (so none left is a
+// 416, and an empty blob is sent whole); more than config.MaxRanges mean
+// the whole blob, as nginx answers. Anything else is left as it is.
+func directRange(h string, size int64) string {
+	spec, ok := strings.CutPrefix(h, "bytes=")
+	if !ok {
+		return h
+	}
+	var kept []string
+	dropped := false
+	for ra := range strings.SplitSeq(spec, ",") {
+		ra = textproto.TrimString(ra)
+		if ra == "" {
+			continue
+		}
+		first, last, _ := strings.Cut(ra, "-")
+		first, last = textproto.TrimString(first), textproto.TrimString(last)
+		if first == "" && last != "" && last[0] != '-' {
+			if n, err := strconv.ParseInt(last, 10, 64); err == nil && n == 0 {
+				dropped = true
+				continue
+			}
+		}
+		kept = append(kept, ra)
+	}
+	switch {
+	case size == 0 || len(kept) > config.MaxRanges:
+		return ""
+	case !dropped:
+		return h
+	case len(kept) == 0:
+		return "bytes=" + strconv.FormatInt(size, 10) + "-" // no byte of it: a 416
+	}
+	return "bytes=" + strings.Join(kept, ",")
 }

@@ -223,6 +223,12 @@ func (s *Sender) stream(w http.ResponseWriter, r *http.Request, it Item) {
 	h := w.Header()
 	fileHeaders(h)
 	h.Set("ETag", `"`+it.SHA256+`"`)
+	if rng := r.Header.Get("Range"); rng != "" {
+		if fixed := directRange(rng, it.Size); fixed != rng {
+			r = r.Clone(r.Context())
+			r.Header.Set("Range", fixed)
+		}
+	}
 	iw := s.idleWriter(w)
 	http.ServeContent(iw, r, "", it.StoredAt, f)
 	if iw != w {

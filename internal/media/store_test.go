@@ -384,6 +384,21 @@ func TestListMalformedCursor(t *testing.T) {
 			t.Errorf("List(%q) = %+v, %v; want ErrInvalid", c, page, err)
 		}
 	}
+	// What Go reads but PostgreSQL would refuse is malformed too, not a
+	// database error (FuzzList found these).
+	const id = "|00000000-0000-0000-0000-000000000000"
+	for _, o := range []media.ListOptions{
+		{Cursor: enc([]byte("0000-01-01T00:00:00Z" + id))},
+		{Cursor: enc([]byte("oldest|0001-01-01T00:00:00+01:00" + id)), Sort: media.SortOldest}, // year 0 in UTC
+		{Cursor: enc([]byte("name|a\x00b" + id)), Sort: media.SortName},
+		{Cursor: enc([]byte("name|a\xffb" + id)), Sort: media.SortName},
+		{Search: "a\x00"},
+		{Search: "\x90"},
+	} {
+		if page, err := e.store.List(context.Background(), editor, o); !errors.Is(err, errs.ErrInvalid) {
+			t.Errorf("List(%+v) = %+v, %v; want ErrInvalid", o, page, err)
+		}
+	}
 	// A well-formed cursor from before everything is an empty page.
 	c := enc([]byte("2000-01-01T00:00:00Z|00000000-0000-0000-0000-000000000000"))
 	e.upload(editor, content("x", 10), "x")

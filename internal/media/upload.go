@@ -113,7 +113,7 @@ func readError(err error) error {
 
 // CleanFilename makes a client's file name safe to store and show: the last
 // path element, valid UTF-8, no control or bidirectional-override characters,
-// at most 255 bytes. It is only ever metadata: files on disk are named by
+// not only dots, at most 255 bytes. It is only ever metadata: files on disk are named by
 // their hash.
 func CleanFilename(name string) (string, error) {
 	name = strings.ToValidUTF8(name, "\uFFFD")
@@ -134,8 +134,10 @@ func CleanFilename(name string) (string, error) {
 		name = name[:cut]
 	}
 	name = strings.TrimSpace(name)
-	if name == "" || name == "." || name == ".." {
-		return "", fmt.Errorf("%w: a file name is required", errs.ErrInvalid)
+	// Dots alone are no name: "." and ".." are path elements, and Windows
+	// saves "..." as nothing (it drops trailing dots).
+	if strings.Trim(name, ".") == "" {
+		return "", fmt.Errorf("%w: a file name is required (dots alone are none)", errs.ErrInvalid)
 	}
 	return name, nil
 }

@@ -86,6 +86,7 @@ type data struct {
 	Listen       string
 	MaxBody      int64
 	MaxUpload    int64
+	MaxRanges    int
 	BodyTimeout  string
 	PublicCache  string
 	AccelPrefix  string
@@ -242,7 +243,7 @@ server {
     absolute_redirect off;
     sendfile on;
     tcp_nopush on;
-    max_ranges 16;
+    max_ranges {{.MaxRanges}};
 
     # Only types a browser cannot run; anything else is a download.
     types {
@@ -475,6 +476,7 @@ func newData(cfg config.Config, opt Options) (data, error) {
 		Listen:       check("listen", listen, addrToken),
 		MaxBody:      cfg.MaxUploadBody(),
 		MaxUpload:    cfg.MaxUpload,
+		MaxRanges:    config.MaxRanges,
 		BodyTimeout:  nginxTime(cfg.BodyIdleTimeout),
 		AccelPrefix:  check("accel prefix", config.AccelPrefix, locationPrefix),
 		PrivateAlias: check("private dir", cfg.PrivateDir()+"/", quotePath),

@@ -8,10 +8,10 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"net/mail"
 	"runtime"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/alexedwards/argon2id"
 	"github.com/jackc/pgx/v5"
@@ -81,15 +81,9 @@ func NewCachedUsers(pool *pgxpool.Pool, hub *invalidate.Hub) *Users {
 	}
 }
 
-// NormalizeEmail checks an address and returns its canonical (lower-case) form.
-func NormalizeEmail(s string) (string, error) {
-	s = strings.ToLower(strings.TrimSpace(s))
-	a, err := mail.ParseAddress(s)
-	if err != nil || a.Address != s {
-		return "", fmt.Errorf("%w: %q is not an email address", errs.ErrInvalid, s)
-	}
-	return s, nil
-}
+// NormalizeEmail checks an address and returns its canonical (lower-case)
+// form (acl.NormalizeEmail, which grants to users read with).
+func NormalizeEmail(s string) (string, error) { return acl.NormalizeEmail(s) }
 
 // Create adds a user. An empty password is refused; callers generate one.
 func (us *Users) Create(ctx context.Context, email string, role acl.Role, password string) (User, error) {
@@ -195,13 +189,18 @@ func GeneratePassword() string {
 var dummyHash, _ = argon2id.CreateHash("mediagate-no-such-user", passwd.Params)
 
 // CheckPassword returns the active user with email when password is right.
+// An email PostgreSQL could not compare (NUL, bytes that are not UTF-8)
+// belongs to no one, like any unknown one: a wrong login, not a 503.
 func (us *Users) CheckPassword(ctx context.Context, email, password string) (User, error) {
 	var u User
 	var hash string
-	err := us.pool.QueryRow(ctx, `
-		SELECT `+userColumns+`, password_hash FROM users WHERE email = $1`,
-		strings.ToLower(strings.TrimSpace(email))).
-		Scan(append(u.fields(), &hash)...)
+	err := pgx.ErrNoRows
+	if utf8.ValidString(email) && !strings.ContainsRune(email, 0) {
+		err = us.pool.QueryRow(ctx, `
+			SELECT `+userColumns+`, password_hash FROM users WHERE email = $1`,
+			strings.ToLower(strings.TrimSpace(email))).
+			Scan(append(u.fields(), &hash)...)
+	}
 	if errors.Is(err, pgx.ErrNoRows) {
 		if _, err := us.hasher.Compare(ctx, password, dummyHash); err != nil {
 			return User{}, err

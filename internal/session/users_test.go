@@ -96,6 +96,7 @@ func TestNormalizeEmail(t *testing.T) {
 		"", "   ", "alice", "alice@", "@example.com", "a@b@c.com", "alice example@x.com",
 		"Alice <alice@example.com>", "<alice@example.com>", "alice@example.com, bob@example.com",
 		"alice@example.com (comment)", "alice@exa mple.com", "alice..x@example.com", ".alice@example.com",
+		"a\xff@example.com", "a\x00@example.com", "a@exa\nmple.com",
 	}
 	for _, in := range bad {
 		got, err := session.NormalizeEmail(in)
@@ -270,6 +271,8 @@ func TestCheckPassword(t *testing.T) {
 		{"empty password", "alice@example.com", ""},
 		{"unknown user", "nobody@example.com", pw},
 		{"empty email", "", pw},
+		{"NUL in the email", "alice@example.com\x00", pw}, // PostgreSQL refuses to compare it: was a 503
+		{"email not UTF-8", "alice\xff@example.com", pw},
 		{"disabled", "disabled@example.com", pw},
 		{"disabled, wrong password", "disabled@example.com", "nope-nope"},
 	} {
