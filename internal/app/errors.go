@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"strings"
 
+	"github.com/mediagate/mediagate/internal/db"
 	"github.com/mediagate/mediagate/internal/errs"
 )
 
@@ -45,6 +46,10 @@ func statusOf(err error) int {
 		if errors.Is(err, m.err) {
 			return m.status
 		}
+	}
+	// A write that met a database outage, wherever it was: it passes.
+	if db.Unavailable(err) {
+		return http.StatusServiceUnavailable
 	}
 	return http.StatusInternalServerError
 }

@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgconn"
+
 	"github.com/mediagate/mediagate/internal/errs"
 )
 
@@ -30,6 +32,9 @@ func TestStatusOf(t *testing.T) {
 		{errs.ErrInsufficientStorage, http.StatusInsufficientStorage},
 		{&idleError{idle: time.Minute, err: errors.New("i/o timeout")}, http.StatusRequestTimeout},
 		{errors.New("something else"), http.StatusInternalServerError},
+		// A write that met a database outage, unwrapped by its package.
+		{&pgconn.PgError{Code: "57P01", Message: "terminating connection due to administrator command"}, http.StatusServiceUnavailable},
+		{&pgconn.PgError{Code: "23505", Message: "duplicate key value"}, http.StatusInternalServerError},
 	} {
 		// Wrapped as domain packages wrap them.
 		err := fmt.Errorf("doing it: %w", tt.err)
