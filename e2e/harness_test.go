@@ -155,15 +155,19 @@ func newSuite(t *testing.T, opts suiteOptions) *suite {
 		"MEDIAGATE_ADMIN_PASSWORD="+s.adminPassword,
 	)
 	if opts.storage == storageS3 {
-		b := testweed.New(t)
-		s.bucket = &b
-		s.env = append(s.env, "MEDIAGATE_STORAGE=s3", "MEDIAGATE_S3_ENDPOINT="+b.Endpoint, "MEDIAGATE_S3_BUCKET="+b.Name,
-			"MEDIAGATE_S3_REGION="+b.Region, "MEDIAGATE_S3_ACCESS_KEY="+b.AccessKey, "MEDIAGATE_S3_SECRET_KEY="+b.SecretKey,
-			"MEDIAGATE_S3_PREFIX="+s3Prefix)
+		s.useBucket(testweed.New(t))
 	}
 	s.env = append(s.env, opts.env...)
 	s.client = newClient(t, nil)
 	return s
+}
+
+// useBucket makes the suite keep its blobs in b, under s3Prefix.
+func (s *suite) useBucket(b testweed.Bucket) {
+	s.bucket = &b
+	s.env = append(s.env, "MEDIAGATE_STORAGE=s3", "MEDIAGATE_S3_ENDPOINT="+b.Endpoint, "MEDIAGATE_S3_BUCKET="+b.Name,
+		"MEDIAGATE_S3_REGION="+b.Region, "MEDIAGATE_S3_ACCESS_KEY="+b.AccessKey, "MEDIAGATE_S3_SECRET_KEY="+b.SecretKey,
+		"MEDIAGATE_S3_PREFIX="+s3Prefix)
 }
 
 // newClient returns a client with its own transport that never uses a proxy,
@@ -383,14 +387,18 @@ type process struct {
 }
 
 // startProcess starts cmd in its own process group, with stdout and stderr
-// going to a buffer.
+// going to a buffer. The credential cmd's SysProcAttr names, if any, stays.
 func startProcess(t testing.TB, name string, cmd *exec.Cmd) *process {
 	t.Helper()
 	p := &process{name: name, cmd: cmd, out: &syncBuffer{}, done: make(chan struct{})}
 	cmd.Stdout, cmd.Stderr = p.out, p.out
 	// Own process group (so a forced stop reaches every child); killed if the
 	// test binary dies first.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	attr := &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	if cmd.SysProcAttr != nil {
+		attr.Credential = cmd.SysProcAttr.Credential
+	}
+	cmd.SysProcAttr = attr
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("starting %s: %v", name, err)
 	}
@@ -435,6 +443,14 @@ func (p *process) stop() error {
 		<-p.done
 		return fmt.Errorf("still running %v after SIGTERM; killed", stopTimeout)
 	}
+}
+
+// kill ends the process group at once with SIGKILL, as a crash would, and
+// waits for the process; its clean-up then has nothing left to do.
+func (p *process) kill() {
+	p.shutDown = true
+	_ = syscall.Kill(-p.pid(), syscall.SIGKILL)
+	<-p.done
 }
 
 // shutdown stops the process, fails t when clean is set and the process did

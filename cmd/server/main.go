@@ -14,6 +14,7 @@
 //	mediagate caddy-config [--listen ADDR] [--upstream ADDR] [--prefix DIR]
 //	mediagate storage copy --to s3|local
 //	mediagate jobs [--limit N] | jobs retry ID
+//	mediagate fsck [--verify] [--repair]
 //
 // Values meant for scripts go to stdout, everything else to stderr.
 package main
@@ -36,12 +37,22 @@ func main() {
 	err := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr, os.Getenv)
 	stop()
 	if err != nil {
+		var status exitStatus
+		if errors.As(err, &status) {
+			os.Exit(int(status))
+		}
 		if !errors.Is(err, flag.ErrHelp) {
 			fmt.Fprintln(os.Stderr, "mediagate: "+oneLine(err))
 		}
 		os.Exit(1)
 	}
 }
+
+// exitStatus is a command's answer that is an exit status of its own
+// (fsck's), not a failure: what it has to say is on stdout already.
+type exitStatus int
+
+func (s exitStatus) Error() string { return fmt.Sprintf("exit status %d", int(s)) }
 
 // env bundles what a command may touch, so commands are testable in-process.
 type env struct {
@@ -81,6 +92,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return storageCmd(ctx, e, rest)
 	case "jobs":
 		return jobsCmd(ctx, e, rest)
+	case "fsck":
+		return fsckCmd(ctx, e, rest)
 	case "help":
 		fmt.Fprint(stdout, usage)
 		return nil
@@ -122,6 +135,10 @@ Commands:
                               its SHA-256; run again, it goes on where it stopped
   jobs [--limit N]            list the media pipeline's recent jobs, with state and error
   jobs retry ID               make a job due again now
+  fsck [--verify] [--repair]  check that the database and the storage agree (with
+                              --verify, every blob's SHA-256 too); exit status 0 when
+                              clean, 2 when problems are left, 3 when --repair fixed
+                              them all
 
 Every command reads the configuration from the environment; flags mirror it
 (mediagate serve -h lists them).

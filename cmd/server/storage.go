@@ -91,7 +91,7 @@ func storageCmd(ctx context.Context, e env, args []string) error {
 	e.log.Info("copying blobs", "from", from.Blobs.Describe(), "to", into.Blobs.Describe())
 	bar := newProgressBar(e.stderr)
 	start := time.Now()
-	p, err := store.CopyTo(ctx, into.Blobs, bar.show)
+	p, err := store.CopyTo(ctx, into.Blobs, func(p media.CopyProgress) { bar.update(p.Done, p.Total, p.DoneBytes, p.TotalBytes) })
 	bar.done()
 	if err != nil {
 		return fmt.Errorf("storage copy: after %d of %d blobs: %w (run it again to go on)", p.Done, p.Total, err)
@@ -102,8 +102,9 @@ func storageCmd(ctx context.Context, e env, args []string) error {
 	return nil
 }
 
-// progressBar draws a copy's progress on a terminal, and nothing elsewhere
-// (the closing log line says it all).
+// progressBar draws the progress of a long run over blobs (storage copy,
+// fsck) on a terminal, and nothing elsewhere (the closing log line says it
+// all).
 type progressBar struct {
 	w    io.Writer
 	tty  bool
@@ -120,19 +121,19 @@ func newProgressBar(w io.Writer) *progressBar {
 	return b
 }
 
-func (b *progressBar) show(p media.CopyProgress) {
-	if !b.tty || (time.Since(b.last) < 100*time.Millisecond && p.Done < p.Total) {
+func (b *progressBar) update(done, total int, doneBytes, totalBytes int64) {
+	if !b.tty || (time.Since(b.last) < 100*time.Millisecond && done < total) {
 		return
 	}
 	b.last = time.Now()
 	const width = 30
 	frac := 1.0
-	if p.TotalBytes > 0 {
-		frac = float64(p.DoneBytes) / float64(p.TotalBytes)
+	if totalBytes > 0 {
+		frac = float64(doneBytes) / float64(totalBytes)
 	}
 	n := int(frac * width)
 	fmt.Fprintf(b.w, "\r[%s%s] %3.0f%%  %d/%d blobs  %s/%s ", strings.Repeat("=", n), strings.Repeat(" ", width-n),
-		frac*100, p.Done, p.Total, humanBytes(p.DoneBytes), humanBytes(p.TotalBytes))
+		frac*100, done, total, humanBytes(doneBytes), humanBytes(totalBytes))
 }
 
 func (b *progressBar) done() {

@@ -21,6 +21,7 @@ import (
 
 	"github.com/mediagate/mediagate/internal/acl"
 	"github.com/mediagate/mediagate/internal/config"
+	"github.com/mediagate/mediagate/internal/media"
 	"github.com/mediagate/mediagate/internal/testenv"
 )
 
@@ -309,11 +310,32 @@ func TestOutOfStorage(t *testing.T) {
 				}
 			}
 			h.checkNothingKept(t)
+			h.checkFsckClean(t)
 			// Free the space for the next case.
 			for _, f := range h.uploadFiles() {
 				os.Remove(filepath.Join(h.cfg.UploadsDir(), f))
 			}
 		})
+	}
+	// With room again, uploads go on as before.
+	small := bytes.Repeat([]byte("fedcba9876543210"), 512<<10/16)
+	it := h.upload(token, "small.bin", small)
+	if it.Size != int64(len(small)) {
+		t.Errorf("after the full disk, an upload became %+v", it)
+	}
+	h.checkFsckClean(t)
+}
+
+// checkFsckClean fails t unless fsck (with every blob read back) finds
+// the store clean: nothing half written survived.
+func (h *harness) checkFsckClean(t *testing.T) {
+	t.Helper()
+	rep, err := h.app.media.Fsck(t.Context(), media.FsckOptions{Verify: true})
+	if err != nil {
+		t.Fatalf("fsck: %v", err)
+	}
+	for _, f := range rep.Findings {
+		t.Errorf("fsck: %s %s: %s", f.Kind, f.Name, f.Detail)
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"strings"
 
+	"github.com/mediagate/mediagate/internal/db"
 	"github.com/mediagate/mediagate/internal/errs"
 )
 
@@ -62,6 +63,10 @@ func classify(err error) (status int, code string) {
 		if errors.Is(err, k.err) {
 			return k.status, k.code
 		}
+	}
+	// A write that met a database outage, wherever it was: it passes.
+	if db.Unavailable(err) {
+		return http.StatusServiceUnavailable, "unavailable"
 	}
 	return http.StatusInternalServerError, codeInternal
 }

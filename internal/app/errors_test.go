@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgconn"
+
 	"github.com/mediagate/mediagate/internal/acl"
 	"github.com/mediagate/mediagate/internal/errs"
 )
@@ -33,6 +35,9 @@ func TestClassify(t *testing.T) {
 		{errs.ErrInsufficientStorage, http.StatusInsufficientStorage, "insufficient_storage"},
 		{&idleError{idle: time.Minute, err: errors.New("i/o timeout")}, http.StatusRequestTimeout, "timeout"},
 		{errors.New("something else"), http.StatusInternalServerError, "internal"},
+		// A write that met a database outage, unwrapped by its package.
+		{&pgconn.PgError{Code: "57P01", Message: "terminating connection due to administrator command"}, http.StatusServiceUnavailable, "unavailable"},
+		{&pgconn.PgError{Code: "23505", Message: "duplicate key value"}, http.StatusInternalServerError, "internal"},
 	} {
 		// Wrapped as domain packages wrap them.
 		err := fmt.Errorf("doing it: %w", tt.err)

@@ -395,6 +395,11 @@ func (c Config) UploadsDir() string { return filepath.Join(c.DataDir, "uploads")
 // TrashDir holds blobs between the delete of their row and its commit.
 func (c Config) TrashDir() string { return filepath.Join(c.DataDir, "trash") }
 
+// FsckTrashDir holds what "mediagate fsck --repair" took out of the private
+// dir (blobs without a row, damaged blobs, stray files), one dir per run;
+// nothing serves it.
+func (c Config) FsckTrashDir() string { return filepath.Join(c.DataDir, "fsck-trash") }
+
 // ParseSize reads a byte count such as 1048576, 500MB, 500MiB or 4G (binary units).
 func ParseSize(s string) (int64, error) {
 	t := strings.TrimSpace(s)

@@ -1,5 +1,6 @@
 // Package db opens Mediagate's PostgreSQL database: it creates it when missing
-// and applies the embedded migrations.
+// and applies the embedded migrations; and it tells an outage from a failed
+// query (Unavailable).
 package db
 
 import (

@@ -4,6 +4,9 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"fmt"
+	"net"
+	"strings"
 	"testing"
 
 	"github.com/jackc/pgx/v5"
@@ -68,6 +71,63 @@ func TestMigrateURL(t *testing.T) {
 	} {
 		if got := db.MigrateURL(in); got != want {
 			t.Errorf("migrateURL(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+// TestUnavailable tells real outages from real query failures: a server
+// nobody listens on, a session the server ends, are outages; a bad query,
+// a violated constraint, a cancelled request are not.
+func TestUnavailable(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool, _ := testdb.New(t)
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed := l.Addr().String()
+	l.Close()
+	_, connectErr := pgx.Connect(ctx, "postgres://postgres@"+closed+"/x?sslmode=disable&connect_timeout=5")
+
+	conn, err := pool.Acquire(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pid int
+	if err := conn.QueryRow(ctx, `SELECT pg_backend_pid()`).Scan(&pid); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pool.Exec(ctx, `SELECT pg_terminate_backend($1)`, pid); err != nil {
+		t.Fatal(err)
+	}
+	_, terminatedErr := conn.Exec(ctx, `SELECT 1`)
+	conn.Release()
+
+	_, syntaxErr := pool.Exec(ctx, `SELEC 1`)
+	_, uniqueErr := pool.Exec(ctx, `INSERT INTO blobs (sha256, size, content_type) VALUES ($1, 1, 'x'), ($1, 1, 'x')`, strings.Repeat("a", 64))
+	cancelled, cancel := context.WithCancel(ctx)
+	cancel()
+	_, cancelErr := pool.Exec(cancelled, `SELECT 1`)
+
+	for _, tt := range []struct {
+		name string
+		err  error
+		want bool
+	}{
+		{"nobody listens", connectErr, true},
+		{"session terminated", terminatedErr, true},
+		{"syntax error", syntaxErr, false},
+		{"unique violation", uniqueErr, false},
+		{"cancelled", cancelErr, false},
+		{"no error", nil, false},
+	} {
+		if tt.err == nil && tt.want {
+			t.Errorf("%s: no error to classify", tt.name)
+			continue
+		}
+		if got := db.Unavailable(fmt.Errorf("wrapped: %w", tt.err)); got != tt.want && tt.err != nil {
+			t.Errorf("%s (%v): Unavailable = %v, want %v", tt.name, tt.err, got, tt.want)
 		}
 	}
 }

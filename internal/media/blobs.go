@@ -9,7 +9,8 @@ import (
 // Blobs keeps blobs under their content keys: the SHA-256 of the content in
 // lower-case hex, never anything a client sent. Like tusd's DataStore it is
 // a small core; what only some stores can do is an optional ability, an
-// extra interface (Accelerator, FileSender, Publisher, TrashRecoverer) that the Store
+// extra interface (Accelerator, FileSender, Publisher, TrashRecoverer,
+// Inspector) that the Store
 // and the Sender look for. Local disk (Disk) and S3 (package s3store)
 // implement it.
 type Blobs interface {
@@ -77,6 +78,29 @@ type Publisher interface {
 // row still needs it, and then restores or removes it.
 type TrashRecoverer interface {
 	RecoverTrash(ctx context.Context, keep func(ctx context.Context, key string, fn func(keep bool) error) error) error
+}
+
+// Inspector is the ability fsck needs of a store: everything in its blob
+// area as it is, blob or not, and a trash area beside it that nothing
+// serves, where fsck moves what it takes away instead of deleting it.
+type Inspector interface {
+	// Inventory calls fn with every object in the blob area. An error from
+	// fn stops it and is returned.
+	Inventory(ctx context.Context, fn func(StoredObject) error) error
+	// Size tells the size of key's blob: an error wrapping ErrBlobMissing
+	// when there is none.
+	Size(ctx context.Context, key string) (int64, error)
+	// Trash moves the object name (as Inventory named it) into the trash
+	// area under run, bytes and all, and returns where it went, for the
+	// report.
+	Trash(ctx context.Context, name, run string) (string, error)
+}
+
+// StoredObject is one object in a store's blob area.
+type StoredObject struct {
+	Name string // where it is, relative to the blob area
+	Key  string // the content key it is stored under; "" when Name is not where a blob would be
+	Size int64
 }
 
 // ErrBlobMissing is a blob that the database says exists but the store does

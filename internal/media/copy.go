@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 
 	"github.com/jackc/pgx/v5"
@@ -181,6 +182,9 @@ func (d *Disk) Size(_ context.Context, key string) (int64, error) {
 		return 0, errors.New("not a content key")
 	}
 	fi, err := os.Stat(d.BlobPath(key))
+	if errors.Is(err, fs.ErrNotExist) {
+		return 0, fmt.Errorf("blob %s: %w", key, ErrBlobMissing)
+	}
 	if err != nil {
 		return 0, err
 	}

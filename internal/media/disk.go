@@ -35,12 +35,13 @@ func ValidKey(key string) bool { return shaRE.MatchString(key) }
 type Disk struct {
 	*Spool
 	private, public, trash string
+	fsckTrash              string // made when fsck first moves something there
 }
 
 // OpenDisk makes the data directory's layout and claims a temp dir for this
 // process. Directories are world-readable so nginx workers can read blobs.
 func OpenDisk(cfg config.Config) (*Disk, error) {
-	d := &Disk{private: cfg.PrivateDir(), public: cfg.PublicDir(), trash: cfg.TrashDir()}
+	d := &Disk{private: cfg.PrivateDir(), public: cfg.PublicDir(), trash: cfg.TrashDir(), fsckTrash: cfg.FsckTrashDir()}
 	for _, dir := range []string{d.private, d.public, d.trash} {
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			return nil, fmt.Errorf("data dir: %w", err)
@@ -159,6 +160,58 @@ func (d *Disk) Walk(ctx context.Context, fn func(key string) error) error {
 		}
 		return nil
 	})
+}
+
+// Inventory implements Inspector: every file (or anything else but a
+// directory) under the private dir, by its path relative to it.
+func (d *Disk) Inventory(ctx context.Context, fn func(StoredObject) error) error {
+	return filepath.WalkDir(d.private, func(path string, e fs.DirEntry, err error) error {
+		if err != nil || e.IsDir() {
+			return err
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		fi, err := e.Info()
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil // removed meanwhile
+		}
+		if err != nil {
+			return err
+		}
+		rel, err := filepath.Rel(d.private, path)
+		if err != nil {
+			return err
+		}
+		o := StoredObject{Name: filepath.ToSlash(rel), Size: fi.Size()}
+		if key := e.Name(); ValidKey(key) && path == d.BlobPath(key) && fi.Mode().IsRegular() {
+			o.Key = key
+		}
+		return fn(o)
+	})
+}
+
+// runRE matches the names fsck gives its runs' trash dirs.
+var runRE = regexp.MustCompile(`^[0-9]{8}T[0-9]{6}Z$`)
+
+// Trash implements Inspector: the file at name in the private dir is
+// renamed to fsck-trash/<run>/name, both dirs synced.
+func (d *Disk) Trash(_ context.Context, name, run string) (string, error) {
+	if !runRE.MatchString(run) || !filepath.IsLocal(filepath.FromSlash(name)) {
+		return "", fmt.Errorf("trash: bad name %q or run %q", name, run)
+	}
+	src := filepath.Join(d.private, filepath.FromSlash(name))
+	dst := filepath.Join(d.fsckTrash, run, filepath.FromSlash(name))
+	if err := os.MkdirAll(filepath.Dir(dst), 0o700); err != nil {
+		return "", StorageError("trash", err)
+	}
+	if err := os.Rename(src, dst); err != nil {
+		return "", StorageError("trash", err)
+	}
+	if err := errors.Join(syncDir(filepath.Dir(src)), syncDir(filepath.Dir(dst))); err != nil {
+		return "", StorageError("trash", err)
+	}
+	return dst, nil
 }
 
 // Publish links the blob into the public dir under name.

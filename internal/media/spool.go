@@ -70,23 +70,54 @@ func (s *Spool) Close() error {
 // CleanDead removes the temp dirs of processes that no longer hold their
 // lock: what a crash or kill -9 left.
 func (s *Spool) CleanDead() error {
+	_, err := s.dead(true)
+	return err
+}
+
+// SpoolLeftover is what a dead process left in the shared temp dir.
+type SpoolLeftover struct {
+	Name  string // in the shared temp dir
+	Bytes int64  // what it holds
+}
+
+// Leftovers returns what CleanDead would remove now, removing nothing.
+func (s *Spool) Leftovers() ([]SpoolLeftover, error) { return s.dead(false) }
+
+// dead finds, and with remove removes, the leftovers of dead processes: a
+// temp dir whose lock file is not locked (it dies with its process) or is
+// gone, a lock file of a dead process, a stray file, a stale half-made lock.
+func (s *Spool) dead(remove bool) ([]SpoolLeftover, error) {
 	entries, err := os.ReadDir(s.tmp)
 	if err != nil {
-		return err
+		return nil, err
+	}
+	var out []SpoolLeftover
+	// found notes the leftover named by the first of names (a dir and its
+	// lock file are one process's) and removes them all.
+	found := func(names ...string) {
+		l := SpoolLeftover{Name: names[0]}
+		for _, name := range names {
+			p := filepath.Join(s.tmp, name)
+			l.Bytes += treeBytes(p)
+			if remove {
+				os.RemoveAll(p)
+			}
+		}
+		out = append(out, l)
 	}
 	for _, e := range entries {
 		if strings.HasSuffix(e.Name(), pendingSuffix) {
 			// Another instance may be setting up this very moment; only a
 			// stale one is a crash's leftover.
 			if fi, err := e.Info(); err == nil && time.Since(fi.ModTime()) > time.Hour {
-				os.Remove(filepath.Join(s.tmp, e.Name()))
+				found(e.Name())
 			}
 			continue
 		}
 		name, isLock := strings.CutSuffix(e.Name(), ".lock")
 		if !isLock {
 			if _, err := os.Stat(filepath.Join(s.tmp, e.Name()+".lock")); errors.Is(err, fs.ErrNotExist) {
-				os.RemoveAll(filepath.Join(s.tmp, e.Name()))
+				found(e.Name())
 			}
 			continue
 		}
@@ -97,13 +128,28 @@ func (s *Spool) CleanDead() error {
 		if err != nil {
 			continue
 		}
+		// Held while the dir goes, so that no other cleaner takes it for
+		// a live one's.
 		if syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB) == nil {
-			os.RemoveAll(filepath.Join(s.tmp, name))
-			os.Remove(f.Name())
+			found(name, e.Name())
 		}
 		f.Close()
 	}
-	return nil
+	return out, nil
+}
+
+// treeBytes adds up the sizes of the files under path.
+func treeBytes(path string) int64 {
+	var n int64
+	filepath.WalkDir(path, func(_ string, e fs.DirEntry, err error) error {
+		if err == nil && !e.IsDir() {
+			if fi, err := e.Info(); err == nil {
+				n += fi.Size()
+			}
+		}
+		return nil
+	})
+	return n
 }
 
 // Adopt takes a finished file in this process's temp dir (Dir), such as one

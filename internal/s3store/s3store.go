@@ -1,7 +1,8 @@
 // Package s3store keeps Mediagate's blobs in an S3-compatible bucket
 // (SeaweedFS in the tests): it implements media.Blobs with the
-// Accelerator (presigned URLs behind nginx's internal S3 location) and
-// Publisher (a public prefix the engine serves anonymously) abilities.
+// Accelerator (presigned URLs behind nginx's internal S3 location),
+// Publisher (a public prefix the engine serves anonymously) and Inspector
+// (fsck) abilities.
 package s3store
 
 import (
@@ -29,10 +30,13 @@ import (
 )
 
 // Object layout under the prefix: blobs/<sha256> for private content,
-// public/<name> for published copies.
+// public/<name> for published copies, fsck-trash/<run>/<name> for what
+// "mediagate fsck --repair" took out of blobs/ (never presigned, never
+// public).
 const (
 	blobsDir  = "blobs/"
 	publicDir = "public/"
+	trashDir  = "fsck-trash/"
 )
 
 // presignFor is how long a presigned URL handed to nginx stays valid: nginx
@@ -200,10 +204,61 @@ func (s *Store) Size(ctx context.Context, key string) (int64, error) {
 	}
 	k := s.blobKey(key)
 	out, err := s.c.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &s.bucket, Key: &k})
+	if notFound(err) {
+		return 0, fmt.Errorf("blob %s: %w", key, media.ErrBlobMissing)
+	}
 	if err != nil {
 		return 0, describe(err)
 	}
 	return aws.ToInt64(out.ContentLength), nil
+}
+
+// Inventory implements media.Inspector: every object under blobs/, by its
+// key below that.
+func (s *Store) Inventory(ctx context.Context, fn func(media.StoredObject) error) error {
+	prefix := s.prefix + blobsDir
+	p := s3.NewListObjectsV2Paginator(s.c, &s3.ListObjectsV2Input{Bucket: &s.bucket, Prefix: &prefix})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return fmt.Errorf("list %s: %w", prefix, describe(err))
+		}
+		for _, o := range page.Contents {
+			name := strings.TrimPrefix(aws.ToString(o.Key), prefix)
+			so := media.StoredObject{Name: name, Size: aws.ToInt64(o.Size)}
+			if media.ValidKey(name) {
+				so.Key = name
+			}
+			if err := fn(so); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// Trash implements media.Inspector: the object blobs/<name> is copied to
+// fsck-trash/<run>/<name>, then deleted. A name that is not a content key
+// goes there escaped, as one segment, so that no "/.." in it can lead out
+// of the trash on an engine that cleans paths. (CopyObject takes objects
+// of up to 5 GiB, as Publish does.)
+func (s *Store) Trash(ctx context.Context, name, run string) (string, error) {
+	if name == "" || run == "" || strings.ContainsAny(run, "/") {
+		return "", fmt.Errorf("trash: bad name %q or run %q", name, run)
+	}
+	as := name
+	if !media.ValidKey(name) {
+		as = "stray-" + url.PathEscape(name)
+	}
+	src, dst := s.prefix+blobsDir+name, s.prefix+trashDir+run+"/"+as
+	source := (&url.URL{Path: s.bucket + "/" + src}).EscapedPath()
+	if _, err := s.c.CopyObject(ctx, &s3.CopyObjectInput{Bucket: &s.bucket, Key: &dst, CopySource: &source}); err != nil {
+		return "", storageError("trash", err)
+	}
+	if _, err := s.c.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: &s.bucket, Key: &src}); err != nil && !notFound(err) {
+		return "", storageError("trash", err)
+	}
+	return "s3://" + s.bucket + "/" + dst, nil
 }
 
 // Remove deletes key's object; a missing one is no error in S3.

@@ -143,6 +143,9 @@ type Server struct {
 	Dir      string // its data directory, removed by the next Start once this process is gone
 	Pid      int
 
+	bin     string
+	args    []string      // what weed runs with, again on Restart
+	sockets []string      // the unix sockets it leaves when killed
 	done    chan struct{} // closed when weed has exited
 	waitErr error         // how it exited, once done is closed
 }
@@ -344,43 +347,52 @@ func startOnce(bin string, cfg Config) (s *Server, err error) {
 			return nil, err
 		}
 	}
-	out, err := os.Create(filepath.Join(dir, "weed.out"))
-	if err != nil {
-		return nil, err
-	}
-	defer out.Close()
-
-	cmd := exec.Command(bin, "-logdir="+filepath.Join(dir, "log"), "mini",
-		"-dir="+filepath.Join(dir, "data"),
+	args := []string{"-logdir=" + filepath.Join(dir, "log"), "mini",
+		"-dir=" + filepath.Join(dir, "data"),
 		"-ip=127.0.0.1", "-ip.bind=127.0.0.1",
-		"-master.port="+strconv.Itoa(p.master), "-master.port.grpc="+strconv.Itoa(p.masterGrpc),
-		"-volume.port="+strconv.Itoa(p.volume), "-volume.port.grpc="+strconv.Itoa(p.volumeGrpc),
-		"-filer.port="+strconv.Itoa(p.filer), "-filer.port.grpc="+strconv.Itoa(p.filerGrpc),
-		"-s3.port="+strconv.Itoa(p.s3), "-s3.port.grpc="+strconv.Itoa(p.s3Grpc),
+		"-master.port=" + strconv.Itoa(p.master), "-master.port.grpc=" + strconv.Itoa(p.masterGrpc),
+		"-volume.port=" + strconv.Itoa(p.volume), "-volume.port.grpc=" + strconv.Itoa(p.volumeGrpc),
+		"-filer.port=" + strconv.Itoa(p.filer), "-filer.port.grpc=" + strconv.Itoa(p.filerGrpc),
+		"-s3.port=" + strconv.Itoa(p.s3), "-s3.port.grpc=" + strconv.Itoa(p.s3Grpc),
 		// mini always runs its admin server and maintenance worker; the UI
 		// and the legacy admin port are optional.
-		"-admin.port="+strconv.Itoa(p.admin), "-admin.port.grpc="+strconv.Itoa(p.adminGrpc),
+		"-admin.port=" + strconv.Itoa(p.admin), "-admin.port.grpc=" + strconv.Itoa(p.adminGrpc),
 		"-admin.port.legacy=0", "-admin.ui=false",
 		"-webdav=false", "-s3.port.iceberg=0", "-s3.port.lance=0",
-		"-filer.localSocket="+filepath.Join(dir, "filer.sock"),
-		"-s3.localSocket="+filepath.Join(dir, "s3.sock"),
+		"-filer.localSocket=" + filepath.Join(dir, "filer.sock"),
+		"-s3.localSocket=" + filepath.Join(dir, "s3.sock"),
 		"-master.telemetry=false",
 		// Small volumes: mini grows one per bucket (each bucket is a collection).
 		"-master.volumeSizeLimitMB=16",
-		"-s3.config="+filepath.Join(dir, "s3.json"),
+		"-s3.config=" + filepath.Join(dir, "s3.json"),
 		// As on AWS: no bucket appears by itself on a PUT.
 		"-s3.autoCreateBucket=false",
 		// So that a test's bucket goes in one call, objects and all.
 		"-s3.allowDeleteBucketNotEmpty",
-	)
-	cmd.Dir = dir // weed reads security.toml and friends from the working directory first
+	}
+	s = &Server{Endpoint: fmt.Sprintf("http://127.0.0.1:%d", p.s3), Dir: dir, bin: bin, args: args, sockets: sockets}
+	if err := s.run(); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// run starts weed with the server's arguments and waits until it answers.
+func (s *Server) run() error {
+	out, err := os.OpenFile(filepath.Join(s.Dir, "weed.out"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		return err
+	}
+	defer out.Close()
+	cmd := exec.Command(s.bin, s.args...)
+	cmd.Dir = s.Dir // weed reads security.toml and friends from the working directory first
 	cmd.Env = cleanEnv()
 	cmd.Stdout, cmd.Stderr = out, out
 	// Its own process group, so that a terminal's Ctrl-C reaches only the test
 	// binary; SIGKILL when the test binary dies.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 
-	s = &Server{Endpoint: fmt.Sprintf("http://127.0.0.1:%d", p.s3), Dir: dir, done: make(chan struct{})}
+	s.done = make(chan struct{})
 	started := make(chan error, 1)
 	go func() {
 		// Pdeathsig fires when the thread that forked the child ends, not the
@@ -396,7 +408,7 @@ func startOnce(bin string, cfg Config) (s *Server, err error) {
 		close(s.done)
 	}()
 	if err := <-started; err != nil {
-		return nil, fmt.Errorf("run %s: %w", bin, err)
+		return fmt.Errorf("run %s: %w", s.bin, err)
 	}
 	s.Pid = cmd.Process.Pid
 	if err := s.waitReady(); err != nil {
@@ -405,9 +417,30 @@ func startOnce(bin string, cfg Config) (s *Server, err error) {
 			_ = syscall.Kill(-s.Pid, syscall.SIGKILL)
 			<-s.done
 		}
-		return nil, fmt.Errorf("%w\n%s", err, tail)
+		return fmt.Errorf("%w\n%s", err, tail)
 	}
-	return s, nil
+	return nil
+}
+
+// Kill stops the server at once, as a crash would (SIGKILL), keeping its
+// data directory and its ports for Restart. Only tests that start a Server
+// of their own may call it.
+func (s *Server) Kill() {
+	_ = syscall.Kill(-s.Pid, syscall.SIGKILL)
+	<-s.done
+	for _, sock := range append([]string{filepath.Join(s.Dir, "filer.sock"), filepath.Join(s.Dir, "s3.sock")}, s.sockets...) {
+		_ = os.Remove(sock)
+	}
+}
+
+// Restart starts a killed server again on the same ports and data
+// directory, and waits until it answers: its buckets and objects are
+// there again.
+func (s *Server) Restart() error {
+	if s.Err() == nil {
+		return errors.New("restart: the server is still running")
+	}
+	return s.run()
 }
 
 // waitReady waits until a signed ListBuckets succeeds.

@@ -26,6 +26,16 @@ type Store struct {
 	// dir is the directory of a Files store, whose leftovers the janitor
 	// sweeps; "" for other stores.
 	dir string
+	// bucket is where an S3 store keeps its objects, whose leftovers the
+	// janitor sweeps too; nil for other stores.
+	bucket *bucketPlace
+}
+
+// bucketPlace is an S3 store's bucket and key prefix.
+type bucketPlace struct {
+	client *s3.Client
+	name   string
+	prefix string
 }
 
 // dataStore is what tusd needs of a store for the extensions we offer
@@ -60,7 +70,8 @@ func S3(client *s3.Client, bucket, prefix, tmp string) Store {
 	st.TemporaryDirectory = tmp
 	st.PreferredPartSize = 16 << 20
 	st.MaxBufferedParts = 4
-	return Store{data: st, describe: "bucket " + bucket + " under " + prefix}
+	return Store{data: st, describe: "bucket " + bucket + " under " + prefix,
+		bucket: &bucketPlace{client: client, name: bucket, prefix: prefix}}
 }
 
 // bucketed is the ability of blob stores that live in an S3 bucket
