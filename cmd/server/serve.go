@@ -30,7 +30,11 @@ func loadConfig(e env, name string, args []string, extra func(fs *flag.FlagSet))
 	if extra != nil {
 		extra(fs)
 	}
-	return config.Load(fs, args, e.getenv)
+	cfg, err := config.Load(fs, args, e.getenv)
+	if err == nil {
+		e.useLog(cfg)
+	}
+	return cfg, err
 }
 
 // openDB connects, creating and migrating the database first: ours, then

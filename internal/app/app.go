@@ -112,7 +112,7 @@ func (a *App) healthz(w http.ResponseWriter, r *http.Request) {
 
 func (a *App) readyz(w http.ResponseWriter, r *http.Request) {
 	if err := a.pool.Ping(r.Context()); err != nil {
-		a.log.Warn("not ready", "err", err)
+		a.log.WarnContext(r.Context(), "not ready", "err", err)
 		http.Error(w, "database unreachable", http.StatusServiceUnavailable)
 		return
 	}

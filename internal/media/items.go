@@ -470,7 +470,7 @@ func (s *Store) Delete(ctx context.Context, p acl.Principal, id string) error {
 	if publicName != "" {
 		if pub, ok := s.blobs.(Publisher); ok {
 			if err := pub.Unpublish(ctx, publicName); err != nil {
-				s.log.Error("remove public file", "name", publicName, "err", err)
+				s.log.ErrorContext(ctx, "remove public file", "name", publicName, "err", err)
 			}
 		}
 	}
@@ -556,7 +556,7 @@ func (s *Store) removeGone(ctx context.Context, gone []string) {
 	ctx = context.WithoutCancel(ctx)
 	for _, b := range gone {
 		if err := s.removeUnreferenced(ctx, b); err != nil {
-			s.log.Error("remove a blob nothing needs (Recover will)", "sha256", b, "err", err)
+			s.log.ErrorContext(ctx, "remove a blob nothing needs (Recover will)", "sha256", b, "err", err)
 		}
 	}
 }
