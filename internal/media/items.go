@@ -64,7 +64,7 @@ type Storage struct {
 // NewStore returns a Store. It caches items when decide has a cache.
 func NewStore(pool *pgxpool.Pool, st Storage, decide *acl.Decider, log *slog.Logger) *Store {
 	return &Store{pool: pool, blobs: st.Blobs, spool: st.Spool, limit: st.MaxUpload, decide: decide, log: log,
-		items: invalidate.NewCache[itemKey, Item](decide.Hub(), invalidate.ACL, 100_000)}
+		items: invalidate.NewCache[itemKey, Item](decide.Hub(), invalidate.ACL, "items", 100_000)}
 }
 
 // changed drops this instance's cached decisions after a commit.
