@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
+	"net"
 	"net/netip"
 	"net/url"
 	"path/filepath"
@@ -75,6 +76,7 @@ type Config struct {
 	PasswordHashes  int           // argon2id operations (19 MiB each) running at once
 	BodyIdleTimeout time.Duration // a request body that sends nothing this long is ended (nginx's client_body_timeout too)
 	JobWorkers      int           // media pipeline jobs worked at once by this instance; 0: none
+	MetricsAddr     string        // where Prometheus metrics are served; "" serves none
 	LogLevel        slog.Level    // debug, info, warn or error
 	LogFormat       LogFormat
 
@@ -155,6 +157,7 @@ var Vars = []Var{
 	{"MEDIAGATE_PASSWORD_HASHES", "password-hashes", "password hashes and checks running at once, 19 MiB each (default: one per CPU)"},
 	{"MEDIAGATE_BODY_IDLE_TIMEOUT", "body-idle-timeout", "end a request whose body sends nothing, or a download whose client reads nothing, for this long (nginx's client_body_timeout and send_timeout too)"},
 	{"MEDIAGATE_JOB_WORKERS", "job-workers", "media pipeline jobs (probe, posters, faststart) this instance works at once; 0 works none"},
+	{"MEDIAGATE_METRICS_ADDR", "metrics-addr", "address Prometheus metrics are served on at /metrics, such as 127.0.0.1:9464 (default: none); never behind nginx"},
 	{"MEDIAGATE_LOG_LEVEL", "log-level", "debug|info|warn|error: the least severe log lines written"},
 	{"MEDIAGATE_LOG_FORMAT", "log-format", "text|json: how log lines are written (to stderr)"},
 	{"MEDIAGATE_STORAGE", "storage", "local|s3: where blobs live (the data dir, or an S3-compatible bucket)"},
@@ -255,6 +258,7 @@ func (c *Config) apply(get func(flag string) string) error {
 		}
 		c.JobWorkers = n
 	}
+	setString("metrics-addr", &c.MetricsAddr)
 	if s := get("log-level"); s != "" {
 		l, ok := logLevels[strings.ToLower(s)]
 		if !ok {
@@ -317,6 +321,16 @@ func (c *Config) Validate() error {
 	case LogText, LogJSON:
 	default:
 		return fmt.Errorf("log-format: want text or json, got %q", c.LogFormat)
+	}
+	if c.MetricsAddr != "" {
+		if _, _, err := net.SplitHostPort(c.MetricsAddr); err != nil {
+			return fmt.Errorf("metrics-addr: want host:port such as 127.0.0.1:9464, got %q", c.MetricsAddr)
+		}
+		// The app's own address is what nginx proxies to: metrics there
+		// would be public.
+		if c.MetricsAddr == c.Addr {
+			return fmt.Errorf("metrics-addr: %q is the app's own address (addr); metrics need one of their own", c.MetricsAddr)
+		}
 	}
 	switch c.Storage {
 	case StorageLocal:

@@ -501,6 +501,15 @@ func newData(cfg config.Config, opt Options) (data, error) {
 	for _, u := range upstreams {
 		d.Upstreams = append(d.Upstreams, check("upstream", u, addrToken))
 	}
+	// The metrics' listener is never proxied: it is not the public's.
+	if cfg.MetricsAddr != "" {
+		metrics, _ := dialAddr(cfg.MetricsAddr)
+		for _, a := range append([]string{listen}, upstreams...) {
+			if a == cfg.MetricsAddr || a == metrics {
+				errs = append(errs, fmt.Errorf("%s is the metrics address (MEDIAGATE_METRICS_ADDR), which nginx must not reach", a))
+			}
+		}
+	}
 	if cfg.Storage == config.StorageS3 {
 		scheme, host, base := cfg.S3Target()
 		server := ""

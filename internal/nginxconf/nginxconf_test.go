@@ -100,6 +100,13 @@ func TestRenderRejects(t *testing.T) {
 		{"user with semicolon", func(_ *config.Config, o *Options) { o.User = "root;" }},
 		{"user with newline", func(_ *config.Config, o *Options) { o.User = "www\ndata" }},
 		{"user with three words", func(_ *config.Config, o *Options) { o.User = "a b c" }},
+		{"upstream is the metrics address", func(c *config.Config, o *Options) {
+			c.MetricsAddr, o.Upstreams = "127.0.0.1:9464", []string{"127.0.0.1:8080", "127.0.0.1:9464"}
+		}},
+		{"app's address is the metrics address on all interfaces", func(c *config.Config, _ *Options) {
+			c.Addr, c.MetricsAddr = ":9464", "127.0.0.1:9464" // config.Validate refuses only the same string
+		}},
+		{"listen is the metrics address", func(c *config.Config, o *Options) { c.MetricsAddr, o.Listen = "127.0.0.1:9464", "127.0.0.1:9464" }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -191,6 +198,13 @@ func TestRenderContents(t *testing.T) {
 	}
 	if !strings.Contains(conf, indent(server, "    ")) {
 		t.Errorf("Render does not hold RenderServer's output")
+	}
+	// The metrics' address is never among the upstreams, nor /metrics a
+	// location: nginx has no way to them.
+	withMetrics := cfg
+	withMetrics.MetricsAddr = "127.0.0.1:9464"
+	if c := render(t, withMetrics, Options{Prefix: "/x"}); strings.Contains(c, "9464") || strings.Contains(c, "metrics") {
+		t.Errorf("the config names the metrics:\n%s", c)
 	}
 	// No user directive unless asked for.
 	if c := render(t, cfg, Options{Prefix: "/x"}); strings.Contains(c, "\nuser ") {
