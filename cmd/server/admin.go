@@ -198,6 +198,9 @@ func loadConfigArgs(e env, name string, args []string) (config.Config, []string,
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(e.stderr)
 	cfg, err := config.Load(fs, args, e.getenv)
+	if err == nil {
+		e.useLog(cfg)
+	}
 	return cfg, fs.Args(), err
 }
 

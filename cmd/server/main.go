@@ -30,6 +30,9 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+
+	"github.com/mediagate/mediagate/internal/config"
+	"github.com/mediagate/mediagate/internal/reqid"
 )
 
 func main() {
@@ -63,8 +66,7 @@ type env struct {
 }
 
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(string) string) error {
-	e := env{stdin: stdin, stdout: stdout, stderr: stderr, getenv: getenv,
-		log: slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))}
+	e := env{stdin: stdin, stdout: stdout, stderr: stderr, getenv: getenv, log: newLogger(stderr, config.Default())}
 	cmd, rest := "serve", args
 	if len(args) > 0 && (args[0] == "-h" || args[0] == "--help" || args[0] == "-help") {
 		cmd = "help"
@@ -100,6 +102,21 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	}
 	return fmt.Errorf("unknown command %q (try: mediagate help)", cmd)
 }
+
+// newLogger writes cfg's log format from cfg's level on to w; a line
+// logged with a request's context names the request (package reqid).
+func newLogger(w io.Writer, cfg config.Config) *slog.Logger {
+	opt := &slog.HandlerOptions{Level: cfg.LogLevel}
+	var h slog.Handler = slog.NewTextHandler(w, opt)
+	if cfg.LogFormat == config.LogJSON {
+		h = slog.NewJSONHandler(w, opt)
+	}
+	return slog.New(reqid.Handler(h))
+}
+
+// useLog makes the command log as cfg says from now on. Every copy of e
+// shares the one logger, which is replaced in place.
+func (e env) useLog(cfg config.Config) { *e.log = *newLogger(e.stderr, cfg) }
 
 type command func(ctx context.Context, e env, args []string) error
 

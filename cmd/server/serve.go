@@ -30,7 +30,11 @@ func loadConfig(e env, name string, args []string, extra func(fs *flag.FlagSet))
 	if extra != nil {
 		extra(fs)
 	}
-	return config.Load(fs, args, e.getenv)
+	cfg, err := config.Load(fs, args, e.getenv)
+	if err == nil {
+		e.useLog(cfg)
+	}
+	return cfg, err
 }
 
 // openDB connects, creating and migrating the database first: ours, then
@@ -126,6 +130,11 @@ func serve(ctx context.Context, e env, args []string) error {
 	}
 	a.SetPipeline(pipeline)
 	defer a.Close() // after the server and the janitor have stopped
+	// How long notifications take to arrive, for the app's metrics.
+	probeCtx, stopProbe := context.WithCancel(context.Background())
+	probing := make(chan struct{})
+	go func() { defer close(probing); hub.Probe(probeCtx, pool, 10*time.Second) }()
+	defer func() { stopProbe(); <-probing }()
 	// Abandoned resumable uploads are removed now and then from here on, by
 	// every instance.
 	janitorCtx, stopJanitor := context.WithCancel(context.Background())
@@ -136,6 +145,14 @@ func serve(ctx context.Context, e env, args []string) error {
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return err
+	}
+	if cfg.MetricsAddr != "" {
+		stopMetrics, err := serveMetrics(e, cfg.MetricsAddr, a.MetricsHandler())
+		if err != nil {
+			ln.Close()
+			return err
+		}
+		defer stopMetrics()
 	}
 	srv := &http.Server{
 		Handler:           a.Routes(),

@@ -96,13 +96,13 @@ type decisionKey struct {
 
 // NewDecider returns a Decider on pool, without a cache.
 func NewDecider(pool *pgxpool.Pool) *Decider {
-	return &Decider{pool: pool, levels: invalidate.NewCache[decisionKey, Level](nil, "", 0)}
+	return &Decider{pool: pool, levels: invalidate.NewCache[decisionKey, Level](nil, "", "decisions", 0)}
 }
 
 // Cached returns d with a decision cache kept exact by hub.
 func (d *Decider) Cached(hub *invalidate.Hub) *Decider {
 	d.hub = hub
-	d.levels = invalidate.NewCache[decisionKey, Level](hub, invalidate.ACL, 100_000)
+	d.levels = invalidate.NewCache[decisionKey, Level](hub, invalidate.ACL, "decisions", 100_000)
 	return d
 }
 

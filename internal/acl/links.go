@@ -142,7 +142,7 @@ type linkAccess struct {
 // passwords with h.
 func NewLinks(d *Decider, h *passwd.Hasher) *Links {
 	return &Links{d: d, hasher: h,
-		access: invalidate.NewCache[linkKey, linkAccess](d.hub, invalidate.ACL, 100_000)}
+		access: invalidate.NewCache[linkKey, linkAccess](d.hub, invalidate.ACL, "links", 100_000)}
 }
 
 // newLinkToken returns a fresh token and the hash stored for it.

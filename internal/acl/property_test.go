@@ -605,7 +605,7 @@ func newPropEnv(t *testing.T) *propEnv {
 		hubB:  propStartHub(t, url),
 		stats: propStats{opsByKind: map[string]int{}},
 	}
-	e.probe = invalidate.NewCache[int, int](e.hubB, propProbeTopic, 1)
+	e.probe = invalidate.NewCache[int, int](e.hubB, propProbeTopic, "probe", 1)
 	mk := func(name string, d *acl.Decider) propDecider {
 		return propDecider{name, d, acl.NewLinks(d, propArgon)}
 	}

@@ -200,7 +200,7 @@ func (a *App) apiUpload(w http.ResponseWriter, r *http.Request) error {
 
 // upload takes a multipart field "file" or a raw body named by ?filename=,
 // streams it to disk and stores it. The caller is checked before a byte is read.
-func (a *App) upload(w http.ResponseWriter, r *http.Request) (media.Item, error) {
+func (a *App) upload(w http.ResponseWriter, r *http.Request) (_ media.Item, err error) {
 	p, err := caller(r)
 	if err != nil {
 		return media.Item{}, err
@@ -208,6 +208,8 @@ func (a *App) upload(w http.ResponseWriter, r *http.Request) (media.Item, error)
 	if !p.Role.CanUpload() {
 		return media.Item{}, fmt.Errorf("%w: your role (%s) may not upload", errs.ErrForbidden, p.Role)
 	}
+	done := a.countUpload(r)
+	defer func() { done(err != nil) }()
 	if r.ContentLength > a.cfg.MaxUploadBody() {
 		return media.Item{}, fmt.Errorf("%w: uploads are limited to %d bytes", errs.ErrTooLarge, a.cfg.MaxUpload)
 	}

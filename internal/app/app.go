@@ -18,6 +18,7 @@ import (
 	"github.com/mediagate/mediagate/internal/config"
 	"github.com/mediagate/mediagate/internal/errs"
 	"github.com/mediagate/mediagate/internal/media"
+	"github.com/mediagate/mediagate/internal/metrics"
 	"github.com/mediagate/mediagate/internal/session"
 )
 
@@ -34,6 +35,8 @@ type App struct {
 	audit  *audit.Log
 	log    *slog.Logger
 	tus    *resumable
+	// metrics are this app's alone (a registry of its own).
+	metrics *metrics.Metrics
 	// pipeline starts the media pipeline again for a blob; nil without one.
 	pipeline Retrier
 }
@@ -44,8 +47,14 @@ type Retrier interface {
 	RetryBlob(ctx context.Context, blob string) error
 }
 
-// SetPipeline lets managers retry the media pipeline through the API.
-func (a *App) SetPipeline(r Retrier) { a.pipeline = r }
+// SetPipeline lets managers retry the media pipeline through the API. When
+// r can tell its queue (package jobs), the metrics report it.
+func (a *App) SetPipeline(r Retrier) {
+	a.pipeline = r
+	if q, ok := r.(metrics.JobQueue); ok {
+		a.metrics.WatchJobs(q)
+	}
+}
 
 // New returns an App. It parses the templates, so a broken one fails start-up.
 // decide must be the decider store uses, so that a change made through one
@@ -66,7 +75,14 @@ func New(cfg config.Config, pool *pgxpool.Pool, auth *session.Auth, decide *acl.
 		pages:  p,
 		audit:  audit,
 		log:    log,
+		// Metrics read the caches, the listener and the audit buffer when
+		// scraped.
+		metrics: metrics.New(log),
 	}
+	if hub := decide.Hub(); hub != nil {
+		a.metrics.WatchHub(hub)
+	}
+	a.metrics.WatchAudit(audit)
 	if a.tus, err = newResumable(a); err != nil {
 		return nil, err
 	}
@@ -119,7 +135,7 @@ func (a *App) healthz(w http.ResponseWriter, r *http.Request) {
 
 func (a *App) readyz(w http.ResponseWriter, r *http.Request) {
 	if err := a.pool.Ping(r.Context()); err != nil {
-		a.log.Warn("not ready", "err", err)
+		a.log.WarnContext(r.Context(), "not ready", "err", err)
 		http.Error(w, "database unreachable", http.StatusServiceUnavailable)
 		return
 	}
@@ -131,6 +147,7 @@ func caller(r *http.Request) (acl.Principal, error) { return session.Caller(r.Co
 
 // record puts one streaming decision in the read audit.
 func (a *App) record(r *http.Request, item, who string, allowed bool) {
+	a.metrics.Decision(allowed)
 	if !acl.ValidID(item) {
 		return
 	}

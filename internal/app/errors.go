@@ -89,14 +89,14 @@ func (a *App) fail(w http.ResponseWriter, r *http.Request, err error) {
 	msg := err.Error()
 	switch {
 	case status == http.StatusServiceUnavailable:
-		a.log.Error("unavailable", "method", r.Method, "path", logPath(r.URL.Path), "err", err)
+		a.log.ErrorContext(r.Context(), "unavailable", "method", r.Method, "path", logPath(r.URL.Path), "err", err)
 		msg = "the service is temporarily unavailable, try again shortly"
 		w.Header().Set("Retry-After", "5")
 	case status == http.StatusInsufficientStorage:
-		a.log.Error("out of storage", "method", r.Method, "path", logPath(r.URL.Path), "err", err)
+		a.log.ErrorContext(r.Context(), "out of storage", "method", r.Method, "path", logPath(r.URL.Path), "err", err)
 		msg = outOfStorage
 	case status >= 500:
-		a.log.Error("internal error", "method", r.Method, "path", logPath(r.URL.Path), "err", err)
+		a.log.ErrorContext(r.Context(), "internal error", "method", r.Method, "path", logPath(r.URL.Path), "err", err)
 		msg = "internal error"
 	case status == http.StatusTooManyRequests:
 		w.Header().Set("Retry-After", "900")

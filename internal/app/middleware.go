@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/go-chi/chi/v5"
 	"github.com/go-chi/chi/v5/middleware"
 
 	"github.com/mediagate/mediagate/internal/config"
@@ -62,7 +63,8 @@ func isMedia(path string) bool {
 	return strings.HasPrefix(path, config.PrivatePrefix) || strings.HasPrefix(path, config.PublicPrefix)
 }
 
-// logRequests logs each request with its status and duration.
+// logRequests logs each request with its status and duration, and counts
+// it in the metrics under the route it matched.
 func (a *App) logRequests(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/healthz" {
@@ -72,6 +74,8 @@ func (a *App) logRequests(next http.Handler) http.Handler {
 		start := time.Now()
 		ww := middleware.NewWrapResponseWriter(w, r.ProtoMajor)
 		next.ServeHTTP(ww, r)
+		took := time.Since(start)
+		a.metrics.Request(chi.RouteContext(r.Context()).RoutePattern(), r.Method, ww.Status(), took)
 		// Media reads are many (a player sends a Range request per seek) and
 		// the read audit keeps them; log them only at debug level unless they
 		// failed on our side.
@@ -83,7 +87,7 @@ func (a *App) logRequests(next http.Handler) http.Handler {
 			return
 		}
 		a.log.Log(r.Context(), level, "request", "method", r.Method, "path", logPath(r.URL.Path), "status", ww.Status(),
-			"bytes", ww.BytesWritten(), "dur", time.Since(start).Round(time.Microsecond),
+			"bytes", ww.BytesWritten(), "dur", took.Round(time.Microsecond),
 			"accel", ww.Header().Get("X-Accel-Redirect") != "")
 	})
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/mediagate/mediagate/internal/config"
 	"github.com/mediagate/mediagate/internal/errs"
+	"github.com/mediagate/mediagate/internal/reqid"
 )
 
 // Routes returns the whole HTTP interface: router's routes behind the
@@ -21,8 +22,9 @@ func (a *App) Routes() http.Handler {
 	cop.SetDenyHandler(shareHeaders(a.handle(func(w http.ResponseWriter, r *http.Request) error {
 		return fmt.Errorf("%w: cross-origin request refused", errs.ErrForbidden)
 	})))
-	// Outermost, so that even a refusal never waits forever for a body.
-	return a.limitBodyIdle(cop.Handler(r))
+	// Outermost, so that even a refusal never waits forever for a body, and
+	// every log line of a request, a refusal's too, names it.
+	return reqid.Middleware(a.limitBodyIdle(cop.Handler(r)))
 }
 
 // router holds every route; the API document (internal/apidoc) describes

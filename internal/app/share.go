@@ -222,7 +222,7 @@ func (a *App) shareUnlock(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	if !ok { // the attempt stays counted
-		a.log.Info("wrong share link password", "link", sh.Link.ID, "client", client)
+		a.log.InfoContext(r.Context(), "wrong share link password", "link", sh.Link.ID, "client", client)
 		a.renderShare(w, http.StatusUnauthorized, lockedPage(token, "Wrong password."))
 		return nil
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/mediagate/mediagate/internal/acl"
 	"github.com/mediagate/mediagate/internal/audit"
 	"github.com/mediagate/mediagate/internal/config"
+	"github.com/mediagate/mediagate/internal/metrics"
 	"github.com/mediagate/mediagate/internal/session"
 )
 
@@ -631,7 +632,7 @@ func TestShareTokensStayOutOfLogs(t *testing.T) {
 	}
 	// The request log goes through it.
 	var buf bytes.Buffer
-	a := &App{log: slog.New(slog.NewTextHandler(&buf, nil))}
+	a := &App{log: slog.New(slog.NewTextHandler(&buf, nil)), metrics: metrics.New(slog.New(slog.DiscardHandler))}
 	a.logRequests(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {})).
 		ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/s/"+token+"/download", nil))
 	if logged := buf.String(); !strings.Contains(logged, "/s/#") || strings.Contains(logged, token[4:12]) {

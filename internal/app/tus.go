@@ -145,7 +145,10 @@ func (rs *resumable) serve(h http.HandlerFunc) http.HandlerFunc {
 		// net/http reads what a handler left of a body with them, which for a
 		// stalled client must fail, not wait forever, and it sets its own
 		// before it reads the next request on the connection.
-		inner.ServeHTTP(relativeLocation{w}, r2)
+		rl := &relativeLocation{ResponseWriter: w}
+		done := rs.a.countResumable(r2)
+		inner.ServeHTTP(rl, r2)
+		done(rl.status >= 400)
 		return nil
 	})
 }
@@ -295,10 +298,16 @@ func setItemHeaders(h http.Header, item string) {
 
 // relativeLocation makes tusd's Location a path: tusd builds an absolute URL
 // from the request's Host and scheme, and the scheme is wrong behind a proxy
-// that terminates TLS.
-type relativeLocation struct{ http.ResponseWriter }
+// that terminates TLS. It keeps the status, for the metrics.
+type relativeLocation struct {
+	http.ResponseWriter
+	status int
+}
 
-func (w relativeLocation) WriteHeader(status int) {
+func (w *relativeLocation) WriteHeader(status int) {
+	if w.status == 0 {
+		w.status = status
+	}
 	if loc := w.Header().Get("Location"); loc != "" {
 		if u, err := url.Parse(loc); err == nil && u.IsAbs() {
 			w.Header().Set("Location", u.EscapedPath())
@@ -308,4 +317,4 @@ func (w relativeLocation) WriteHeader(status int) {
 }
 
 // Unwrap lets tusd set read deadlines through http.ResponseController.
-func (w relativeLocation) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+func (w *relativeLocation) Unwrap() http.ResponseWriter { return w.ResponseWriter }

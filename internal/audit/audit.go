@@ -72,8 +72,15 @@ func (l *Log) Record(e Entry) {
 	}
 }
 
-// Dropped returns how many entries were dropped because the buffer was full.
+// Dropped returns how many entries were dropped because the buffer was full
+// or their write failed.
 func (l *Log) Dropped() int64 { return l.dropped.Load() }
+
+// Depth returns how many entries wait in the buffer, of Capacity.
+func (l *Log) Depth() int { return len(l.ch) }
+
+// Capacity returns the most entries the buffer holds (Options.Buffer).
+func (l *Log) Capacity() int { return cap(l.ch) }
 
 // Run writes queued entries in batches until ctx ends, then writes what is
 // still queued (with a fresh 10 s deadline) and returns. A clean shutdown

@@ -69,6 +69,9 @@ func TestRecordNeverBlocks(t *testing.T) {
 	if l.Dropped() != 15 {
 		t.Fatalf("dropped %d, want 15", l.Dropped())
 	}
+	if l.Depth() != 10 || l.Capacity() != 10 {
+		t.Fatalf("depth %d of %d, want a full buffer of 10", l.Depth(), l.Capacity())
+	}
 }
 
 func TestListPages(t *testing.T) {

@@ -5,7 +5,9 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"log/slog"
 	"math"
+	"net"
 	"net/netip"
 	"net/url"
 	"path/filepath"
@@ -85,6 +87,9 @@ type Config struct {
 	PasswordHashes  int           // argon2id operations (19 MiB each) running at once
 	BodyIdleTimeout time.Duration // a request body that sends nothing this long is ended (nginx's client_body_timeout too)
 	JobWorkers      int           // media pipeline jobs worked at once by this instance; 0: none
+	MetricsAddr     string        // where Prometheus metrics are served; "" serves none
+	LogLevel        slog.Level    // debug, info, warn or error
+	LogFormat       LogFormat
 
 	Storage     StorageKind // where blobs live
 	S3Endpoint  string      // the S3 API's base URL, e.g. http://127.0.0.1:8333
@@ -95,6 +100,18 @@ type Config struct {
 	S3Prefix    string // key prefix, "" or ending in "/" after Validate
 	S3PathStyle bool   // address the bucket in the path, not the host name
 }
+
+// LogFormat is how log lines are written.
+type LogFormat string
+
+// The log formats.
+const (
+	LogText LogFormat = "text" // key=value pairs (slog's TextHandler)
+	LogJSON LogFormat = "json" // one JSON object a line (slog's JSONHandler)
+)
+
+// logLevels are the level names a setting may give.
+var logLevels = map[string]slog.Level{"debug": slog.LevelDebug, "info": slog.LevelInfo, "warn": slog.LevelWarn, "error": slog.LevelError}
 
 // StorageKind names a blob storage.
 type StorageKind string
@@ -121,6 +138,8 @@ func Default() Config {
 		PasswordHashes:  runtime.NumCPU(),
 		BodyIdleTimeout: 60 * time.Second,
 		JobWorkers:      1,
+		LogLevel:        slog.LevelInfo,
+		LogFormat:       LogText,
 		Storage:         StorageLocal,
 		S3Region:        "us-east-1",
 		S3PathStyle:     true,
@@ -149,6 +168,9 @@ var Vars = []Var{
 	{"MEDIAGATE_PASSWORD_HASHES", "password-hashes", "password hashes and checks running at once, 19 MiB each (default: one per CPU)"},
 	{"MEDIAGATE_BODY_IDLE_TIMEOUT", "body-idle-timeout", "end a request whose body sends nothing, or a download whose client reads nothing, for this long (nginx's client_body_timeout and send_timeout too)"},
 	{"MEDIAGATE_JOB_WORKERS", "job-workers", "media pipeline jobs (probe, posters, faststart) this instance works at once; 0 works none"},
+	{"MEDIAGATE_METRICS_ADDR", "metrics-addr", "address Prometheus metrics are served on at /metrics, such as 127.0.0.1:9464 (default: none); never behind nginx"},
+	{"MEDIAGATE_LOG_LEVEL", "log-level", "debug|info|warn|error: the least severe log lines written"},
+	{"MEDIAGATE_LOG_FORMAT", "log-format", "text|json: how log lines are written (to stderr)"},
 	{"MEDIAGATE_STORAGE", "storage", "local|s3: where blobs live (the data dir, or an S3-compatible bucket)"},
 	{"MEDIAGATE_S3_ENDPOINT", "s3-endpoint", "the S3 API's base URL, such as http://127.0.0.1:8333"},
 	{"MEDIAGATE_S3_BUCKET", "s3-bucket", "the bucket, which must exist"},
@@ -247,6 +269,17 @@ func (c *Config) apply(get func(flag string) string) error {
 		}
 		c.JobWorkers = n
 	}
+	setString("metrics-addr", &c.MetricsAddr)
+	if s := get("log-level"); s != "" {
+		l, ok := logLevels[strings.ToLower(s)]
+		if !ok {
+			errs = append(errs, fmt.Errorf("log-level: want debug, info, warn or error, got %q", s))
+		}
+		c.LogLevel = l
+	}
+	if s := get("log-format"); s != "" {
+		c.LogFormat = LogFormat(strings.ToLower(s))
+	}
 	if s := get("storage"); s != "" {
 		c.Storage = StorageKind(strings.ToLower(s))
 	}
@@ -294,6 +327,21 @@ func (c *Config) Validate() error {
 	}
 	if c.DataDir == "" {
 		return errors.New("data-dir: must not be empty")
+	}
+	switch c.LogFormat {
+	case LogText, LogJSON:
+	default:
+		return fmt.Errorf("log-format: want text or json, got %q", c.LogFormat)
+	}
+	if c.MetricsAddr != "" {
+		if _, _, err := net.SplitHostPort(c.MetricsAddr); err != nil {
+			return fmt.Errorf("metrics-addr: want host:port such as 127.0.0.1:9464, got %q", c.MetricsAddr)
+		}
+		// The app's own address is what nginx proxies to: metrics there
+		// would be public.
+		if c.MetricsAddr == c.Addr {
+			return fmt.Errorf("metrics-addr: %q is the app's own address (addr); metrics need one of their own", c.MetricsAddr)
+		}
 	}
 	switch c.Storage {
 	case StorageLocal:

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"flag"
 	"io"
+	"log/slog"
 	"maps"
 	"net/netip"
 	"os"
@@ -168,7 +169,8 @@ func TestLoadDefaults(t *testing.T) {
 	if got.Accel != AccelAuto || got.MaxUpload != 4<<30 || got.CookieSecure ||
 		got.SessionIdle != 12*time.Hour || got.SessionLifetime != 7*24*time.Hour || got.UploadExpiry != 24*time.Hour ||
 		got.AdminEmail != "admin@localhost" || got.AdminPassword != "" || got.Addr != "127.0.0.1:8080" ||
-		got.BodyIdleTimeout != 60*time.Second || got.PasswordHashes != runtime.NumCPU() {
+		got.BodyIdleTimeout != 60*time.Second || got.PasswordHashes != runtime.NumCPU() ||
+		got.MetricsAddr != "" || got.LogLevel != slog.LevelInfo || got.LogFormat != LogText {
 		t.Errorf("unexpected defaults: %+v", got)
 	}
 	if !filepath.IsAbs(got.DataDir) {
@@ -199,6 +201,9 @@ func TestFromEnvValues(t *testing.T) {
 		"MEDIAGATE_BODY_IDLE_TIMEOUT": "1500ms",
 		"MEDIAGATE_PASSWORD_HASHES":   "3",
 		"MEDIAGATE_JOB_WORKERS":       "2",
+		"MEDIAGATE_METRICS_ADDR":      "127.0.0.1:9464",
+		"MEDIAGATE_LOG_LEVEL":         "WARN",
+		"MEDIAGATE_LOG_FORMAT":        "Json",
 		"MEDIAGATE_STORAGE":           "S3",
 		"MEDIAGATE_S3_ENDPOINT":       "http://127.0.0.1:8333/",
 		"MEDIAGATE_S3_BUCKET":         "media",
@@ -228,6 +233,9 @@ func TestFromEnvValues(t *testing.T) {
 		BodyIdleTimeout: 1500 * time.Millisecond,
 		PasswordHashes:  3,
 		JobWorkers:      2,
+		MetricsAddr:     "127.0.0.1:9464",
+		LogLevel:        slog.LevelWarn,
+		LogFormat:       LogJSON,
 		Storage:         StorageS3,
 		S3Endpoint:      "http://127.0.0.1:8333",
 		S3Bucket:        "media",
@@ -261,6 +269,9 @@ func TestVarsCoverEverySetting(t *testing.T) {
 		"MEDIAGATE_BODY_IDLE_TIMEOUT": "4s",
 		"MEDIAGATE_PASSWORD_HASHES":   "1000",
 		"MEDIAGATE_JOB_WORKERS":       "0",
+		"MEDIAGATE_METRICS_ADDR":      "127.0.0.1:9464",
+		"MEDIAGATE_LOG_LEVEL":         "debug",
+		"MEDIAGATE_LOG_FORMAT":        "json",
 		"MEDIAGATE_STORAGE":           "s3",
 		"MEDIAGATE_S3_ENDPOINT":       "http://s3.example:9000",
 		"MEDIAGATE_S3_BUCKET":         "media-bucket",
@@ -416,6 +427,11 @@ func TestLoadInvalid(t *testing.T) {
 		{"proxies", map[string]string{"MEDIAGATE_TRUSTED_PROXIES": "10.0.0.0/8,nope"}, nil, "trusted-proxies", "nope"},
 		{"storage", map[string]string{"MEDIAGATE_STORAGE": "tape"}, nil, "storage", "tape"},
 		{"job workers", map[string]string{"MEDIAGATE_JOB_WORKERS": "-1"}, nil, "job-workers", "-1"},
+		{"log level", map[string]string{"MEDIAGATE_LOG_LEVEL": "verbose"}, nil, "log-level", "verbose"},
+		{"log level offset", nil, []string{"-log-level", "INFO+2"}, "log-level", "INFO+2"},
+		{"log format", map[string]string{"MEDIAGATE_LOG_FORMAT": "logfmt"}, nil, "log-format", "logfmt"},
+		{"metrics addr", map[string]string{"MEDIAGATE_METRICS_ADDR": "9464"}, nil, "metrics-addr", "9464"},
+		{"metrics addr is the app's", map[string]string{"MEDIAGATE_ADDR": "127.0.0.1:8080", "MEDIAGATE_METRICS_ADDR": "127.0.0.1:8080"}, nil, "metrics-addr", "127.0.0.1:8080"},
 		{"s3 without endpoint", map[string]string{"MEDIAGATE_STORAGE": "s3"}, nil, "s3-endpoint", ""},
 		{"s3 endpoint not a URL", s3Env("MEDIAGATE_S3_ENDPOINT", "127.0.0.1:8333"), nil, "s3-endpoint", "127.0.0.1:8333"},
 		{"s3 endpoint with a path", s3Env("MEDIAGATE_S3_ENDPOINT", "http://h:1/bucket"), nil, "s3-endpoint", "http://h:1/bucket"},

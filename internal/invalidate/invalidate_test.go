@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"maps"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -27,7 +28,7 @@ func healthyHub() *Hub {
 
 func TestCacheServesUntilFlushed(t *testing.T) {
 	h := healthyHub()
-	c := NewCache[string, int](h, ACL, 10)
+	c := NewCache[string, int](h, ACL, "test", 10)
 	loads := 0
 	load := func(context.Context) (int, error) { loads++; return loads, nil }
 	for i := 0; i < 3; i++ {
@@ -51,7 +52,7 @@ func TestCacheServesUntilFlushed(t *testing.T) {
 
 func TestCacheNeverKeepsErrorsOrStraddlingLoads(t *testing.T) {
 	h := healthyHub()
-	c := NewCache[string, int](h, ACL, 10)
+	c := NewCache[string, int](h, ACL, "test", 10)
 	boom := errors.New("boom")
 	if _, err := c.Get(context.Background(), "k", func(context.Context) (int, error) { return 0, boom }); !errors.Is(err, boom) {
 		t.Fatal(err)
@@ -71,7 +72,7 @@ func TestCacheNeverKeepsErrorsOrStraddlingLoads(t *testing.T) {
 
 func TestCacheBypassedWhileUnhealthy(t *testing.T) {
 	h := NewHub(quiet())
-	c := NewCache[string, int](h, ACL, 10)
+	c := NewCache[string, int](h, ACL, "test", 10)
 	n := 0
 	load := func(context.Context) (int, error) { n++; return n, nil }
 	c.Get(context.Background(), "k", load)
@@ -80,7 +81,7 @@ func TestCacheBypassedWhileUnhealthy(t *testing.T) {
 		t.Fatalf("unhealthy hub: %d loads, %d cached; want 2 and 0", n, c.Len())
 	}
 	var nilHub *Hub
-	c2 := NewCache[string, int](nilHub, ACL, 10)
+	c2 := NewCache[string, int](nilHub, ACL, "test", 10)
 	c2.Get(context.Background(), "k", load)
 	if c2.Len() != 0 {
 		t.Fatal("a cache without a hub kept something")
@@ -88,7 +89,7 @@ func TestCacheBypassedWhileUnhealthy(t *testing.T) {
 }
 
 func TestCacheBounded(t *testing.T) {
-	c := NewCache[int, int](healthyHub(), ACL, 5)
+	c := NewCache[int, int](healthyHub(), ACL, "test", 5)
 	for i := 0; i < 12; i++ {
 		c.Get(context.Background(), i, func(context.Context) (int, error) { return i, nil })
 		if c.Len() > 5 {
@@ -99,7 +100,7 @@ func TestCacheBounded(t *testing.T) {
 
 func TestCacheConcurrent(t *testing.T) {
 	h := healthyHub()
-	c := NewCache[int, int](h, ACL, 100)
+	c := NewCache[int, int](h, ACL, "test", 100)
 	var version atomic.Int64
 	var wg sync.WaitGroup
 	stop := make(chan struct{})
@@ -152,7 +153,7 @@ func TestHubFollowsTheDatabase(t *testing.T) {
 	if err := h.WaitHealthy(wait); err != nil {
 		t.Fatal(err)
 	}
-	c := NewCache[string, int](h, ACL, 10)
+	c := NewCache[string, int](h, ACL, "test", 10)
 	c.Get(ctx, "k", func(context.Context) (int, error) { return 1, nil })
 	if c.Len() != 1 {
 		t.Fatal("nothing cached while healthy")
@@ -184,5 +185,94 @@ func TestHubFollowsTheDatabase(t *testing.T) {
 	}
 	if err := h.WaitHealthy(wait); err != nil {
 		t.Fatalf("the listener did not come back: %v", err)
+	}
+	if st := h.Stats(); st.Downs != 1 || !st.Healthy || st.Notifications[ACL] != 1 {
+		t.Errorf("Stats = %+v; want 1 down, healthy again, 1 acl notification", st)
+	}
+}
+
+func TestCacheStats(t *testing.T) {
+	h := healthyHub()
+	a := NewCache[string, int](h, ACL, "a", 10)
+	b := NewCache[string, int](h, Auth, "b", 10)
+	load := func(context.Context) (int, error) { return 1, nil }
+	for _, k := range []string{"x", "x", "x", "y"} { // miss, hit, hit, miss
+		a.Get(context.Background(), k, load)
+	}
+	h.setHealthy(false)
+	b.Get(context.Background(), "x", load)
+	b.Get(context.Background(), "x", load)
+	st := h.Stats()
+	want := []CacheStats{{Name: "a", Hits: 2, Misses: 2, Entries: 2}, {Name: "b", Bypasses: 2}}
+	if len(st.Caches) != 2 || st.Caches[0] != want[0] || st.Caches[1] != want[1] || st.Healthy {
+		t.Errorf("Stats = %+v, want caches %+v, unhealthy", st, want)
+	}
+}
+
+// lags is an Observer that keeps what it is given.
+type lags struct {
+	mu sync.Mutex
+	v  []float64
+}
+
+func (l *lags) Observe(v float64) { l.mu.Lock(); l.v = append(l.v, v); l.mu.Unlock() }
+
+func (l *lags) get() []float64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([]float64(nil), l.v...)
+}
+
+// TestHubProbes runs a real listener: the hub's own probes arrive and their
+// lag is observed; another hub's probes are not, and no probe flushes a
+// cache or counts as a notification, while real ones are counted by topic.
+func TestHubProbes(t *testing.T) {
+	pool, url := testdb.New(t)
+	h := NewHub(quiet())
+	var observed lags
+	h.ObserveLag(&observed)
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Go(func() { h.Run(ctx, func(ctx context.Context) (*pgx.Conn, error) { return pgx.Connect(ctx, url) }) })
+	other := NewHub(quiet()) // another instance's hub, probing the same database
+	wg.Go(func() { other.Run(ctx, func(ctx context.Context) (*pgx.Conn, error) { return pgx.Connect(ctx, url) }) })
+	defer func() { cancel(); wg.Wait() }()
+	c := NewCache[string, int](h, ACL, "test", 10)
+	wait, cancelWait := context.WithTimeout(ctx, 10*time.Second)
+	defer cancelWait()
+	if err := h.WaitHealthy(wait); err != nil {
+		t.Fatal(err)
+	}
+	c.Get(ctx, "k", func(context.Context) (int, error) { return 1, nil })
+
+	wg.Go(func() { h.Probe(ctx, pool, 20*time.Millisecond) })
+	wg.Go(func() { other.Probe(ctx, pool, 20*time.Millisecond) })
+	for start := time.Now(); len(observed.get()) < 3; time.Sleep(5 * time.Millisecond) {
+		if time.Since(start) > 5*time.Second {
+			t.Fatalf("%d probes observed in 5 s, want 3", len(observed.get()))
+		}
+	}
+	for _, v := range observed.get() {
+		if v < 0 || v > 2 {
+			t.Errorf("a probe's lag: %v s", v)
+		}
+	}
+	if c.Len() != 1 {
+		t.Error("a probe flushed the cache")
+	}
+	for _, payload := range []string{ACL, ACL, Auth, "nonsense"} {
+		if _, err := pool.Exec(ctx, `SELECT pg_notify($1, $2)`, Channel, payload); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := map[string]uint64{ACL: 2, Auth: 1, All: 0, "other": 1}
+	for start := time.Now(); ; time.Sleep(5 * time.Millisecond) {
+		got := h.Stats().Notifications
+		if maps.Equal(got, want) {
+			break
+		}
+		if time.Since(start) > 5*time.Second {
+			t.Fatalf("notifications counted %v, want %v (probes not among them)", got, want)
+		}
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -77,6 +78,8 @@ type Jobs struct {
 	store  *media.Store
 	log    *slog.Logger
 	work   func(ctx context.Context, b media.Blob) error
+
+	failures atomic.Uint64 // attempts that failed, here
 }
 
 // New returns Jobs on pool for store. With Options.Workers > 0 it works
@@ -214,6 +217,33 @@ func (j *Jobs) RetryBlob(ctx context.Context, blob string) error {
 	})
 }
 
+// Failures returns how many attempts at a job failed in this process since
+// it started (retried or not).
+func (j *Jobs) Failures() uint64 { return j.failures.Load() }
+
+// States returns how many of the pipeline's jobs are in each of River's
+// states (every state, 0 included), across all instances.
+func (j *Jobs) States(ctx context.Context) (map[string]int64, error) {
+	out := map[string]int64{}
+	for _, s := range rivertype.JobStates() {
+		out[string(s)] = 0
+	}
+	rows, err := j.pool.Query(ctx, `SELECT state::text, count(*) FROM river_job WHERE kind = $1 GROUP BY state`, ProcessArgs{}.Kind())
+	if err != nil {
+		return nil, fmt.Errorf("count jobs: %w", err)
+	}
+	var state string
+	var n int64
+	_, err = pgx.ForEachRow(rows, []any{&state, &n}, func() error {
+		out[state] = n
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("count jobs: %w", err)
+	}
+	return out, nil
+}
+
 // processWorker works ProcessArgs jobs.
 type processWorker struct {
 	river.WorkerDefaults[ProcessArgs]
@@ -221,10 +251,21 @@ type processWorker struct {
 }
 
 func (w *processWorker) Work(ctx context.Context, job *river.Job[ProcessArgs]) error {
+	err := w.work(ctx, job)
+	if err != nil && !errors.Is(err, errBlobGone) {
+		w.j.failures.Add(1)
+	}
+	return err
+}
+
+// errBlobGone ends the job of a blob deleted meanwhile: not a failure.
+var errBlobGone = errors.New("the blob is gone")
+
+func (w *processWorker) work(ctx context.Context, job *river.Job[ProcessArgs]) error {
 	j := w.j
 	b, err := j.store.LoadBlob(ctx, job.Args.Blob)
 	if errors.Is(err, errs.ErrNotFound) {
-		return river.JobCancel(fmt.Errorf("blob %s is gone", job.Args.Blob))
+		return river.JobCancel(fmt.Errorf("%w: %s", errBlobGone, job.Args.Blob))
 	}
 	if err != nil {
 		return err

@@ -6,6 +6,7 @@ import (
 	"image/jpeg"
 	"io"
 	"log/slog"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -211,6 +212,25 @@ func TestBadMediaFailsWithAReason(t *testing.T) {
 	if in.State != media.InfoFailed || in.Reason == "" || bytes.Contains([]byte(in.Reason), []byte("/")) {
 		t.Errorf("info = %+v, want failed with a readable reason and no path", in)
 	}
+	// It counts as a failure once its attempt is over, and the job is
+	// cancelled: no retry helps.
+	for start := time.Now(); e.jobs.Failures() != 1; time.Sleep(20 * time.Millisecond) {
+		if time.Since(start) > 10*time.Second {
+			t.Fatalf("Failures() = %d, want 1", e.jobs.Failures())
+		}
+	}
+	for start := time.Now(); ; time.Sleep(20 * time.Millisecond) {
+		states, err := e.jobs.States(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if states["cancelled"] == 1 {
+			break
+		}
+		if time.Since(start) > 10*time.Second {
+			t.Fatalf("States() = %v, want the job cancelled", states)
+		}
+	}
 	// The item itself stays downloadable.
 	got, err := e.store.Get(t.Context(), e.owner, it.ID)
 	if err != nil || got.Size != int64(len(cut)) {
@@ -246,6 +266,15 @@ func TestDeleteCancelsTheJob(t *testing.T) {
 	list, _ = e.jobs.List(ctx, 5)
 	if len(list) != 1 || list[0].State != "cancelled" {
 		t.Errorf("jobs after the delete: %+v, want the job cancelled", list)
+	}
+	states, err := e.jobs.States(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Every state is there, so that a scrape shows the ones at 0.
+	want := map[string]int64{"available": 0, "cancelled": 1, "completed": 0, "discarded": 0, "pending": 0, "retryable": 0, "running": 0, "scheduled": 0}
+	if !maps.Equal(states, want) || e.jobs.Failures() != 0 {
+		t.Errorf("States() = %v, Failures() = %d; want %v and 0", states, e.jobs.Failures(), want)
 	}
 	_ = io.Discard
 }

@@ -65,7 +65,7 @@ type Storage struct {
 // NewStore returns a Store. It caches items when decide has a cache.
 func NewStore(pool *pgxpool.Pool, st Storage, decide *acl.Decider, log *slog.Logger) *Store {
 	return &Store{pool: pool, blobs: st.Blobs, spool: st.Spool, limit: st.MaxUpload, decide: decide, log: log,
-		items: invalidate.NewCache[itemKey, Item](decide.Hub(), invalidate.ACL, 100_000)}
+		items: invalidate.NewCache[itemKey, Item](decide.Hub(), invalidate.ACL, "items", 100_000)}
 }
 
 // changed drops this instance's cached decisions after a commit.
@@ -488,7 +488,7 @@ func (s *Store) Delete(ctx context.Context, p acl.Principal, id string) error {
 	if publicName != "" {
 		if pub, ok := s.blobs.(Publisher); ok {
 			if err := pub.Unpublish(ctx, publicName); err != nil {
-				s.log.Error("remove public file", "name", publicName, "err", err)
+				s.log.ErrorContext(ctx, "remove public file", "name", publicName, "err", err)
 			}
 		}
 	}
@@ -574,7 +574,7 @@ func (s *Store) removeGone(ctx context.Context, gone []string) {
 	ctx = context.WithoutCancel(ctx)
 	for _, b := range gone {
 		if err := s.removeUnreferenced(ctx, b); err != nil {
-			s.log.Error("remove a blob nothing needs (Recover will)", "sha256", b, "err", err)
+			s.log.ErrorContext(ctx, "remove a blob nothing needs (Recover will)", "sha256", b, "err", err)
 		}
 	}
 }

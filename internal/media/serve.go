@@ -267,7 +267,7 @@ func (s *Sender) answerItself(w http.ResponseWriter, it Item, status int) {
 // fault, not the client's, and never a file. A missing blob is a 500, storage
 // that cannot be reached a 502.
 func (s *Sender) failed(w http.ResponseWriter, r *http.Request, it Item, err error) {
-	s.log.Error("deliver blob", "item", it.ID, "sha256", it.SHA256, "storage", s.blobs.Describe(), "err", err)
+	s.log.ErrorContext(r.Context(), "deliver blob", "item", it.ID, "sha256", it.SHA256, "storage", s.blobs.Describe(), "err", err)
 	h := w.Header()
 	for _, k := range []string{"Content-Disposition", AccelHeader, SendfileHeader, "ETag", "Last-Modified"} {
 		h.Del(k)

@@ -173,6 +173,7 @@ http {
         proxy_hide_header Expires;
         proxy_hide_header Set-Cookie;
         proxy_hide_header X-Amz-Request-Id;
+        proxy_hide_header X-Request-Id;
         proxy_hide_header X-Amz-Id-2;
         proxy_hide_header X-Amz-Version-Id;
         proxy_hide_header X-Amz-Storage-Class;
@@ -203,7 +204,7 @@ map $request_uri $mediagate_log_uri {
 }
 log_format mediagate '$remote_addr - $remote_user [$time_local] '
     '"$request_method $mediagate_log_uri $server_protocol" $status $body_bytes_sent '
-    '"$http_referer" "$http_user_agent" $request_time';
+    '"$http_referer" "$http_user_agent" $request_time $request_id';
 
 upstream {{.UpstreamName}} {
 {{- range .Upstreams}}
@@ -273,6 +274,7 @@ server {
         add_header Content-Security-Policy "{{.CSP}}" always;
         add_header Referrer-Policy no-referrer always;
         add_header Vary "{{.CallerVary}}" always;
+        add_header X-Request-Id $request_id always;
     }
 
     # Published media, straight from disk.
@@ -283,6 +285,7 @@ server {
         add_header Content-Security-Policy "{{.CSP}}" always;
         add_header Referrer-Policy no-referrer always;
         add_header Cache-Control "{{.PublicCache}}";
+        add_header X-Request-Id $request_id always;
     }
 {{- else}}
     # Private media in S3: the app's X-Accel-Redirect is
@@ -304,6 +307,7 @@ server {
         add_header Content-Security-Policy "{{.CSP}}" always;
         add_header Referrer-Policy no-referrer always;
         add_header Vary "{{.CallerVary}}" always;
+        add_header X-Request-Id $request_id always;
     }
 
     # An engine that failed is a 502; a request from outside, which never
@@ -334,6 +338,7 @@ server {
         add_header Content-Security-Policy "{{.CSP}}" always;
         add_header Referrer-Policy no-referrer always;
         add_header Cache-Control "{{.PublicCache}}";
+        add_header X-Request-Id $request_id always;
     }
 
     location @mediagate_public_missing {
@@ -345,6 +350,11 @@ server {
     }
 {{- end}}
 
+    # Every answer names its request with nginx's $request_id, which the
+    # app takes as its own (and logs), as the access log does: nginx's own
+    # answers too. A location with add_header of its own repeats this one.
+    add_header X-Request-Id $request_id always;
+
     # Everything else goes to the app. The proxy settings sit at server level
     # so that both locations below inherit them.
     proxy_http_version 1.1;
@@ -353,6 +363,9 @@ server {
     proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
     proxy_set_header X-Forwarded-Proto $scheme;
     proxy_set_header X-Real-IP $remote_addr;
+    proxy_set_header X-Request-Id $request_id;
+    # The app's copy of the id is the same; only nginx's is sent.
+    proxy_hide_header X-Request-Id;
     # Tells the app it may answer with X-Accel-Redirect (Rack::Sendfile's
     # convention); a client's own value is replaced.
     proxy_set_header X-Sendfile-Type X-Accel-Redirect;
@@ -489,6 +502,15 @@ func newData(cfg config.Config, opt Options) (data, error) {
 	}
 	for _, u := range upstreams {
 		d.Upstreams = append(d.Upstreams, check("upstream", u, addrToken))
+	}
+	// The metrics' listener is never proxied: it is not the public's.
+	if cfg.MetricsAddr != "" {
+		metrics, _ := dialAddr(cfg.MetricsAddr)
+		for _, a := range append([]string{listen}, upstreams...) {
+			if a == cfg.MetricsAddr || a == metrics {
+				errs = append(errs, fmt.Errorf("%s is the metrics address (MEDIAGATE_METRICS_ADDR), which nginx must not reach", a))
+			}
+		}
 	}
 	if cfg.Storage == config.StorageS3 {
 		scheme, host, base := cfg.S3Target()

@@ -21,6 +21,7 @@ import (
 	"os/exec"
 	"os/user"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -99,6 +100,13 @@ func TestRenderRejects(t *testing.T) {
 		{"user with semicolon", func(_ *config.Config, o *Options) { o.User = "root;" }},
 		{"user with newline", func(_ *config.Config, o *Options) { o.User = "www\ndata" }},
 		{"user with three words", func(_ *config.Config, o *Options) { o.User = "a b c" }},
+		{"upstream is the metrics address", func(c *config.Config, o *Options) {
+			c.MetricsAddr, o.Upstreams = "127.0.0.1:9464", []string{"127.0.0.1:8080", "127.0.0.1:9464"}
+		}},
+		{"app's address is the metrics address on all interfaces", func(c *config.Config, _ *Options) {
+			c.Addr, c.MetricsAddr = ":9464", "127.0.0.1:9464" // config.Validate refuses only the same string
+		}},
+		{"listen is the metrics address", func(c *config.Config, o *Options) { c.MetricsAddr, o.Listen = "127.0.0.1:9464", "127.0.0.1:9464" }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -190,6 +198,13 @@ func TestRenderContents(t *testing.T) {
 	}
 	if !strings.Contains(conf, indent(server, "    ")) {
 		t.Errorf("Render does not hold RenderServer's output")
+	}
+	// The metrics' address is never among the upstreams, nor /metrics a
+	// location: nginx has no way to them.
+	withMetrics := cfg
+	withMetrics.MetricsAddr = "127.0.0.1:9464"
+	if c := render(t, withMetrics, Options{Prefix: "/x"}); strings.Contains(c, "9464") || strings.Contains(c, "metrics") {
+		t.Errorf("the config names the metrics:\n%s", c)
 	}
 	// No user directive unless asked for.
 	if c := render(t, cfg, Options{Prefix: "/x"}); strings.Contains(c, "\nuser ") {
@@ -390,6 +405,7 @@ func (u *upstream) serve(w http.ResponseWriter, r *http.Request) {
 	u.seen = append(u.seen, r.Clone(context.Background()))
 	u.mu.Unlock()
 	h := w.Header()
+	h.Set("X-Request-Id", "app-"+r.Header.Get("X-Request-Id")) // as the app names its answers
 	switch r.URL.Path {
 	case config.PrivatePrefix + "x":
 		accel := u.accel
@@ -978,6 +994,56 @@ func TestNginxServes(t *testing.T) {
 				t.Fatalf("no redacted line in the access log:\n%s", b)
 			}
 			time.Sleep(20 * time.Millisecond)
+		}
+	})
+
+	t.Run("request id", func(t *testing.T) {
+		nginxID := regexp.MustCompile(`^[0-9a-f]{32}$`)
+		// One id per answer, nginx's: the client's own is replaced, the
+		// app's copy hidden; nginx's own answers carry it too.
+		seen := map[string]bool{}
+		for _, c := range []struct {
+			name, method, path string
+			status             int
+			app                bool // the app saw it
+		}{
+			{"X-Accel-Redirect", "GET", private, 200, true},
+			{"from the app", "GET", "/elsewhere", 404, true},
+			{"public", "GET", config.PublicPrefix + "pub.txt", 200, false},
+			{"missing blob", "GET", private + "?missing=1", 404, true},
+			{"too large", "POST", "/upload?id=big", 413, false},
+		} {
+			var resp *http.Response
+			if c.method == "POST" {
+				resp, _ = rawRequest(t, addr, "POST", c.path, "X-Request-Id: from-the-client", fmt.Sprintf("Content-Length: %d", cfg.MaxUploadBody()+1))
+			} else {
+				resp, _ = get(t, c.method, c.path, "X-Request-Id", "from-the-client")
+			}
+			ids := resp.Header.Values("X-Request-Id")
+			if resp.StatusCode != c.status || len(ids) != 1 || !nginxID.MatchString(ids[0]) || seen[ids[0]] {
+				t.Errorf("%s: status %d, X-Request-Id %q; want %d and one new id of nginx's", c.name, resp.StatusCode, ids, c.status)
+				continue
+			}
+			seen[ids[0]] = true
+			if c.app {
+				path, _, _ := strings.Cut(c.path, "?")
+				reqs := app.requests(path)
+				if got := reqs[len(reqs)-1].Header.Values("X-Request-Id"); len(got) != 1 || got[0] != ids[0] {
+					t.Errorf("%s: the app got X-Request-Id %q, the client %q", c.name, got, ids[0])
+				}
+			}
+			// The access log names it too, once nginx has written the line.
+			deadline := time.Now().Add(5 * time.Second)
+			for {
+				b, _ := os.ReadFile(filepath.Join(prefix, "access.log"))
+				if bytes.Contains(b, []byte(" "+ids[0]+"\n")) {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("%s: no line of the access log ends with %s:\n%s", c.name, ids[0], b)
+				}
+				time.Sleep(20 * time.Millisecond)
+			}
 		}
 	})
 

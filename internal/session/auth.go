@@ -102,7 +102,7 @@ func (a *Auth) Login(ctx context.Context, email, password, client string) (User,
 	}
 	u, err := a.Users.CheckPassword(ctx, email, password)
 	if errors.Is(err, ErrBadCredentials) {
-		a.log.Info("login failed", "email", email, "client", client)
+		a.log.InfoContext(ctx, "login failed", "email", email, "client", client)
 		return User{}, err // the attempt stays counted
 	}
 	if err != nil {
@@ -208,7 +208,7 @@ func (a *Auth) IdentifyReadOnly(next http.Handler) http.Handler {
 		}
 		ctx, err := a.Sessions.Load(r.Context(), token)
 		if err != nil {
-			a.log.Error("load session", "err", err)
+			a.log.ErrorContext(r.Context(), "load session", "err", err)
 			ctx = context.WithValue(r.Context(), identityKey{},
 				identity{err: fmt.Errorf("%w: session store: %w", errs.ErrUnavailable, err)})
 			next.ServeHTTP(w, r.WithContext(ctx))

@@ -30,7 +30,7 @@ type cachedSession struct {
 func newCachedStore(pool *pgxpool.Pool, hub *invalidate.Hub) *cachedStore {
 	// pgxstore's own cleaner races with its StopCleanup; Auth runs one.
 	return &cachedStore{db: pgxstore.NewWithCleanupInterval(pool, 0), pool: pool,
-		cache: invalidate.NewCache[string, cachedSession](hub, invalidate.Auth, 100_000)}
+		cache: invalidate.NewCache[string, cachedSession](hub, invalidate.Auth, "sessions", 100_000)}
 }
 
 // errMissing marks a miss so the cache never keeps it.

@@ -76,8 +76,8 @@ func NewCachedUsers(pool *pgxpool.Pool, hub *invalidate.Hub) *Users {
 		pool:   pool,
 		hub:    hub,
 		hasher: passwd.New(passwd.Params, runtime.NumCPU(), passwd.DefaultWait),
-		active: invalidate.NewCache[string, User](hub, invalidate.Auth, 100_000),
-		tokens: invalidate.NewCache[[32]byte, User](hub, invalidate.Auth, 100_000),
+		active: invalidate.NewCache[string, User](hub, invalidate.Auth, "users", 100_000),
+		tokens: invalidate.NewCache[[32]byte, User](hub, invalidate.Auth, "tokens", 100_000),
 	}
 }
 

@@ -140,7 +140,7 @@ func (s tusStore) NewUpload(ctx context.Context, info tusd.FileInfo) (tusd.Uploa
 	up, err := s.create(ctx, info, &r)
 	if err != nil {
 		if rerr := s.u.remove(context.WithoutCancel(ctx), r); rerr != nil {
-			s.u.log.Error("remove an upload that could not be created", "upload", r.ID, "err", rerr)
+			s.u.log.ErrorContext(ctx, "remove an upload that could not be created", "upload", r.ID, "err", rerr)
 		}
 		return nil, s.answer(ctx, err)
 	}
@@ -210,7 +210,7 @@ type tusUpload struct {
 func (u tusUpload) WriteChunk(ctx context.Context, offset int64, src io.Reader) (int64, error) {
 	n, err := u.Upload.WriteChunk(ctx, offset, src)
 	if terr := u.s.u.touch(context.WithoutCancel(ctx), u.r.ID); terr != nil {
-		u.s.u.log.Warn("note activity on an upload", "upload", u.r.ID, "err", terr)
+		u.s.u.log.WarnContext(ctx, "note activity on an upload", "upload", u.r.ID, "err", terr)
 	}
 	if err != nil {
 		return n, u.s.answer(ctx, media.StorageError("write upload", err))

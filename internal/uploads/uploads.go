@@ -151,7 +151,7 @@ func (u *Uploads) Finish(ctx context.Context, p acl.Principal, id string) (media
 	if err != nil {
 		if refused(err) {
 			if rerr := u.remove(ctx, r); rerr != nil {
-				u.log.Error("remove a refused upload", "upload", id, "err", rerr)
+				u.log.ErrorContext(ctx, "remove a refused upload", "upload", id, "err", rerr)
 			}
 		}
 		return media.Item{}, err
@@ -159,11 +159,11 @@ func (u *Uploads) Finish(ctx context.Context, p acl.Principal, id string) (media
 	if err := u.finished(ctx, id, it.ID); err != nil {
 		// The item is made; only a client that missed this answer loses.
 		// The bytes stay: without the receipt they are all the upload is.
-		u.log.Error("keep the receipt of a finished upload", "upload", id, "item", it.ID, "err", err)
+		u.log.ErrorContext(ctx, "keep the receipt of a finished upload", "upload", id, "item", it.ID, "err", err)
 		return it, nil
 	}
 	if err := u.dropData(ctx, r); err != nil {
-		u.log.Error("remove the data of a finished upload", "upload", id, "err", err)
+		u.log.ErrorContext(ctx, "remove the data of a finished upload", "upload", id, "err", err)
 	}
 	return it, nil
 }
