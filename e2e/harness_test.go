@@ -209,6 +209,10 @@ func (s *suite) startApp(t *testing.T) {
 	cmd.Dir = s.root
 	s.server = startProcess(t, "mediagate", cmd)
 	t.Cleanup(func() { s.server.shutdown(t, true) })
+	if sock, ok := strings.CutPrefix(s.appAddr, "unix:"); ok {
+		waitHealthyVia(t, s.server, "http://mediagate/healthz", unixTransport(sock))
+		return
+	}
 	waitHealthy(t, s.server, "http://"+s.appAddr+"/healthz")
 }
 
@@ -474,7 +478,13 @@ func (p *process) shutdown(t testing.TB, clean bool) {
 // startTimeout passes.
 func waitHealthy(t testing.TB, p *process, url string) {
 	t.Helper()
-	c := &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
+	waitHealthyVia(t, p, url, &http.Transport{DisableKeepAlives: true})
+}
+
+// waitHealthyVia is waitHealthy with the given transport.
+func waitHealthyVia(t testing.TB, p *process, url string, tr *http.Transport) {
+	t.Helper()
+	c := &http.Client{Timeout: 2 * time.Second, Transport: tr}
 	deadline := time.Now().Add(startTimeout)
 	last := "no answer yet"
 	for {

@@ -24,7 +24,9 @@ pids+=($!)
 
 # Wait for the app (it creates and migrates its database first).
 for _ in $(seq 1 100); do
-  if curl -fsS "http://$app_addr/healthz" >/dev/null 2>&1; then break; fi
+  if [[ "$app_addr" == unix:* ]]; then
+    if curl -fsS --unix-socket "${app_addr#unix:}" "http://mediagate/healthz" >/dev/null 2>&1; then break; fi
+  elif curl -fsS "http://$app_addr/healthz" >/dev/null 2>&1; then break; fi
   if ! kill -0 "${pids[0]}" 2>/dev/null; then echo "run: the app exited" >&2; exit 1; fi
   sleep 0.2
 done

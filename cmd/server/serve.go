@@ -6,7 +6,6 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
 	"time"
 
@@ -142,7 +141,7 @@ func serve(ctx context.Context, e env, args []string) error {
 	go func() { defer close(janitorDone); a.Uploads().Run(janitorCtx) }()
 	defer func() { stopJanitor(); <-janitorDone }()
 
-	ln, err := net.Listen("tcp", cfg.Addr)
+	ln, removeSocket, err := listen(cfg)
 	if err != nil {
 		return err
 	}
@@ -154,6 +153,8 @@ func serve(ctx context.Context, e env, args []string) error {
 		}
 		defer stopMetrics()
 	}
+	// After Shutdown has closed the listener: a Unix socket's file goes too.
+	defer removeSocket()
 	srv := &http.Server{
 		Handler:           a.Routes(),
 		ReadHeaderTimeout: 10 * time.Second,
@@ -164,7 +165,11 @@ func serve(ctx context.Context, e env, args []string) error {
 		// cfg.BodyIdleTimeout (see app.limitBodyIdle).
 		ErrorLog: slog.NewLogLogger(e.log.Handler(), slog.LevelWarn),
 	}
-	e.log.Info("listening", "addr", ln.Addr().String(), "data_dir", cfg.DataDir, "storage", storage.Blobs.Describe(), "accel", string(cfg.Accel))
+	addr := ln.Addr().String()
+	if _, ok := cfg.UnixSocket(); ok {
+		addr = cfg.Addr // the socket was bound under a temporary name
+	}
+	e.log.Info("listening", "addr", addr, "data_dir", cfg.DataDir, "storage", storage.Blobs.Describe(), "accel", string(cfg.Accel))
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {

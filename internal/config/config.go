@@ -154,7 +154,7 @@ type Var struct {
 // Vars lists every setting, in the order the README documents them.
 var Vars = []Var{
 	{"DATABASE_URL", "database-url", "PostgreSQL connection string"},
-	{"MEDIAGATE_ADDR", "addr", "address the app listens on"},
+	{"MEDIAGATE_ADDR", "addr", "address the app listens on: host:port, or unix:/absolute/path for a Unix socket (mode 0660)"},
 	{"MEDIAGATE_DATA_DIR", "data-dir", "directory holding the media (private/, public/, tmp/, uploads/)"},
 	{"MEDIAGATE_ACCEL", "accel", "auto|nginx|caddy|apache|off: when to hand files to the web server in front (X-Accel-Redirect, or X-Sendfile for apache)"},
 	{"MEDIAGATE_MAX_UPLOAD", "max-upload", "largest upload, in bytes or with a unit (500MiB, 4GiB)"},
@@ -308,6 +308,9 @@ func (c *Config) apply(get func(flag string) string) error {
 
 // Validate checks the configuration and makes DataDir absolute.
 func (c *Config) Validate() error {
+	if err := CheckAddr(c.Addr); err != nil {
+		return err
+	}
 	switch c.Accel {
 	case AccelAuto, AccelNginx, AccelCaddy, AccelApache, AccelOff:
 	default:
@@ -364,6 +367,42 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("admin-email: %q is not an email address", c.AdminEmail)
 	}
 	return nil
+}
+
+// UnixPrefix starts an address that is a Unix socket's path: unix:/run/mediagate/app.sock.
+const UnixPrefix = "unix:"
+
+// maxSocketPath is the longest path a Unix socket may have on Linux
+// (sun_path holds 108 bytes with the terminating NUL).
+const maxSocketPath = 107
+
+// CheckAddr says whether a may be the app's listen address: host:port, or
+// unix: followed by an absolute, clean path short enough for a socket.
+func CheckAddr(a string) error {
+	if path, ok := strings.CutPrefix(a, UnixPrefix); ok {
+		switch {
+		case !filepath.IsAbs(path) || filepath.Clean(path) != path || strings.HasSuffix(path, "/"):
+			return fmt.Errorf("addr: want unix: and a clean absolute path such as unix:/run/mediagate/app.sock, got %q", a)
+		case len(path) > maxSocketPath:
+			return fmt.Errorf("addr: the socket path %q is longer than the %d bytes a Unix socket may have", path, maxSocketPath)
+		case strings.ContainsFunc(path, func(r rune) bool { return r < 0x20 || r == 0x7f }):
+			return fmt.Errorf("addr: the socket path %q holds a control character", path)
+		}
+		return nil
+	}
+	if _, port, err := net.SplitHostPort(a); err != nil || port == "" {
+		return fmt.Errorf("addr: want host:port such as 127.0.0.1:8080, or unix:/path, got %q", a)
+	}
+	return nil
+}
+
+// UnixSocket is the path of the Unix socket the app listens on, if its
+// address is one.
+func (c Config) UnixSocket() (path string, ok bool) {
+	if p, ok := strings.CutPrefix(c.Addr, UnixPrefix); ok {
+		return p, true
+	}
+	return "", false
 }
 
 // s3PrefixRE is what a key prefix may hold: it ends up in object keys and

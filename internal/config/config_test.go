@@ -604,3 +604,43 @@ func TestREADMEListsEverySetting(t *testing.T) {
 		}
 	}
 }
+
+func TestAddr(t *testing.T) {
+	t.Parallel()
+	long := "unix:/" + strings.Repeat("s", maxSocketPath)
+	for _, c := range []struct {
+		addr   string
+		ok     bool
+		socket string
+	}{
+		{"127.0.0.1:8080", true, ""},
+		{":8080", true, ""},
+		{"[::1]:8080", true, ""},
+		{"unix:/run/mediagate/app.sock", true, "/run/mediagate/app.sock"},
+		{"unix:" + "/" + strings.Repeat("s", maxSocketPath-1), true, "/" + strings.Repeat("s", maxSocketPath-1)},
+		{long, false, ""},
+		{"unix:run/app.sock", false, ""},
+		{"unix:", false, ""},
+		{"unix:/run/../etc/app.sock", false, ""},
+		{"unix:/run/app.sock/", false, ""},
+		{"unix:/run/app\n.sock", false, ""},
+		{"127.0.0.1", false, ""},
+		{"localhost:", false, ""},
+		{"/run/app.sock", false, ""},
+	} {
+		t.Run(c.addr, func(t *testing.T) {
+			t.Parallel()
+			cfg, err := FromEnv(func(k string) string { return map[string]string{"MEDIAGATE_ADDR": c.addr}[k] })
+			if c.ok != (err == nil) {
+				t.Fatalf("MEDIAGATE_ADDR=%q: error %v, want ok=%v", c.addr, err, c.ok)
+			}
+			if !c.ok {
+				return
+			}
+			path, isUnix := cfg.UnixSocket()
+			if path != c.socket || isUnix != (c.socket != "") {
+				t.Errorf("MEDIAGATE_ADDR=%q: UnixSocket() = %q, %v, want %q", c.addr, path, isUnix, c.socket)
+			}
+		})
+	}
+}

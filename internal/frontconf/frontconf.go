@@ -122,11 +122,18 @@ func newSite(cfg config.Config, opt Options, defaultPrefix string) (site, error)
 	}
 	upstream := opt.Upstream
 	if upstream == "" {
-		if upstream, err = dialAddr(cfg.Addr); err != nil {
-			errs = append(errs, fmt.Errorf("app address: %w", err))
+		upstream = cfg.Addr
+		if !strings.HasPrefix(upstream, config.UnixPrefix) {
+			if upstream, err = dialAddr(cfg.Addr); err != nil {
+				errs = append(errs, fmt.Errorf("app address: %w", err))
+			}
 		}
 	}
-	if _, _, err := net.SplitHostPort(upstream); err != nil || !addrRE.MatchString(upstream) {
+	if strings.HasPrefix(upstream, config.UnixPrefix) {
+		// Only the nginx config is tested over a Unix socket; these two are
+		// refused rather than rendered untested.
+		errs = append(errs, fmt.Errorf("upstream: %q is a Unix socket, which the Apache and Caddy configs do not take: let the app listen on TCP (MEDIAGATE_ADDR=127.0.0.1:8080) or put nginx in front", upstream))
+	} else if _, _, err := net.SplitHostPort(upstream); err != nil || !addrRE.MatchString(upstream) {
 		errs = append(errs, fmt.Errorf("upstream: %q is not a host:port address", upstream))
 	}
 	for _, name := range []string{opt.User, opt.Group} {

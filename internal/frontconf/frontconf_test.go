@@ -62,6 +62,8 @@ func TestRenderRejects(t *testing.T) {
 		{"listen with a space", func(_ *config.Config, o *Options) { o.Listen = "127.0.0.1:80 x" }, ""},
 		{"upstream with a path", func(_ *config.Config, o *Options) { o.Upstream = "127.0.0.1:8080/x" }, ""},
 		{"upstream with a brace", func(_ *config.Config, o *Options) { o.Upstream = "{x}:8080" }, ""},
+		{"app on a unix socket", func(c *config.Config, _ *Options) { c.Addr = "unix:/run/mediagate/app.sock" }, ""},
+		{"unix socket upstream", func(_ *config.Config, o *Options) { o.Upstream = "unix:/run/mediagate/app.sock" }, ""},
 		{"prefix with a quote", func(_ *config.Config, o *Options) { o.Prefix = `/tmp/a"b` }, ""},
 		{"root workers", func(_ *config.Config, o *Options) { o.User, o.Group = "root", "root" }, "apache"},
 		{"user without group", func(_ *config.Config, o *Options) { o.User = "www-data" }, "apache"},

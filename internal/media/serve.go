@@ -32,8 +32,12 @@ func NewSender(blobs Blobs, cfg config.Config, log *slog.Logger) *Sender {
 	return &Sender{blobs: blobs, log: log, mode: cfg.Accel, trusted: cfg.TrustedProxies, idle: cfg.BodyIdleTimeout}
 }
 
-// Trusted reports whether the request's peer is a trusted proxy.
+// Trusted reports whether the request's peer is a trusted proxy. A peer on
+// the app's Unix socket is: the socket's mode already says who may connect.
 func (s *Sender) Trusted(r *http.Request) bool {
+	if OnUnixSocket(r) {
+		return true
+	}
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
 		return false
@@ -49,6 +53,12 @@ func (s *Sender) Trusted(r *http.Request) bool {
 		}
 	}
 	return false
+}
+
+// OnUnixSocket reports whether r came in on a Unix socket.
+func OnUnixSocket(r *http.Request) bool {
+	la, ok := r.Context().Value(http.LocalAddrContextKey).(net.Addr)
+	return ok && la.Network() == "unix"
 }
 
 // Handoff is how a file's delivery is handed to the web server in front.

@@ -552,8 +552,12 @@ func nginxTime(d time.Duration) string {
 }
 
 // dialAddr turns the app's listen address into one nginx can connect to:
-// a wildcard or missing host becomes the loopback address.
+// a wildcard or missing host becomes the loopback address, and a Unix
+// socket (unix:/path) stays what it is, which is nginx's spelling too.
 func dialAddr(addr string) (string, error) {
+	if strings.HasPrefix(addr, config.UnixPrefix) {
+		return addr, config.CheckAddr(addr)
+	}
 	host, port, err := net.SplitHostPort(addr)
 	if err != nil {
 		return "", err

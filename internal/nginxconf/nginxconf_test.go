@@ -97,6 +97,8 @@ func TestRenderRejects(t *testing.T) {
 		{"listen with semicolon", func(_ *config.Config, o *Options) { o.Listen = "127.0.0.1:80;" }},
 		{"upstream with brace", func(_ *config.Config, o *Options) { o.Upstream = "127.0.0.1:80}" }},
 		{"bad app address", func(c *config.Config, _ *Options) { c.Addr = "no port" }},
+		{"relative unix app address", func(c *config.Config, _ *Options) { c.Addr = "unix:run/app.sock" }},
+		{"unix upstream with a semicolon", func(_ *config.Config, o *Options) { o.Upstream = "unix:/run/a;b" }},
 		{"user with semicolon", func(_ *config.Config, o *Options) { o.User = "root;" }},
 		{"user with newline", func(_ *config.Config, o *Options) { o.User = "www\ndata" }},
 		{"user with three words", func(_ *config.Config, o *Options) { o.User = "a b c" }},
@@ -122,6 +124,36 @@ func TestRenderRejects(t *testing.T) {
 				} else if b.Len() != 0 {
 					t.Errorf("%s wrote %d bytes before failing", name, b.Len())
 				}
+			}
+		})
+	}
+}
+
+// TestUnixUpstream checks that an app on a Unix socket, named by
+// MEDIAGATE_ADDR or by --upstream, is nginx's upstream server as it is.
+func TestUnixUpstream(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name, addr, upstream, want string
+	}{
+		{"from the app's address", "unix:/run/mediagate/app.sock", "", "unix:/run/mediagate/app.sock"},
+		{"from --upstream", "127.0.0.1:8080", "unix:/srv/mg/app.sock", "unix:/srv/mg/app.sock"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			cfg := config.Default()
+			cfg.DataDir = "/srv/mediagate"
+			cfg.Addr = tc.addr
+			var b bytes.Buffer
+			if err := Render(&b, cfg, Options{Prefix: "/var/lib/mediagate/nginx", Upstream: tc.upstream}); err != nil {
+				t.Fatal(err)
+			}
+			block := regexp.MustCompile(`(?s)upstream ` + UpstreamName + ` \{(.*?)\}`).FindStringSubmatch(b.String())
+			if block == nil {
+				t.Fatalf("no upstream %s block in:\n%s", UpstreamName, b.String())
+			}
+			if servers := regexp.MustCompile(`server ([^;]+);`).FindAllStringSubmatch(block[1], -1); len(servers) != 1 || servers[0][1] != tc.want {
+				t.Errorf("upstream servers %q, want only %s", servers, tc.want)
 			}
 		})
 	}
