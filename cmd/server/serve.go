@@ -145,6 +145,8 @@ func serve(ctx context.Context, e env, args []string) error {
 	if err != nil {
 		return err
 	}
+	// After Shutdown has closed the listener: a Unix socket's file goes too.
+	defer removeSocket()
 	if cfg.MetricsAddr != "" {
 		stopMetrics, err := serveMetrics(e, cfg.MetricsAddr, a.MetricsHandler())
 		if err != nil {
@@ -153,8 +155,6 @@ func serve(ctx context.Context, e env, args []string) error {
 		}
 		defer stopMetrics()
 	}
-	// After Shutdown has closed the listener: a Unix socket's file goes too.
-	defer removeSocket()
 	srv := &http.Server{
 		Handler:           a.Routes(),
 		ReadHeaderTimeout: 10 * time.Second,
