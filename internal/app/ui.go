@@ -381,6 +381,18 @@ func (a *App) libraryData(r *http.Request, p acl.Principal) (map[string]any, err
 	if err != nil {
 		return nil, err
 	}
+	sharedView := false
+	// A caller with nothing at the root (a viewer, typically) sees on the
+	// first page what is shared with them, as All media lists it, rather
+	// than an empty library.
+	if opts.InFolder && current == nil && opts.Cursor == "" && len(roots) == 0 && len(page.Items) == 0 {
+		opts.InFolder, opts.Folder = false, nil
+		if page, err = a.media.List(ctx, p, opts); err != nil {
+			return nil, err
+		}
+		sharedView = len(page.Items) > 0
+		data["SharedWithMe"] = sharedView
+	}
 	infos, err := a.media.BlobInfos(ctx, blobsOf(page.Items))
 	if err != nil {
 		return nil, err
@@ -394,7 +406,7 @@ func (a *App) libraryData(r *http.Request, p acl.Principal) (map[string]any, err
 		if search != "" {
 			next.Set("q", search)
 		}
-		if all {
+		if all || sharedView {
 			next.Set("view", "all")
 		}
 		if sort != media.SortNewest {

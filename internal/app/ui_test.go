@@ -202,7 +202,12 @@ func TestPagesRenderForTheRightUsers(t *testing.T) {
 	absent("search", search, "poster.png", "brief.pdf")
 	empty := check("search nothing", "/?q=zzz", editor, 200, `data-testid="empty"`, "Nothing matches")
 	absent("search nothing", empty, `data-testid="items"`)
-	check("viewer library", "/", viewer, 200, "Nothing here yet")
+	// Nothing of their own at the root: the first page is what is shared
+	// with them, and its next pages list All media's.
+	viewerRoot := check("viewer library", "/", viewer, 200, `data-testid="shared-with-me"`, "teaser.mp4")
+	absent("viewer library", viewerRoot, "Nothing here yet", "upload-input", "poster.png", "brief.pdf")
+	strangerRoot := check("stranger library", "/", stranger, 200, "Your library is empty")
+	absent("stranger library", strangerRoot, `data-testid="shared-with-me"`, "teaser.mp4")
 	viewerAll := check("viewer all media", "/?view=all", viewer, 200, "teaser.mp4")
 	absent("viewer all media", viewerAll, "upload-input", "poster.png", "brief.pdf")
 	check("unknown folder", "/?folder=00000000-0000-0000-0000-000000000000", editor, 404)

@@ -21,7 +21,7 @@
   }
 
   // api calls the JSON API and throws an Error with the API's own message.
-  async function api(method, path, body) {
+  async function api(method, path, body, again) {
     const opts = { method, headers: { Accept: "application/json" }, credentials: "same-origin" };
     if (body !== undefined) {
       opts.headers["Content-Type"] = "application/json";
@@ -37,15 +37,119 @@
     let data = null;
     try { data = text ? JSON.parse(text) : null; } catch (_) { /* not JSON */ }
     if (!res.ok) {
-      if (res.status === 401) {
-        location.href = "/login?next=" + encodeURIComponent(location.pathname + location.search);
-      }
-      const err = new Error(readable((data && data.error) || text || res.statusText || "HTTP " + res.status));
+      const code = (data && data.code) || ""; // the API's stable code, such as "not_found"
+      // The session ended: sign in again in a dialog, then send the same
+      // request once more; the page, and what was typed in it, stays.
+      if (code === "unauthenticated" && !again && await reauthenticate()) return api(method, path, body, true);
+      const err = new Error(code === "unauthenticated" ? SIGNED_OUT : readable((data && data.error) || text || res.statusText || "HTTP " + res.status));
       err.status = res.status;
-      err.code = (data && data.code) || ""; // the API's stable code, such as "not_found"
+      err.code = code;
       throw err;
     }
     return data;
+  }
+
+  // ---------------------------------------------------------------- session
+
+  const SIGNED_OUT = "Your session has ended: sign in again, then try again.";
+  let reauthenticating = null;
+
+  // reauthenticate asks the user to sign in again, in the page's session
+  // dialog, and resolves to true once the session works again. Calls made
+  // meanwhile wait for the same dialog.
+  function reauthenticate() {
+    const dlg = $("#session-dialog");
+    if (!dlg) return Promise.resolve(false);
+    if (!reauthenticating) reauthenticating = askSignIn(dlg).finally(() => { reauthenticating = null; });
+    return reauthenticating;
+  }
+
+  async function signedIn() {
+    try {
+      const res = await fetch("/api/me", { headers: { Accept: "application/json" }, credentials: "same-origin" });
+      return res.ok;
+    } catch (_) {
+      return false;
+    }
+  }
+
+  function askSignIn(dlg) {
+    const form = $("form", dlg);
+    const email = $("#session-email", dlg);
+    const password = $("#session-password", dlg);
+    const retry = $("[data-action=session-retry]", dlg);
+    const submit = $("[type=submit]", form);
+    const newTab = $("[data-testid=session-new-tab]", dlg);
+    newTab.href = "/login?next=" + encodeURIComponent(location.pathname + location.search);
+    let ok = false;
+    const done = () => { ok = true; dlg.close(); };
+    form.onsubmit = async (e) => {
+      e.preventDefault();
+      if (!email.value.trim() || !password.value) {
+        showError(form, "Fill in your email and password.");
+        (email.value.trim() ? password : email).focus();
+        return;
+      }
+      busy(submit, true);
+      showError(form, "");
+      try {
+        // The sign-in form's own endpoint: a redirect (303) means signed in.
+        const res = await fetch("/login", {
+          method: "POST", credentials: "same-origin", redirect: "manual",
+          headers: { "Content-Type": "application/x-www-form-urlencoded" },
+          body: new URLSearchParams({ email: email.value.trim(), password: password.value, next: "/" }),
+        });
+        if (res.type === "opaqueredirect" && await signedIn()) { done(); return; }
+        showError(form, res.status === 429 ? "Too many attempts: wait a few minutes, then try again."
+          : res.status === 401 || res.status === 400 ? "Wrong email or password."
+            : "Signing in failed (HTTP " + res.status + "): try again.");
+        password.select();
+      } catch (_) {
+        showError(form, "Network error: check your connection and try again.");
+      } finally {
+        busy(submit, false);
+      }
+    };
+    retry.onclick = async () => {
+      busy(retry, true);
+      showError(form, "");
+      if (await signedIn()) done();
+      else showError(form, "Still signed out: sign in in the other tab first, or here.");
+      busy(retry, false);
+    };
+    password.value = "";
+    openDialog(dlg);
+    (email.value ? password : email).focus();
+    return new Promise((resolve) => {
+      dlg.addEventListener("close", () => { password.value = ""; resolve(ok); }, { once: true });
+    });
+  }
+
+  // commitSelect keeps a select that saves from acting on every arrow key
+  // (WCAG 3.2.2): choosing a value only shows a Save button beside it; the
+  // button, or Enter on the select, saves. save resolves to false when the
+  // value was refused, and the select goes back to the saved one.
+  function commitSelect(sel, save, label) {
+    let saved = sel.value;
+    const btn = el("button", { type: "button", class: "btn btn-small btn-primary", hidden: true, "data-testid": "select-save", "aria-label": label, title: label, text: "Save" });
+    sel.after(btn);
+    const sync = () => { btn.hidden = sel.value === saved; };
+    async function commit() {
+      if (sel.value === saved) return;
+      const had = document.activeElement === btn;
+      busy(btn, true);
+      try {
+        if (await save(sel.value) === false) sel.value = saved;
+        else saved = sel.value;
+      } finally {
+        busy(btn, false);
+        sync();
+        if (had && document.contains(sel)) sel.focus();
+      }
+    }
+    sel.addEventListener("change", sync);
+    sel.addEventListener("keydown", (e) => { if (e.key === "Enter") { e.preventDefault(); commit(); } });
+    btn.addEventListener("click", commit);
   }
 
   // seg encodes one path segment the way Go's router leaves it alone: ':',
@@ -155,6 +259,7 @@
     if (!btn) return;
     const input = $(btn.dataset.copy);
     if (!input) return;
+    if (input.hasAttribute("data-absolute") && input.value) input.value = new URL(input.value, location.href).href;
     const text = input.value;
     try {
       if (!navigator.clipboard) throw new Error("no clipboard");
@@ -167,8 +272,23 @@
       try { ok = document.execCommand("copy"); } catch (_) { /* not allowed */ }
       if (!ok) { toast("Press Ctrl+C (or ⌘C) to copy the selected text."); return; }
     }
-    toast("Copied to the clipboard.");
+    copied(btn);
   });
+
+  // copied says so on the button for a moment and, for screen readers, in
+  // the toast's live region.
+  function copied(btn) {
+    const label = $("span", btn);
+    if (label && !btn.dataset.label) btn.dataset.label = label.textContent;
+    if (label) label.textContent = "Copied";
+    btn.classList.add("is-copied");
+    clearTimeout(btn.copiedTimer);
+    btn.copiedTimer = setTimeout(() => {
+      if (label) label.textContent = btn.dataset.label;
+      btn.classList.remove("is-copied");
+    }, 2000);
+    toast("Copied to the clipboard.");
+  }
 
   // ---------------------------------------------------------------- folder picker
 
@@ -316,10 +436,10 @@
           const id = "lvl-" + Math.random().toString(36).slice(2);
           const sel = el("select", { id, class: "grant-level", "data-testid": "grant-level-change" });
           for (const [v, label] of Object.entries(LEVELS)) sel.append(el("option", { value: v, text: label, selected: v === g.permission }));
-          sel.addEventListener("change", () => setGrant(g.subject, sel.value));
           const rm = el("button", { type: "button", class: "btn btn-small btn-danger-quiet", "data-testid": "revoke-grant", "aria-label": "Remove access for " + subjectLabel(g.subject), text: "Remove" });
           rm.addEventListener("click", () => removeGrant(g.subject, rm));
           li.append(el("label", { for: id, class: "sr", text: "Permission of " + subjectLabel(g.subject) }), sel, rm);
+          commitSelect(sel, (v) => setGrant(g.subject, v), "Save the permission of " + subjectLabel(g.subject));
         }
         list.append(li);
       }
@@ -387,8 +507,7 @@
     setView(document.documentElement.classList.contains("view-list") ? "list" : "grid");
     $$("[data-view]").forEach((b) => b.addEventListener("click", () => setView(b.dataset.view)));
 
-    const sort = $("#sort");
-    if (sort) sort.addEventListener("change", () => sort.form.submit());
+    // The sort select only chooses; Apply (or Enter) reloads (WCAG 3.2.2).
 
     previews.watch();
     document.addEventListener("click", (e) => {
@@ -402,6 +521,14 @@
     act("rename-folder", () => folderDialog("rename"));
     act("move-folder", moveFolder);
     act("delete-folder", deleteFolder);
+    act("folder-links", () => {
+      const dlg = $("#folder-links-dialog");
+      openDialog(dlg);
+      if (!dlg.dataset.ready) {
+        dlg.dataset.ready = "1";
+        initLinks($("#links", dlg), "/api/folders/" + folder);
+      }
+    });
     act("share-folder", () => {
       const dlg = $("#access-dialog");
       openDialog(dlg);
@@ -698,8 +825,16 @@
     const err = new Error(readable(msg || "The server answered " + r.status + "."));
     err.status = r.status;
     err.code = code;
-    err.retry = r.status >= 500 || r.status === 0;
+    err.retry = retryable(r.status);
+    if (code === "unauthenticated") err.message = SIGNED_OUT;
     return err;
+  }
+
+  // retryable tells the answers that trying again can fix: none (the
+  // network), a timeout, throttling and the server's own troubles; not a
+  // request refused for what it is (400, 403, 404, 413, 415…).
+  function retryable(status) {
+    return !status || status === 408 || status === 429 || status >= 500;
   }
 
   function storageGet(k) { try { return localStorage.getItem(k); } catch (_) { return null; } }
@@ -722,6 +857,7 @@
     async function serverOffset() {
       const r = await send(task, { method: "HEAD", url, headers: tus });
       const n = parseInt(r.header("Upload-Offset"), 10);
+      if (r.status === 401) throw answerError(r); // keep the upload to resume after signing in
       if (r.header("Mediagate-Item-Id")) itemID = r.header("Mediagate-Item-Id");
       if ((r.status === 200 || r.status === 204) && n >= 0 && n <= file.size) return n;
       return -1;
@@ -738,7 +874,7 @@
       if (r.status === 404 || r.status === 405 || r.status === 501) return false;
       if (r.status !== 201 || !r.header("Location")) throw answerError(r);
       const loc = new URL(r.header("Location"), location.href);
-      if (loc.origin !== location.origin) throw new Error("The server sent an upload address on another site.");
+      if (loc.origin !== location.origin) throw Object.assign(new Error("The server sent an upload address on another site."), { retry: false });
       url = loc.href;
       storageSet(key, url);
     }
@@ -773,7 +909,7 @@
       if (r.status !== 204 && r.status !== 200) {
         const err = answerError(r);
         if (!err.retry || ++failures > 5) {
-          if (r.status < 500) storageDel(key); // refused for good (too large, forbidden…)
+          if (r.status < 500 && r.status !== 401) storageDel(key); // refused for good (too large, forbidden…)
           throw err;
         }
         await sleep(1000 * failures);
@@ -905,7 +1041,7 @@
       for (const file of files) {
         const task = { file, folder };
         const name = el("span", { class: "upload-name", text: file.name, title: file.name });
-        const cancel = el("button", { type: "button", class: "btn btn-icon btn-quiet btn-small", "data-testid": "upload-cancel", "aria-label": "Cancel upload of " + file.name, text: "✕" });
+        const cancel = el("button", { type: "button", class: "btn btn-icon btn-quiet btn-small", "data-testid": "upload-cancel", "aria-label": "Cancel upload of " + file.name, title: "Cancel upload of " + file.name, text: "✕" });
         task.fill = el("div", { class: "bar-fill" });
         task.bar = el("div", { class: "bar", role: "progressbar", "aria-valuemin": "0", "aria-valuemax": "100", "aria-valuenow": "0", "aria-label": "Upload of " + file.name, "data-testid": "upload-progress" }, task.fill);
         task.info = el("div", { class: "upload-info", text: "Waiting…" });
@@ -960,8 +1096,28 @@
         task.row.classList.add("is-error");
         task.info.textContent = err.message;
         status.textContent = "Upload of " + task.file.name + " failed: " + err.message;
-        const retry = el("button", { type: "button", class: "btn btn-small", "data-testid": "upload-retry", text: "Retry" });
-        retry.addEventListener("click", () => { retry.remove(); tally.failed--; count(); queue.push(task); pump(); });
+        offerRetry(task, err);
+      }
+    }
+
+    // offerRetry puts what can be done about a failed upload under it: a
+    // sign-in link when the session ended, and Retry only when trying again
+    // can help.
+    function offerRetry(task, err) {
+      const again = () => { $$("[data-upload-fix]", task.info).forEach((b) => b.remove()); tally.failed--; count(); queue.push(task); pump(); };
+      if (err.code === "unauthenticated") {
+        const next = "/login?next=" + encodeURIComponent(location.pathname + location.search);
+        const link = el("a", { href: next, target: "_blank", rel: "noopener", "data-upload-fix": "", "data-testid": "upload-sign-in", text: "Sign in again" });
+        link.addEventListener("click", async (e) => {
+          if (!$("#session-dialog")) return; // the new tab it is
+          e.preventDefault();
+          if (await reauthenticate()) again();
+        });
+        task.info.append(" ", link);
+      }
+      if (err.code === "unauthenticated" || (err.retry !== false && retryable(err.status))) {
+        const retry = el("button", { type: "button", class: "btn btn-small", "data-upload-fix": "", "data-testid": "upload-retry", text: "Retry" });
+        retry.addEventListener("click", again);
         task.info.append(" ", retry);
       }
     }
@@ -1174,14 +1330,21 @@
     const on = $(".publish-on", section);
     const off = $(".publish-off", section);
     const input = $("#public-url");
+    const embed = $("#embed-code");
     const absolute = (p) => (p ? new URL(p, location.href).href : "");
-    input.value = absolute(input.value);
+    const stream = $("#stream-url");
+    if (stream) stream.value = absolute(stream.value);
+    const showURL = (u) => {
+      input.value = absolute(u);
+      if (embed) embed.value = input.value ? embedCode(input.value, section.closest(".media-page") || $(".media-page")) : "";
+    };
+    showURL(input.value);
     $("[data-action=publish]", section).addEventListener("click", async (e) => {
       busy(e.currentTarget, true);
       showError(section, "");
       try {
         const r = await api("POST", base + "/publish");
-        input.value = absolute(r.public_url);
+        showURL(r.public_url);
         on.hidden = false;
         off.hidden = true;
         toast("Published.");
@@ -1205,6 +1368,19 @@
         showError(section, err.message);
       }
     });
+  }
+
+  // embedCode is the HTML that shows a published file on a web page, by
+  // its kind.
+  function embedCode(url, page) {
+    const esc = (v) => String(v).replace(/&/g, "&amp;").replace(/"/g, "&quot;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
+    const name = (page && page.dataset.filename) || "";
+    switch (page && page.dataset.kind) {
+      case "video": return '<video controls preload="metadata" src="' + esc(url) + '"></video>';
+      case "audio": return '<audio controls preload="metadata" src="' + esc(url) + '"></audio>';
+      case "image": return '<img src="' + esc(url) + '" alt="' + esc(name) + '">';
+      default: return '<a href="' + esc(url) + '">' + esc(name) + "</a>";
+    }
   }
 
   // initLinks shows the share-link editor once the links API answers.
@@ -1344,17 +1520,16 @@
       const email = row.dataset.email;
       const role = $(".user-role", row);
       if (role) {
-        let was = role.value;
-        role.addEventListener("change", async () => {
+        commitSelect(role, async (v) => {
           try {
-            await api("PATCH", "/api/users/" + seg(email), { role: role.value });
-            was = role.value;
-            toast(email + " is now " + role.value + ".");
+            await api("PATCH", "/api/users/" + seg(email), { role: v });
+            toast(email + " is now " + v + ".");
+            return true;
           } catch (err) {
-            role.value = was;
             toast(err.message, true);
+            return false;
           }
-        });
+        }, "Save the role of " + email);
       }
       const toggle = $("[data-action=toggle-user]", row);
       if (toggle) {
