@@ -476,7 +476,7 @@ func TestS3EngineRestart(t *testing.T) {
 	if err != nil {
 		testenv.Missing(t, err.Error())
 	}
-	weed, err := testweed.Start(bin, testweed.Config{})
+	weed, err := testweed.Start(bin, testweed.Config{Restartable: true})
 	if err != nil {
 		t.Fatalf("start SeaweedFS: %v", err)
 	}

@@ -19,7 +19,7 @@ func TestKillRestart(t *testing.T) {
 	if err != nil {
 		testenv.Missing(t, err.Error())
 	}
-	s, err := Start(bin, Config{})
+	s, err := Start(bin, Config{Restartable: true})
 	if err != nil {
 		t.Fatal(err)
 	}

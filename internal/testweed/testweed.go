@@ -17,6 +17,7 @@ import (
 	"errors"
 	"fmt"
 	"go/build"
+	mathrand "math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
@@ -135,6 +136,9 @@ type Config struct {
 	// Anonymous, when set, is the list of actions granted to unsigned
 	// requests, in SeaweedFS's identity syntax ("Read:bucket/prefix/*").
 	Anonymous []string
+	// Restartable chooses ports that no outbound connection can take
+	// while the server is down, for a test that kills and restarts it.
+	Restartable bool
 }
 
 // Server is a running `weed mini`.
@@ -322,7 +326,7 @@ func startOnce(bin string, cfg Config) (s *Server, err error) {
 	if err := os.WriteFile(filepath.Join(dir, "owner.pid"), []byte(strconv.Itoa(os.Getpid())), 0o600); err != nil {
 		return nil, err
 	}
-	p, err := freePorts()
+	p, err := freePorts(cfg.Restartable)
 	if err != nil {
 		return nil, err
 	}
@@ -424,7 +428,7 @@ func (s *Server) run() error {
 
 // Kill stops the server at once, as a crash would (SIGKILL), keeping its
 // data directory and its ports for Restart. Only tests that start a Server
-// of their own may call it.
+// of their own (with Config.Restartable) may call it.
 func (s *Server) Kill() {
 	_ = syscall.Kill(-s.Pid, syscall.SIGKILL)
 	<-s.done
@@ -467,13 +471,26 @@ func (s *Server) waitReady() error {
 	return fmt.Errorf("S3 API of weed not ready after %v: %v", startTimeout, lastErr)
 }
 
-// freePorts asks the kernel for distinct free loopback ports, holding each
-// until all are chosen.
-func freePorts() (ports, error) {
+// freePorts chooses distinct free loopback ports, holding each until all
+// are chosen: ones the kernel picks, or with low, ones below the range it
+// takes outbound connections' ports from, so that none is taken by a
+// connection while the server is down between Kill and Restart.
+func freePorts(low bool) (ports, error) {
 	var p ports
 	fields := []*int{&p.master, &p.masterGrpc, &p.volume, &p.volumeGrpc, &p.filer, &p.filerGrpc, &p.s3, &p.s3Grpc, &p.admin, &p.adminGrpc}
+	floor := ephemeralFloor()
 	for _, f := range fields {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
+		var l net.Listener
+		var err error
+		for attempt := 0; ; attempt++ {
+			addr := "127.0.0.1:0"
+			if low {
+				addr = fmt.Sprintf("127.0.0.1:%d", 10000+mathrand.IntN(floor-10000))
+			}
+			if l, err = net.Listen("tcp", addr); err == nil || !low || attempt > 100 {
+				break
+			}
+		}
 		if err != nil {
 			return p, err
 		}
@@ -481,6 +498,19 @@ func freePorts() (ports, error) {
 		*f = l.Addr().(*net.TCPAddr).Port
 	}
 	return p, nil
+}
+
+// ephemeralFloor is the lowest port the kernel gives outbound connections.
+func ephemeralFloor() int {
+	b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range")
+	if err == nil {
+		if f := strings.Fields(string(b)); len(f) == 2 {
+			if n, err := strconv.Atoi(f[0]); err == nil && n > 11000 {
+				return n
+			}
+		}
+	}
+	return 32768
 }
 
 // identities renders SeaweedFS's -s3.config: the admin identity with the test
