@@ -577,9 +577,10 @@ const (
 	cmpPrivate
 	cmpNosniff
 	cmpVary
+	cmpCSP
 
 	// cmpMedia is everything a file answer must agree on.
-	cmpMedia = cmpStatus | cmpBody | cmpType | cmpDisposition | cmpRange | cmpLength | cmpPrivate | cmpNosniff | cmpVary
+	cmpMedia = cmpStatus | cmpBody | cmpType | cmpDisposition | cmpRange | cmpLength | cmpPrivate | cmpNosniff | cmpVary | cmpCSP
 )
 
 // view is the comparable part of an answer.
@@ -595,6 +596,7 @@ type view struct {
 	CachePrivate       bool
 	Nosniff            bool
 	VaryCaller         bool
+	CSP                string
 }
 
 // viewOf keeps the fields of a that f selects.
@@ -627,6 +629,10 @@ func viewOf(a *answer, f field) view {
 	}
 	if f&cmpVary != 0 {
 		v.VaryCaller = varyCaller(a.Header)
+	}
+	if f&cmpCSP != 0 {
+		// nginx repeats its headers on an error page it redirects to.
+		v.CSP = strings.Join(slices.Compact(a.Header.Values("Content-Security-Policy")), " | ")
 	}
 	return v
 }

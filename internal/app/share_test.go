@@ -140,7 +140,7 @@ func TestShareItemLinkPlays(t *testing.T) {
 		t.Fatalf("downloaded %d bytes, not the upload's %d", len(got), len(video))
 	}
 	if full.Header.Get("Content-Type") != "video/mp4" || full.Header.Get("Cache-Control") != config.PrivateCacheControl ||
-		full.Header.Get("Content-Security-Policy") != config.MediaCSP {
+		full.Header.Get("Content-Security-Policy") != config.PlayerCSP {
 		t.Errorf("download headers = %v", full.Header)
 	}
 	part := b.get(src, "Range", "bytes=100-199")

@@ -40,8 +40,22 @@ const (
 // Headers every media response carries, from the app or from nginx.
 const (
 	// MediaCSP stops a media file opened as a page from running anything in
-	// our origin.
+	// our origin: it is what every media response carries unless
+	// MediaPolicies gives its type a policy that lets the browser's own
+	// viewer work. PDFs keep it: Chromium's viewer runs in its own origin,
+	// which neither sandbox nor default-src reach.
 	MediaCSP = "default-src 'none'; sandbox"
+	// PlayerCSP is for video and audio, which the browser shows in its own
+	// media document: a <video> of the file (media-src 'self', from our
+	// origin, since a sandboxed document's opaque origin fails the player's
+	// load) styled inline by the browser. Still no script, form, plugin or
+	// popup (sandbox without allow-scripts), and so no autoplay: the
+	// viewer's play button starts it.
+	PlayerCSP = "default-src 'none'; media-src 'self'; style-src 'unsafe-inline'; sandbox allow-same-origin"
+	// ImageCSP is for raster images, which the browser's image document
+	// centres and zooms with inline styles; the image itself is the
+	// document's own body, which no directive governs.
+	ImageCSP = "default-src 'none'; style-src 'unsafe-inline'; sandbox"
 	// PrivateCacheControl keeps private media out of shared caches and makes
 	// the browser come back (and be re-authorized) before reusing a copy.
 	PrivateCacheControl = "private, no-cache"
@@ -423,6 +437,42 @@ func ParsePrefixes(s string) ([]netip.Prefix, error) {
 		out = append(out, netip.PrefixFrom(a, a.BitLen()))
 	}
 	return out, nil
+}
+
+// MediaPolicy gives the media responses whose Content-Type matches Pattern
+// (a regular expression that Go and nginx read alike, matched without
+// regard to case) the policy CSP.
+type MediaPolicy struct {
+	Pattern string
+	CSP     string
+}
+
+// MediaPolicies are the media types whose browser viewer needs more than
+// MediaCSP, the first match winning. Both the app and the rendered nginx
+// config (a map of the answer's Content-Type) take them from here; anything
+// scriptable (HTML, SVG, XML, …) matches none and keeps MediaCSP.
+var MediaPolicies = []MediaPolicy{
+	{`^(video|audio)/`, PlayerCSP},
+	{`^image/(png|jpeg|gif|webp|avif|bmp|apng|x-icon|vnd\.microsoft\.icon)\s*(;|$)`, ImageCSP},
+}
+
+var mediaPolicyREs = func() []*regexp.Regexp {
+	out := make([]*regexp.Regexp, len(MediaPolicies))
+	for i, p := range MediaPolicies {
+		out[i] = regexp.MustCompile("(?i)" + p.Pattern)
+	}
+	return out
+}()
+
+// MediaCSPFor returns the Content-Security-Policy of a media response of
+// contentType.
+func MediaCSPFor(contentType string) string {
+	for i, re := range mediaPolicyREs {
+		if re.MatchString(contentType) {
+			return MediaPolicies[i].CSP
+		}
+	}
+	return MediaCSP
 }
 
 // PublicTypes maps the extensions a published file may get to the type it is

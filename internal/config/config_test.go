@@ -571,3 +571,43 @@ func TestREADMEListsEverySetting(t *testing.T) {
 		}
 	}
 }
+
+func TestMediaCSPFor(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		contentType, want string
+	}{
+		{"video/mp4", PlayerCSP},
+		{"VIDEO/WebM", PlayerCSP},
+		{"audio/ogg; codecs=opus", PlayerCSP},
+		{"image/png", ImageCSP},
+		{"image/jpeg", ImageCSP},
+		{"Image/GIF", ImageCSP},
+		{"image/webp; q=1", ImageCSP},
+		{"image/avif", ImageCSP},
+		{"image/pngx", MediaCSP},
+		{"image/svg+xml", MediaCSP},
+		{"image/svg+xml; charset=utf-8", MediaCSP},
+		{"text/html", MediaCSP},
+		{"text/html; x=video/mp4", MediaCSP},
+		{"application/xhtml+xml", MediaCSP},
+		{"text/xml", MediaCSP},
+		{"application/javascript", MediaCSP},
+		{"application/pdf", MediaCSP},
+		{"text/plain", MediaCSP},
+		{"text/vtt", MediaCSP},
+		{"application/octet-stream", MediaCSP},
+		{"", MediaCSP},
+	} {
+		if got := MediaCSPFor(c.contentType); got != c.want {
+			t.Errorf("MediaCSPFor(%q) = %q, want %q", c.contentType, got, c.want)
+		}
+	}
+	// Every policy keeps scripts off: a viewer's policy only adds what the
+	// viewer loads or styles.
+	for _, p := range MediaPolicies {
+		if !strings.HasPrefix(p.CSP, "default-src 'none';") || !strings.Contains(p.CSP, "sandbox") || strings.Contains(p.CSP, "allow-scripts") || strings.Contains(p.CSP, "script-src") {
+			t.Errorf("policy for %s lets more than a viewer through: %q", p.Pattern, p.CSP)
+		}
+	}
+}

@@ -67,13 +67,13 @@ func (s *Sender) UseAccel(r *http.Request) bool {
 func (s *Sender) SendPrivate(w http.ResponseWriter, r *http.Request, it Item) {
 	h := w.Header()
 	h.Set("Content-Type", it.ContentType)
-	inline := Inline(it.ContentType) || (r.URL.Query().Get("preview") == "1" && Previewable(it.ContentType))
-	h.Set("Content-Disposition", ContentDisposition(it.Filename, inline))
+	h.Set("Content-Disposition", ContentDisposition(it.Filename, Inline(it.ContentType) || Previewable(it.ContentType)))
 	h.Set("Cache-Control", config.PrivateCacheControl)
 	if acc, ok := s.blobs.(Accelerator); ok && s.UseAccel(r) {
 		// nginx serves the body, Range and conditionals; the headers above
 		// are among those it keeps on an internal redirect, and its accel
-		// location adds nosniff, the CSP and Vary.
+		// location adds nosniff, the CSP (config.MediaCSPFor of the type)
+		// and Vary.
 		req := AccelRequest{Method: r.Method}
 		if acc.Proxied() {
 			var status int
@@ -120,7 +120,7 @@ func (s *Sender) stream(w http.ResponseWriter, r *http.Request, it Item) {
 	defer f.Close()
 	h := w.Header()
 	h.Set("X-Content-Type-Options", "nosniff")
-	h.Set("Content-Security-Policy", config.MediaCSP)
+	h.Set("Content-Security-Policy", config.MediaCSPFor(h.Get("Content-Type")))
 	h.Set("ETag", `"`+it.SHA256+`"`)
 	iw := s.idleWriter(w)
 	http.ServeContent(iw, r, "", it.StoredAt, f)
@@ -132,11 +132,13 @@ func (s *Sender) stream(w http.ResponseWriter, r *http.Request, it Item) {
 }
 
 // answerItself answers a conditional or a Range that precheck settled
-// without the blob: 304, 412 or 416, with the headers nginx would add.
+// without the blob: 304, 412 or 416, with the headers nginx would add. The
+// CSP is the file's, whatever the answer: a 304 updates the headers the
+// browser keeps with its copy.
 func (s *Sender) answerItself(w http.ResponseWriter, it Item, status int) {
 	h := w.Header()
 	h.Set("X-Content-Type-Options", "nosniff")
-	h.Set("Content-Security-Policy", config.MediaCSP)
+	h.Set("Content-Security-Policy", config.MediaCSPFor(h.Get("Content-Type")))
 	h.Set("ETag", `"`+it.SHA256+`"`)
 	switch status {
 	case http.StatusNotModified:
@@ -213,10 +215,10 @@ func Inline(contentType string) bool {
 	return false
 }
 
-// Previewable reports whether a type that is otherwise an attachment may be
-// shown inline when the media page asks for a preview (?preview=1): PDFs,
-// which the browser's viewer renders inside the sandbox that MediaCSP puts
-// on every media response, so nothing in them runs in our origin.
+// Previewable reports whether a type that the media pipeline leaves alone is
+// still shown inline, opened directly or in the media page's preview: PDFs,
+// which the browser's viewer renders in its own origin under MediaCSP, so
+// nothing in them runs in ours.
 func Previewable(contentType string) bool {
 	mt, _, _ := mime.ParseMediaType(contentType)
 	return mt == "application/pdf"

@@ -33,9 +33,38 @@ const (
 // must be unique within the http{} context the server block is included into.
 const UpstreamName = "mediagate_app"
 
-// mediaCSP is sent with every media file, private or public: the file may be
-// opened as a top-level document, and must then not run anything.
+// mediaCSP is sent with every media file, private or public, whose type
+// config.MediaPolicies gives no viewer's policy: the file may be opened as a
+// top-level document, and must then not run anything.
 const mediaCSP = config.MediaCSP
+
+// mediaPolicy is a config.MediaPolicy as an entry of nginx's map.
+type mediaPolicy struct {
+	Pattern string // the map's case-insensitive regex key, ~* included
+	CSP     string
+}
+
+// nginxEscape is what nginx unescapes in a quoted string.
+var nginxEscape = regexp.MustCompile(`\\[\\"'tnr]`)
+
+// mediaPolicies checks config.MediaPolicies for nginx: each goes into a
+// double-quoted string, which a quote, a backslash escape nginx would turn
+// into something else, a variable or a line break would change.
+func mediaPolicies() ([]mediaPolicy, error) {
+	var out []mediaPolicy
+	for _, p := range config.MediaPolicies {
+		for _, s := range []string{p.Pattern, p.CSP} {
+			if strings.ContainsAny(s, "\"\n\r") || nginxEscape.MatchString(s) {
+				return nil, fmt.Errorf("media policy %q: %q does not fit a quoted nginx string", p.Pattern, s)
+			}
+		}
+		if strings.Contains(p.CSP, "$") {
+			return nil, fmt.Errorf("media policy %q: a CSP with $ would be read as a variable", p.Pattern)
+		}
+		out = append(out, mediaPolicy{Pattern: "~*" + p.Pattern, CSP: p.CSP})
+	}
+	return out, nil
+}
 
 // Options are the parts of the nginx config that are not app configuration.
 // When Upstream is empty, nginx connects to cfg.Addr, with a wildcard or
@@ -92,7 +121,8 @@ type data struct {
 	PrivateAlias string
 	PublicPrefix string
 	PublicAlias  string
-	CSP          string
+	CSP          string // the default of the $mg_media_csp map
+	Policies     []mediaPolicy
 	CallerVary   string
 	Types        []mimeType
 	Server       string // the rendered "server" template, indented, for Render
@@ -200,6 +230,18 @@ map $request_uri $mediagate_log_uri {
     "~^/s/[^/?]+(?<rest>.*)$" "/s/<redacted>$rest";
     default $request_uri;
 }
+# A media file's Content-Security-Policy, by the file's type (read before
+# the range filter makes a multipart or 416 answer of it): the browser's own
+# viewer of video, audio and images loads and styles the file; anything else
+# (HTML, SVG, XML, PDF, text…) gets the strictest policy. The app's answers
+# take theirs from the same list (config.MediaPolicies).
+map $sent_http_content_type $mg_media_csp {
+    default "{{.CSP}}";
+{{- range .Policies}}
+    "{{.Pattern}}" "{{.CSP}}";
+{{- end}}
+}
+
 log_format mediagate '$remote_addr - $remote_user [$time_local] '
     '"$request_method $mediagate_log_uri $server_protocol" $status $body_bytes_sent '
     '"$http_referer" "$http_user_agent" $request_time';
@@ -269,7 +311,7 @@ server {
         internal;
         alias {{.PrivateAlias}};
         add_header X-Content-Type-Options nosniff always;
-        add_header Content-Security-Policy "{{.CSP}}" always;
+        add_header Content-Security-Policy $mg_media_csp always;
         add_header Referrer-Policy no-referrer always;
         add_header Vary "{{.CallerVary}}" always;
     }
@@ -279,7 +321,7 @@ server {
         alias {{.PublicAlias}};
         autoindex off;
         add_header X-Content-Type-Options nosniff always;
-        add_header Content-Security-Policy "{{.CSP}}" always;
+        add_header Content-Security-Policy $mg_media_csp always;
         add_header Referrer-Policy no-referrer always;
         add_header Cache-Control "{{.PublicCache}}";
     }
@@ -300,7 +342,7 @@ server {
         error_page 301 302 303 304 307 400 401 403 404 405 409 411 412 416 500 501 502 503 504 =502 @mediagate_s3_failed;
         add_header ETag "\"$mg_s3_sha\"" always;
         add_header X-Content-Type-Options nosniff always;
-        add_header Content-Security-Policy "{{.CSP}}" always;
+        add_header Content-Security-Policy $mg_media_csp always;
         add_header Referrer-Policy no-referrer always;
         add_header Vary "{{.CallerVary}}" always;
     }
@@ -330,7 +372,7 @@ server {
         error_page 416 = @mediagate_public_range;
         error_page 301 302 303 307 500 501 502 503 504 =502 @mediagate_s3_failed;
         add_header X-Content-Type-Options nosniff always;
-        add_header Content-Security-Policy "{{.CSP}}" always;
+        add_header Content-Security-Policy $mg_media_csp always;
         add_header Referrer-Policy no-referrer always;
         add_header Cache-Control "{{.PublicCache}}";
     }
@@ -464,6 +506,10 @@ func newData(cfg config.Config, opt Options) (data, error) {
 		upstreams = []string{upstream}
 	}
 
+	policies, err := mediaPolicies()
+	if err != nil {
+		errs = append(errs, err)
+	}
 	under := func(name string) string { return check("prefix", filepath.Join(prefix, name), quotePath) }
 	d := data{
 		User:         check("user", opt.User, userToken),
@@ -481,6 +527,7 @@ func newData(cfg config.Config, opt Options) (data, error) {
 		PublicPrefix: check("public prefix", config.PublicPrefix, locationPrefix),
 		PublicAlias:  check("public dir", cfg.PublicDir()+"/", quotePath),
 		CSP:          mediaCSP,
+		Policies:     policies,
 		CallerVary:   config.CallerVary,
 		PublicCache:  config.PublicCacheControl,
 		Types:        mimeTypes(),
