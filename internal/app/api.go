@@ -197,7 +197,7 @@ func (a *App) upload(w http.ResponseWriter, r *http.Request) (media.Item, error)
 		return media.Item{}, fmt.Errorf("%w: your role (%s) may not upload", errs.ErrForbidden, p.Role)
 	}
 	if r.ContentLength > a.cfg.MaxUploadBody() {
-		return media.Item{}, fmt.Errorf("%w: uploads are limited to %d bytes", errs.ErrTooLarge, a.cfg.MaxUpload)
+		return media.Item{}, fmt.Errorf("%w: uploads are limited to %s", errs.ErrTooLarge, config.HumanSize(a.cfg.MaxUpload))
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, a.cfg.MaxUploadBody())
 	up, err := uploadBody(r)

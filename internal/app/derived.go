@@ -240,7 +240,7 @@ func (a *App) apiReplace(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	if r.ContentLength > a.cfg.MaxUploadBody() {
-		return fmt.Errorf("%w: uploads are limited to %d bytes", errs.ErrTooLarge, a.cfg.MaxUpload)
+		return fmt.Errorf("%w: uploads are limited to %s", errs.ErrTooLarge, config.HumanSize(a.cfg.MaxUpload))
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, a.cfg.MaxUploadBody())
 	id := chi.URLParam(r, "id")

@@ -321,7 +321,7 @@ func (a *App) libraryData(r *http.Request, p acl.Principal) (map[string]any, err
 	}
 	data := map[string]any{
 		"User": p, "Nav": "library", "Q": search, "Sort": sort, "Sorts": sortOptions, "All": all,
-		"MaxUpload": humanSize(a.cfg.MaxUpload), "FolderID": folderID, "ParentID": "",
+		"MaxUpload": config.HumanSize(a.cfg.MaxUpload), "FolderID": folderID, "ParentID": "",
 	}
 	var trail []acl.Folder
 	var current *acl.Folder

@@ -395,6 +395,25 @@ func (c Config) UploadsDir() string { return filepath.Join(c.DataDir, "uploads")
 // TrashDir holds blobs between the delete of their row and its commit.
 func (c Config) TrashDir() string { return filepath.Join(c.DataDir, "trash") }
 
+// HumanSize writes a byte count for people, in binary units with at most
+// one decimal: "512 bytes", "5 MiB", "1.5 GiB". ParseSize reads it back
+// (exactly when it has no decimal).
+func HumanSize(n int64) string {
+	if n < 1024 {
+		if n == 1 {
+			return "1 byte"
+		}
+		return strconv.FormatInt(n, 10) + " bytes"
+	}
+	v, exp := float64(n)/1024, 0
+	for v >= 1024 && exp < 5 {
+		v /= 1024
+		exp++
+	}
+	s := strings.TrimSuffix(strconv.FormatFloat(v, 'f', 1, 64), ".0")
+	return s + " " + "KMGTPE"[exp:exp+1] + "iB"
+}
+
 // ParseSize reads a byte count such as 1048576, 500MB, 500MiB or 4G (binary units).
 func ParseSize(s string) (int64, error) {
 	t := strings.TrimSpace(s)

@@ -5,6 +5,7 @@ import (
 	"flag"
 	"io"
 	"maps"
+	"math"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -608,6 +609,37 @@ func TestMediaCSPFor(t *testing.T) {
 	for _, p := range MediaPolicies {
 		if !strings.HasPrefix(p.CSP, "default-src 'none';") || !strings.Contains(p.CSP, "sandbox") || strings.Contains(p.CSP, "allow-scripts") || strings.Contains(p.CSP, "script-src") {
 			t.Errorf("policy for %s lets more than a viewer through: %q", p.Pattern, p.CSP)
+		}
+	}
+}
+
+func TestHumanSize(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		n    int64
+		want string
+	}{
+		{0, "0 bytes"},
+		{1, "1 byte"},
+		{1023, "1023 bytes"},
+		{1024, "1 KiB"},
+		{1536, "1.5 KiB"},
+		{5 << 20, "5 MiB"},
+		{5<<20 + 1, "5 MiB"},
+		{1000000, "976.6 KiB"},
+		{4 << 30, "4 GiB"},
+		{3 << 40, "3 TiB"},
+		{1 << 60, "1 EiB"},
+		{math.MaxInt64, "8 EiB"},
+	} {
+		if got := HumanSize(c.n); got != c.want {
+			t.Errorf("HumanSize(%d) = %q, want %q", c.n, got, c.want)
+		}
+		// A whole number of units reads back as the same size.
+		if c.n >= 1024 && c.n <= 1<<40 && c.n&(c.n-1) == 0 {
+			if back, err := ParseSize(strings.ReplaceAll(HumanSize(c.n), " ", "")); err != nil || back != c.n {
+				t.Errorf("ParseSize(HumanSize(%d)) = %d, %v", c.n, back, err)
+			}
 		}
 	}
 }

@@ -75,6 +75,66 @@ type Options struct {
 	Upstreams []string // several instances of the app; when set, Upstream is not used
 	Prefix    string   // nginx prefix dir (pid, logs, temp files go under it); default "./var/nginx", made absolute
 	User      string   // when non-empty, emit `user NAME;` (the caller passes the current user's name when running as root so workers can read the data dir)
+	// ErrorPages are the HTML pages nginx answers with when it refuses a
+	// request itself or cannot reach the app (see ErrorStatuses); a status
+	// without one gets nginx's own page.
+	ErrorPages []ErrorPage
+}
+
+// ErrorPage is a whole HTML document nginx answers a status with, and its
+// Content-Security-Policy.
+type ErrorPage struct {
+	Status int
+	Body   string
+	CSP    string
+}
+
+// ErrorStatuses are the statuses nginx answers with a page of its own: 404
+// for a published name that is not (or no longer) there, 413 for a body over
+// the upload limit, 502 and 504 when the app is down or does not answer.
+var ErrorStatuses = []int{404, 413, 502, 504}
+
+// maxToken is how long one argument of an nginx directive may be: nginx
+// reads its config through a 4096-byte buffer and refuses a longer token.
+const maxToken = 4000
+
+// errorPage is an ErrorPage as the template writes it.
+type errorPage struct {
+	Status int
+	Body   string // quoted for nginx, "" for nginx's own page
+	CSP    string
+}
+
+// errorPages checks pages for nginx and returns one per ErrorStatuses.
+func errorPages(pages []ErrorPage) ([]errorPage, error) {
+	var out []errorPage
+	for _, st := range ErrorStatuses {
+		e := errorPage{Status: st}
+		for _, p := range pages {
+			if p.Status != st {
+				continue
+			}
+			// In a quoted string nginx reads \\, \", \n, \r and \t as escapes
+			// and $ as a variable; a policy goes into one as it is. The body
+			// stays on one line, which indenting the server block can't
+			// change (its inline style is allowed by its exact hash).
+			if strings.Contains(p.Body, "$") || strings.ContainsAny(p.CSP, "$\"\\\n\r") {
+				return nil, fmt.Errorf("error page %d: holds $, or its CSP a quote, backslash or line break", st)
+			}
+			e.Body = `"` + strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`, "\r", `\r`, "\t", `\t`).Replace(p.Body) + `"`
+			e.CSP = p.CSP
+			if len(e.Body) > maxToken {
+				return nil, fmt.Errorf("error page %d: %d bytes quoted, more than nginx takes in one argument (%d)", st, len(e.Body), maxToken)
+			}
+		}
+		out = append(out, e)
+	}
+	for _, p := range pages {
+		if !slices.Contains(ErrorStatuses, p.Status) {
+			return nil, fmt.Errorf("error page %d: nginx answers no such status itself", p.Status)
+		}
+	}
+	return out, nil
 }
 
 // mimeType maps file name extensions to a media type.
@@ -103,29 +163,31 @@ func mimeTypes() []mimeType {
 // data is what the template sees; every string in it is already checked and,
 // where needed, quoted for nginx.
 type data struct {
-	User         string
-	Prefix       string
-	Pid          string
-	ErrorLog     string
-	AccessLog    string
-	TempPaths    []tempPath
-	UpstreamName string
-	Upstreams    []string
-	S3           *s3Data // when blobs are in S3
-	Listen       string
-	MaxBody      int64
-	MaxUpload    int64
-	BodyTimeout  string
-	PublicCache  string
-	AccelPrefix  string
-	PrivateAlias string
-	PublicPrefix string
-	PublicAlias  string
-	CSP          string // the default of the $mg_media_csp map
-	Policies     []mediaPolicy
-	CallerVary   string
-	Types        []mimeType
-	Server       string // the rendered "server" template, indented, for Render
+	User          string
+	Prefix        string
+	Pid           string
+	ErrorLog      string
+	AccessLog     string
+	TempPaths     []tempPath
+	UpstreamName  string
+	Upstreams     []string
+	S3            *s3Data // when blobs are in S3
+	Listen        string
+	MaxBody       int64
+	MaxUpload     int64
+	BodyTimeout   string
+	PublicCache   string
+	AccelPrefix   string
+	PrivateAlias  string
+	PublicPrefix  string
+	PublicAlias   string
+	CSP           string // the default of the $mg_media_csp map
+	Policies      []mediaPolicy
+	ErrorPages    []errorPage
+	MaxUploadText string // the upload limit in words
+	CallerVary    string
+	Types         []mimeType
+	Server        string // the rendered "server" template, indented, for Render
 }
 
 // s3Data is the S3 engine as nginx reaches it: the host it proxies to (and
@@ -222,7 +284,24 @@ http {
         proxy_hide_header Access-Control-Max-Age;
 {{- end}}
 
-{{- define "server" -}}
+{{- define "errorpage"}}
+        {{- if .Body}}
+        # Not the type of the URI's extension (/media/x.mp4).
+        types { }
+        default_type text/html;
+        charset utf-8;
+        add_header Content-Security-Policy "{{.CSP}}" always;
+        add_header X-Content-Type-Options nosniff always;
+        add_header X-Frame-Options DENY always;
+        add_header Referrer-Policy same-origin always;
+        add_header Cache-Control no-store always;
+        return {{.Status}} {{.Body}};
+        {{- else}}
+        return {{.Status}};
+        {{- end}}
+{{- end}}
+
+{{define "server" -}}
 # Mediagate: the app, and the server in front of it.
 
 # Share-link tokens are credentials: the access log shows /s/<redacted>/...
@@ -320,6 +399,9 @@ server {
     location ^~ {{.PublicPrefix}} {
         alias {{.PublicAlias}};
         autoindex off;
+        {{- if (index .ErrorPages 0).Body}}
+        error_page 404 @mediagate_error_404;
+        {{- end}}
         add_header X-Content-Type-Options nosniff always;
         add_header Content-Security-Policy $mg_media_csp always;
         add_header Referrer-Policy no-referrer always;
@@ -378,7 +460,7 @@ server {
     }
 
     location @mediagate_public_missing {
-        return 404;
+        {{- template "errorpage" (index .ErrorPages 0)}}
     }
 
     location @mediagate_public_range {
@@ -410,15 +492,39 @@ server {
         proxy_pass http://{{.UpstreamName}};
     }
 
+    # nginx's own refusals, and the app being down or silent, as the app's
+    # error page (with its style inline: the app may be what is down). The
+    # locations with error pages of their own (the API's, S3's) keep them.
+    error_page 413 @mediagate_error_413;
+    error_page 502 @mediagate_error_502;
+    error_page 504 @mediagate_error_504;
+{{- range .ErrorPages}}
+    location @mediagate_error_{{.Status}} {
+        {{- template "errorpage" .}}
+    }
+{{- end}}
+
     # API clients get nginx's own refusals as JSON, like the app's.
     location /api/ {
         proxy_pass http://{{.UpstreamName}};
         error_page 413 @api_too_large;
+        error_page 502 @api_502;
+        error_page 504 @api_504;
     }
 
     location @api_too_large {
         default_type application/json;
-        return 413 '{"error":"too large: uploads are limited to {{.MaxUpload}} bytes"}\n';
+        return 413 '{"error":"too large: uploads are limited to {{.MaxUploadText}}"}\n';
+    }
+
+    location @api_502 {
+        default_type application/json;
+        return 502 '{"error":"the service is temporarily unavailable, try again shortly"}\n';
+    }
+
+    location @api_504 {
+        default_type application/json;
+        return 504 '{"error":"the service took too long to answer, try again shortly"}\n';
     }
 }
 {{end -}}
@@ -510,27 +616,33 @@ func newData(cfg config.Config, opt Options) (data, error) {
 	if err != nil {
 		errs = append(errs, err)
 	}
+	pages, err := errorPages(opt.ErrorPages)
+	if err != nil {
+		errs = append(errs, err)
+	}
 	under := func(name string) string { return check("prefix", filepath.Join(prefix, name), quotePath) }
 	d := data{
-		User:         check("user", opt.User, userToken),
-		Prefix:       check("prefix", prefix, quotePath),
-		Pid:          under("nginx.pid"),
-		ErrorLog:     under("error.log"),
-		AccessLog:    under("access.log"),
-		UpstreamName: UpstreamName,
-		Listen:       check("listen", listen, addrToken),
-		MaxBody:      cfg.MaxUploadBody(),
-		MaxUpload:    cfg.MaxUpload,
-		BodyTimeout:  nginxTime(cfg.BodyIdleTimeout),
-		AccelPrefix:  check("accel prefix", config.AccelPrefix, locationPrefix),
-		PrivateAlias: check("private dir", cfg.PrivateDir()+"/", quotePath),
-		PublicPrefix: check("public prefix", config.PublicPrefix, locationPrefix),
-		PublicAlias:  check("public dir", cfg.PublicDir()+"/", quotePath),
-		CSP:          mediaCSP,
-		Policies:     policies,
-		CallerVary:   config.CallerVary,
-		PublicCache:  config.PublicCacheControl,
-		Types:        mimeTypes(),
+		User:          check("user", opt.User, userToken),
+		Prefix:        check("prefix", prefix, quotePath),
+		Pid:           under("nginx.pid"),
+		ErrorLog:      under("error.log"),
+		AccessLog:     under("access.log"),
+		UpstreamName:  UpstreamName,
+		Listen:        check("listen", listen, addrToken),
+		MaxBody:       cfg.MaxUploadBody(),
+		MaxUpload:     cfg.MaxUpload,
+		BodyTimeout:   nginxTime(cfg.BodyIdleTimeout),
+		AccelPrefix:   check("accel prefix", config.AccelPrefix, locationPrefix),
+		PrivateAlias:  check("private dir", cfg.PrivateDir()+"/", quotePath),
+		PublicPrefix:  check("public prefix", config.PublicPrefix, locationPrefix),
+		PublicAlias:   check("public dir", cfg.PublicDir()+"/", quotePath),
+		CSP:           mediaCSP,
+		Policies:      policies,
+		ErrorPages:    pages,
+		MaxUploadText: config.HumanSize(cfg.MaxUpload),
+		CallerVary:    config.CallerVary,
+		PublicCache:   config.PublicCacheControl,
+		Types:         mimeTypes(),
 	}
 	for _, u := range upstreams {
 		d.Upstreams = append(d.Upstreams, check("upstream", u, addrToken))
