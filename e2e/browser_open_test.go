@@ -5,6 +5,10 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -59,6 +63,7 @@ func TestBrowserOpensFilesDirectly(t *testing.T) {
 			for _, u := range s.openURLs(t, owner, pdf) {
 				c.openPDF(t, u)
 			}
+			c.checkAuditTable(t, video, owner)
 			if hits := beacon.hits(); len(hits) != 0 {
 				t.Errorf("a script or load in an inert file ran: the beacon was called for %v", hits)
 			}
@@ -209,4 +214,49 @@ func (b *beacon) hits() []string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return append([]string(nil), b.got...)
+}
+
+// checkAuditTable opens the video's media page and reads its audit table:
+// the owner's playback on /smedia/ is one row of several requests, the share
+// link's download a row that links to the link in the list above, and the
+// times are to the second.
+func (c *chrome) checkAuditTable(t *testing.T, video mediaItem, owner *user) {
+	t.Helper()
+	if st := c.navigate(t, "/m/"+string(video.ID)); st != http.StatusOK {
+		c.fail(t, "GET /m/%s: %d", video.ID, st)
+	}
+	type row struct {
+		Cells  []string `json:"cells"`
+		Href   string   `json:"href"`
+		Target bool     `json:"target"`
+	}
+	rows := pollJS(t, c, "the audit table's rows", 0, `(() => [...document.querySelectorAll("[data-testid=audit-row]")].map(r => {
+		const a = r.querySelector("[data-testid=audit-link]");
+		const href = a ? a.getAttribute("href") : "";
+		return {cells: [...r.cells].map(td => td.textContent), href, target: !!(href && document.querySelector(href))};
+	}))()`, func(v []row) bool {
+		return len(v) >= 2 && slices.ContainsFunc(v, func(r row) bool { return r.Target })
+	})
+	c.screenshot(t, "audit-table")
+	var ownerRow, linkRow *row
+	for i, r := range rows {
+		switch {
+		case r.Href != "":
+			linkRow = &rows[i]
+		case len(r.Cells) > 1 && r.Cells[1] == owner.email:
+			ownerRow = &rows[i]
+		}
+	}
+	if ownerRow == nil || linkRow == nil {
+		t.Fatalf("audit rows %+v: want the owner's and the link's", rows)
+	}
+	if len(ownerRow.Cells) != 6 || ownerRow.Cells[2] != "owner" || ownerRow.Cells[3] != "yes" || !regexp.MustCompile(`\d:\d\d:\d\d`).MatchString(ownerRow.Cells[0]) {
+		t.Errorf("the owner's row %q: want when (to the second), who, via owner, yes, requests, bytes", ownerRow.Cells)
+	}
+	if n, _ := strconv.Atoi(ownerRow.Cells[4]); n < 1 {
+		t.Errorf("the owner's row counts %q requests", ownerRow.Cells[4])
+	}
+	if linkRow.Cells[1] != "Share link" || linkRow.Cells[2] != "share link" || !strings.HasPrefix(linkRow.Href, "#link-") || !linkRow.Target {
+		t.Errorf("the link's row %+v: want a link to the share link in the list", linkRow)
+	}
 }

@@ -344,11 +344,11 @@ func (a *App) servePrivate(w http.ResponseWriter, r *http.Request) error {
 	id := chi.URLParam(r, "id")
 	p, err := caller(r)
 	if err != nil {
-		a.record(r, id, "", false)
+		a.record(r, id, acl.Principal{}, "", false, media.Item{})
 		return err
 	}
 	it, err := a.media.Get(r.Context(), p, id)
-	a.record(r, id, p.Email, err == nil)
+	a.record(r, id, p, "", err == nil, it)
 	if err != nil {
 		return err
 	}
@@ -356,7 +356,8 @@ func (a *App) servePrivate(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// apiAccessLog is the read audit of one item, for its managers.
+// apiAccessLog is the read audit of one item, for its managers: grouped
+// into viewings, or one entry per request with ?raw=1.
 func (a *App) apiAccessLog(w http.ResponseWriter, r *http.Request) error {
 	p, err := caller(r)
 	if err != nil {
@@ -370,11 +371,20 @@ func (a *App) apiAccessLog(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	page, err := a.audit.List(r.Context(), id, r.URL.Query().Get("cursor"), limit)
+	q := r.URL.Query()
+	if q.Get("raw") == "1" { // one entry per request
+		page, err := a.audit.List(r.Context(), id, q.Get("cursor"), limit)
+		if err != nil {
+			return err
+		}
+		writeJSON(w, http.StatusOK, page)
+		return nil
+	}
+	views, err := a.audit.ListViews(r.Context(), id, q.Get("cursor"), limit)
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, page)
+	writeJSON(w, http.StatusOK, views)
 	return nil
 }
 

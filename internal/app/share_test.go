@@ -79,7 +79,7 @@ func (h *harness) accessLog(token, item, who string, want int) []audit.Entry {
 	h.t.Helper()
 	var mine []audit.Entry
 	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
-		page := decode[audit.Page](h.t, h.do("GET", "/api/media/"+item+"/access", token, nil))
+		page := decode[audit.Page](h.t, h.do("GET", "/api/media/"+item+"/access?raw=1", token, nil))
 		mine = mine[:0]
 		for _, e := range page.Entries {
 			if e.Actor == who {
