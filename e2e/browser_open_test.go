@@ -237,6 +237,7 @@ func (c *chrome) checkAuditTable(t *testing.T, video mediaItem, owner *user) {
 	}))()`, func(v []row) bool {
 		return len(v) >= 2 && slices.ContainsFunc(v, func(r row) bool { return r.Target })
 	})
+	evalJS[bool](t, c, `(() => { document.querySelector("#audit").scrollIntoView(); return true })()`)
 	c.screenshot(t, "audit-table")
 	var ownerRow, linkRow *row
 	for i, r := range rows {

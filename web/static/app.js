@@ -1311,7 +1311,7 @@
         first = false;
         for (const v of data.views) {
           const sameDay = new Date(v.started).toDateString() === new Date(v.ended).toDateString();
-          const span = v.started === v.ended ? "" : " – " + (sameDay ? clock(v.ended) : seconds(v.ended));
+          const span = seconds(v.started) === seconds(v.ended) ? "" : " – " + (sameDay ? clock(v.ended) : seconds(v.ended));
           const what = v.action === "replace" ? "replaced the file" : v.allowed ? "yes" : "refused";
           rows.append(el("tr", { "data-testid": "audit-row" },
             el("td", {}, el("time", { datetime: v.started, text: seconds(v.started) }), span ? el("time", { datetime: v.ended, text: span }) : null),
