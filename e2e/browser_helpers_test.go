@@ -7,6 +7,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"image"
+	"image/png"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -878,6 +880,19 @@ func minimalPDF(text string) []byte {
 	}
 	fmt.Fprintf(&b, "trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n", len(objects)+1, xref)
 	return []byte(b.String())
+}
+
+// tinyPNG returns a 40×30 grey PNG.
+func tinyPNG() []byte {
+	im := image.NewGray(image.Rect(0, 0, 40, 30))
+	for i := range im.Pix {
+		im.Pix[i] = 200
+	}
+	var b bytes.Buffer
+	if err := png.Encode(&b, im); err != nil {
+		panic(err) // encoding to memory cannot fail
+	}
+	return b.Bytes()
 }
 
 // moovLast rewrites an MP4 whose moov comes first into one whose moov

@@ -669,7 +669,7 @@ func testPDFPreview(t *testing.T, f *browserFixture) {
 		o.fail(t, "GET /m/%s: status %d", it.ID, st)
 	}
 	src := evalJS[string](t, o, `(() => { const f = document.querySelector("#pdf[data-testid=pdf]"); return f ? f.getAttribute("src") : "" })()`)
-	if want := it.URL + "?preview=1"; src != want {
+	if want := it.URL; src != want {
 		t.Fatalf("the #pdf frame's src is %q, want %q", src, want)
 	}
 	// The frame's document: loaded, not blocked (ERR_BLOCKED_BY_CLIENT is

@@ -54,6 +54,9 @@ type suiteOptions struct {
 	serveArgs []string // arguments that start the server; nil relies on serve being the default
 	env       []string // more of the server's environment, KEY=value
 	storage   string   // storageLocal (the default) or storageS3
+	// nginxEdit, when set, changes the rendered nginx.conf before nginx
+	// reads it (a test that needs a shorter timeout).
+	nginxEdit func(conf string) string
 }
 
 // The storages a suite can keep its blobs in.
@@ -239,6 +242,9 @@ func (s *suite) startNginxFor(t *testing.T, upstreams ...string) {
 		args = append(args, "--upstream", u)
 	}
 	conf := s.cli(t, "", args...)
+	if s.opts.nginxEdit != nil {
+		conf = s.opts.nginxEdit(conf)
+	}
 	confFile := filepath.Join(prefix, "nginx.conf")
 	if err := os.WriteFile(confFile, []byte(conf), 0o644); err != nil {
 		t.Fatal(err)

@@ -590,9 +590,10 @@ const (
 	cmpNosniff
 	cmpVary
 	cmpHeaders // the security and caching headers exactly, and any handoff header
+	cmpCSP
 
 	// cmpMedia is everything a file answer must agree on.
-	cmpMedia = cmpStatus | cmpBody | cmpType | cmpDisposition | cmpRange | cmpLength | cmpPrivate | cmpNosniff | cmpVary
+	cmpMedia = cmpStatus | cmpBody | cmpType | cmpDisposition | cmpRange | cmpLength | cmpPrivate | cmpNosniff | cmpVary | cmpCSP
 )
 
 // view is the comparable part of an answer.
@@ -609,6 +610,7 @@ type view struct {
 	Nosniff            bool
 	VaryCaller         bool
 	Headers            string
+	CSP                string
 }
 
 // viewOf keeps the fields of a that f selects.
@@ -650,6 +652,10 @@ func viewOf(a *answer, f field) view {
 			hs = append(hs, k+": "+strings.Join(slices.Compact(a.Header.Values(k)), " | "))
 		}
 		v.Headers = strings.Join(append(hs, "handoff: "+handoffHeaders(a.Header)), "; ")
+	}
+	if f&cmpCSP != 0 {
+		// nginx repeats its headers on an error page it redirects to.
+		v.CSP = strings.Join(slices.Compact(a.Header.Values("Content-Security-Policy")), " | ")
 	}
 	return v
 }

@@ -15,6 +15,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/mediagate/mediagate/internal/config"
 )
 
 // servingMaxUpload is MEDIAGATE_MAX_UPLOAD in the serving suites.
@@ -266,7 +268,16 @@ func (s *suite) testBytes(t *testing.T, f *servingFixture) {
 		}
 		checkDisposition(t, c.key, a, "inline", "sample.mp4")
 		checkPrivateHeaders(t, c.key, a)
+		checkCSP(t, c.key, a, config.PlayerCSP)
 		s.keep(t, c.key, a, cmpMedia)
+	}
+}
+
+// checkCSP checks that a carries exactly the Content-Security-Policy want.
+func checkCSP(t testing.TB, what string, a *answer, want string) {
+	t.Helper()
+	if got := slices.Compact(a.Header.Values("Content-Security-Policy")); len(got) != 1 || got[0] != want {
+		t.Errorf("%s: Content-Security-Policy %q, want %q", what, got, want)
 	}
 }
 
@@ -566,12 +577,17 @@ func (s *suite) testFilenames(t *testing.T, f *servingFixture) {
 	}
 }
 
-// testActiveContent checks that HTML and SVG, which a browser would run, are
-// served as attachments, with nosniff and a sandboxing CSP.
+// testActiveContent checks that HTML, SVG and XML, which a browser would
+// run, are served as attachments, with nosniff and the strict CSP, while a
+// PDF is inline under that same CSP. (Images, which the media pipeline
+// works on in the background, are left to the browser test and the video's
+// policy to testBytes.)
 func (s *suite) testActiveContent(t *testing.T, _ *servingFixture) {
-	for _, c := range []struct{ name, body string }{
-		{"page.html", `<!doctype html><html><head><title>t</title></head><body><script>document.title="owned"</script>hello</body></html>`},
-		{"drawing.svg", `<?xml version="1.0"?><svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"><script>alert(document.domain)</script><circle cx="5" cy="5" r="4"/></svg>`},
+	for _, c := range []struct{ name, body, disposition, csp string }{
+		{"page.html", `<!doctype html><html><head><title>t</title></head><body><script>document.title="owned"</script>hello</body></html>`, "attachment", config.MediaCSP},
+		{"drawing.svg", `<?xml version="1.0"?><svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"><script>alert(document.domain)</script><circle cx="5" cy="5" r="4"/></svg>`, "attachment", config.MediaCSP},
+		{"feed.xml", `<?xml version="1.0"?><html xmlns="http://www.w3.org/1999/xhtml"><script>document.title="owned"</script></html>`, "attachment", config.MediaCSP},
+		{"brief.pdf", string(minimalPDF("serving")), "inline", config.MediaCSP},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			it := s.mustUpload(t, s.owner.token, c.name, []byte(c.body))
@@ -583,12 +599,27 @@ func (s *suite) testActiveContent(t *testing.T, _ *servingFixture) {
 			if string(a.Body) != c.body {
 				t.Errorf("GET %s: body %q, want %q", c.name, a.Body, c.body)
 			}
-			checkDisposition(t, "GET "+c.name, a, "attachment", c.name)
+			checkDisposition(t, "GET "+c.name, a, c.disposition, c.name)
 			checkPrivateHeaders(t, "GET "+c.name, a)
-			if csp := strings.Join(a.Header.Values("Content-Security-Policy"), ", "); !strings.Contains(csp, "sandbox") {
-				t.Errorf("GET %s: Content-Security-Policy %q does not contain sandbox", c.name, csp)
-			}
+			checkCSP(t, "GET "+c.name, a, c.csp)
 			s.keep(t, "GET "+c.name, a, cmpMedia)
+
+			// Through a share link: the same file, the same headers.
+			l := s.do(t, call{method: http.MethodPost, path: itemPath(it.ID, "/links"), token: s.owner.token})
+			mustStatus(t, "share "+c.name, l, http.StatusCreated)
+			link := decodeJSON[struct {
+				URL string `json:"url"`
+			}](t, "share "+c.name, l).URL
+			a = s.get(t, link+"/download", "")
+			if !expectStatus(t, "GET share download of "+c.name, a, http.StatusOK) {
+				return
+			}
+			if string(a.Body) != c.body {
+				t.Errorf("GET share download of %s: %d other bytes", c.name, len(a.Body))
+			}
+			checkDisposition(t, "GET share download of "+c.name, a, c.disposition, c.name)
+			checkCSP(t, "GET share download of "+c.name, a, c.csp)
+			s.keep(t, "GET share download of "+c.name, a, cmpMedia)
 		})
 	}
 }
@@ -627,8 +658,12 @@ func (s *suite) testPublish(t *testing.T, f *servingFixture) {
 		if mt := mediaType(a.Header); mt != "video/mp4" {
 			t.Errorf("GET public_url: Content-Type %q, want video/mp4", a.Header.Get("Content-Type"))
 		}
+		if !nosniff(a.Header) {
+			t.Errorf("GET public_url: X-Content-Type-Options %q, want nosniff", a.Header.Values("X-Content-Type-Options"))
+		}
+		checkCSP(t, "GET public_url", a, config.PlayerCSP)
 	}
-	s.keep(t, "GET public_url", a, cmpStatus|cmpBody|cmpType)
+	s.keep(t, "GET public_url", a, cmpStatus|cmpBody|cmpType|cmpNosniff|cmpCSP)
 
 	a = s.do(t, call{method: http.MethodDelete, path: itemPath(it.ID, "/publish"), token: s.owner.token})
 	mustStatus(t, "unpublish", a, http.StatusNoContent)

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/mediagate/mediagate/internal/acl"
+	"github.com/mediagate/mediagate/internal/app"
 	"github.com/mediagate/mediagate/internal/config"
 	"github.com/mediagate/mediagate/internal/jobs"
 	"github.com/mediagate/mediagate/internal/nginxconf"
@@ -111,6 +112,13 @@ func nginxConfig(_ context.Context, e env, args []string) error {
 		// nginx started as root runs its workers as nobody, who may not be
 		// able to read the data dir: run them as the data dir's owner.
 		opt.User = dataDirOwner(cfg.DataDir)
+	}
+	pages, err := app.StaticErrorPages(cfg)
+	if err != nil {
+		return err
+	}
+	for _, p := range pages {
+		opt.ErrorPages = append(opt.ErrorPages, nginxconf.ErrorPage{Status: p.Status, Body: p.Body, CSP: p.CSP})
 	}
 	if serverOnly {
 		return nginxconf.RenderServer(e.stdout, cfg, opt)

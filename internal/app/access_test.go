@@ -11,6 +11,7 @@ import (
 
 	"github.com/mediagate/mediagate/internal/acl"
 	"github.com/mediagate/mediagate/internal/audit"
+	"github.com/mediagate/mediagate/internal/media"
 )
 
 func jsonBody(s string) *strings.Reader { return strings.NewReader(s) }
@@ -235,7 +236,7 @@ func TestReadAudit(t *testing.T) {
 	deadline := time.Now().Add(5 * time.Second)
 	for len(page.Entries) < 3 && time.Now().Before(deadline) {
 		time.Sleep(20 * time.Millisecond)
-		page = decode[audit.Page](t, h.do("GET", "/api/media/"+it.ID+"/access", owner, nil))
+		page = decode[audit.Page](t, h.do("GET", "/api/media/"+it.ID+"/access?raw=1", owner, nil))
 	}
 	want := map[string]audit.Entry{
 		ownerEmail:    {Actor: ownerEmail, Allowed: true, Range: "bytes=0-99"},
@@ -291,5 +292,70 @@ func TestGroupMembersTheDatabaseRefuses(t *testing.T) {
 	} {
 		wantStatus(t, h.do("PUT", tt.path, admin, nil), tt.status)
 		wantStatus(t, h.do("DELETE", tt.path, admin, nil), tt.status)
+	}
+}
+
+// TestReadAuditViews checks the grouped audit through the API: one row per
+// reader and way in (via) with its requests and bytes: a viewer through a
+// group's grant on a folder above the item, the owner, an admin, a share
+// link, a refused stranger; a poster load is no request of it.
+func TestReadAuditViews(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, nil)
+	_, admin := h.user(acl.RoleAdmin)
+	ownerEmail, owner := h.user(acl.RoleEditor)
+	viewerEmail, viewer := h.user(acl.RoleViewer)
+	strangerEmail, stranger := h.user(acl.RoleEditor)
+	f := h.folder(owner, "Projects", nil)
+	video := sampleMP4(t)
+	it := h.uploadTo(owner, f.ID, "clip.mp4", video)
+	wantStatus(t, h.do("POST", "/api/groups", admin, jsonBody(`{"name":"team"}`), "Content-Type", "application/json"), http.StatusCreated)
+	wantStatus(t, h.do("PUT", "/api/groups/team/members/"+viewerEmail, admin, nil), http.StatusNoContent)
+	wantStatus(t, h.do("PUT", "/api/folders/"+f.ID+"/grants/group:team", owner, jsonBody(`{"permission":"view"}`), "Content-Type", "application/json"), http.StatusOK)
+	h.addDerived(it, media.DerivedPoster, []byte("\xff\xd8\xff poster"))
+	l := h.share(owner, "media", it.ID, "{}")
+
+	wantStatus(t, h.do("GET", it.URL, viewer, nil, "Range", "bytes=0-99"), http.StatusPartialContent)
+	wantStatus(t, h.do("GET", it.URL, viewer, nil, "Range", "bytes=100-299"), http.StatusPartialContent)
+	wantStatus(t, h.do("HEAD", it.URL, viewer, nil), http.StatusOK)
+	wantStatus(t, h.do("GET", derivedURL(it.ID, media.DerivedPoster), viewer, nil), http.StatusOK)
+	wantStatus(t, h.do("GET", it.URL, owner, nil), http.StatusOK)
+	wantStatus(t, h.do("GET", it.URL, admin, nil, "Range", "bytes=-10"), http.StatusPartialContent)
+	wantStatus(t, h.browser().get(l.URL+"/download", "Range", "bytes=0-0"), http.StatusPartialContent)
+	wantStatus(t, h.do("GET", it.URL, stranger, nil), http.StatusNotFound)
+
+	size := int64(len(video))
+	want := map[string]audit.View{
+		viewerEmail:    {Via: "group:team on folder Projects", Allowed: true, Requests: 3, Bytes: 300},
+		ownerEmail:     {Via: "owner", Allowed: true, Requests: 1, Bytes: size},
+		"link:" + l.ID: {Via: audit.ViaLink, Allowed: true, Requests: 1, Bytes: 1},
+		strangerEmail:  {Via: "", Allowed: false, Requests: 1, Bytes: 0},
+	}
+	var views []audit.View
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		views = decode[audit.Views](t, h.do("GET", "/api/media/"+it.ID+"/access", owner, nil)).Views
+		var n int64
+		for _, v := range views {
+			n += v.Requests
+		}
+		if n >= 7 || time.Now().After(deadline) {
+			break
+		}
+	}
+	if len(views) != 5 {
+		t.Fatalf("views = %+v, want 5", views)
+	}
+	for _, v := range views {
+		if strings.HasPrefix(v.Who, "admin") {
+			if v.Via != "admin" || v.Requests != 1 || v.Bytes != 10 {
+				t.Errorf("the admin's view %+v", v)
+			}
+			continue
+		}
+		w, ok := want[v.Who]
+		if !ok || v.Via != w.Via || v.Allowed != w.Allowed || v.Requests != w.Requests || v.Bytes != w.Bytes ||
+			v.Started.IsZero() || v.Ended.Before(v.Started) {
+			t.Errorf("view %+v, want %+v", v, w)
+		}
 	}
 }

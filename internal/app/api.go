@@ -211,7 +211,7 @@ func (a *App) upload(w http.ResponseWriter, r *http.Request) (_ media.Item, err 
 	done := a.countUpload(r)
 	defer func() { done(err != nil) }()
 	if r.ContentLength > a.cfg.MaxUploadBody() {
-		return media.Item{}, fmt.Errorf("%w: uploads are limited to %d bytes", errs.ErrTooLarge, a.cfg.MaxUpload)
+		return media.Item{}, fmt.Errorf("%w: uploads are limited to %s", errs.ErrTooLarge, config.HumanSize(a.cfg.MaxUpload))
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, a.cfg.MaxUploadBody())
 	up, err := uploadBody(r)
@@ -358,11 +358,11 @@ func (a *App) servePrivate(w http.ResponseWriter, r *http.Request) error {
 	id := chi.URLParam(r, "id")
 	p, err := caller(r)
 	if err != nil {
-		a.record(r, id, "", false)
+		a.record(r, id, acl.Principal{}, "", false, media.Item{})
 		return err
 	}
 	it, err := a.media.Get(r.Context(), p, id)
-	a.record(r, id, p.Email, err == nil)
+	a.record(r, id, p, "", err == nil, it)
 	if err != nil {
 		return err
 	}
@@ -370,7 +370,8 @@ func (a *App) servePrivate(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// apiAccessLog is the read audit of one item, for its managers.
+// apiAccessLog is the read audit of one item, for its managers: grouped
+// into viewings, or one entry per request with ?raw=1.
 func (a *App) apiAccessLog(w http.ResponseWriter, r *http.Request) error {
 	p, err := caller(r)
 	if err != nil {
@@ -384,11 +385,20 @@ func (a *App) apiAccessLog(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	page, err := a.audit.List(r.Context(), id, r.URL.Query().Get("cursor"), limit)
+	q := r.URL.Query()
+	if q.Get("raw") == "1" { // one entry per request
+		page, err := a.audit.List(r.Context(), id, q.Get("cursor"), limit)
+		if err != nil {
+			return err
+		}
+		writeJSON(w, http.StatusOK, page)
+		return nil
+	}
+	views, err := a.audit.ListViews(r.Context(), id, q.Get("cursor"), limit)
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, page)
+	writeJSON(w, http.StatusOK, views)
 	return nil
 }
 

@@ -3,6 +3,7 @@
 package app
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"log/slog"
@@ -145,14 +146,21 @@ func (a *App) readyz(w http.ResponseWriter, r *http.Request) {
 // caller returns the signed-in principal or the reason there is none.
 func caller(r *http.Request) (acl.Principal, error) { return session.Caller(r.Context()) }
 
-// record puts one streaming decision in the read audit.
-func (a *App) record(r *http.Request, item, who string, allowed bool) {
+// record puts one streaming decision on item in the read audit: the reader
+// is p, or the share link link when it is set; an allowed read counts the
+// bytes that the answer carries of file (a zero file: none).
+func (a *App) record(r *http.Request, item string, p acl.Principal, link string, allowed bool, file media.Item) {
 	a.metrics.Decision(allowed)
 	if !acl.ValidID(item) {
 		return
 	}
-	if who == "" {
-		who = "anonymous"
+	e := audit.Entry{MediaID: item, Actor: cmp.Or(p.Email, "anonymous"), Allowed: allowed, Range: r.Header.Get("Range"),
+		UserID: p.UserID, Role: string(p.Role)}
+	if link != "" {
+		e.Actor, e.Via, e.UserID, e.Role = "link:"+link, audit.ViaLink, "", ""
 	}
-	a.audit.Record(audit.Entry{MediaID: item, Actor: who, Allowed: allowed, Range: r.Header.Get("Range")})
+	if allowed && file.SHA256 != "" {
+		e.Bytes = media.Served(r, `"`+file.SHA256+`"`, file.Size)
+	}
+	a.audit.Record(e)
 }

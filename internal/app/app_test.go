@@ -264,6 +264,10 @@ func TestUploadRejections(t *testing.T) {
 			if e["error"] == "" {
 				t.Errorf("no JSON error message")
 			}
+			// The limit in words people read (the harness's is 1 MiB).
+			if want := "too large: uploads are limited to 1 MiB"; tt.status == http.StatusRequestEntityTooLarge && e["error"] != want {
+				t.Errorf("error %q, want %q", e["error"], want)
+			}
 		})
 	}
 	assertEmptyDir(t, h.cfg.TmpDir())

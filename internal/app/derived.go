@@ -56,18 +56,21 @@ func (a *App) serveDerived(w http.ResponseWriter, r *http.Request) error {
 	p, err := caller(r)
 	if err != nil {
 		if audited(kind) {
-			a.record(r, id, "", false)
+			a.record(r, id, acl.Principal{}, "", false, media.Item{})
 		}
 		return err
 	}
 	it, err := a.media.Get(r.Context(), p, id)
-	if audited(kind) {
-		a.record(r, id, p.Email, err == nil)
-	}
 	if err != nil {
+		if audited(kind) {
+			a.record(r, id, p, "", false, media.Item{})
+		}
 		return err
 	}
 	d, err := a.media.Derived(r.Context(), it, kind)
+	if audited(kind) {
+		a.record(r, id, p, "", true, d) // d is zero when there is none
+	}
 	if err != nil {
 		return err
 	}
@@ -120,13 +123,16 @@ func (a *App) shareDerived(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	l, it, err := a.links.Item(r.Context(), token, id, a.unlockedIn(r))
-	if l.ID != "" && audited(kind) {
-		a.record(r, it.ID, "link:"+l.ID, err == nil)
-	}
 	if err != nil {
+		if l.ID != "" && audited(kind) {
+			a.record(r, it.ID, acl.Principal{}, l.ID, false, media.Item{})
+		}
 		return err
 	}
 	d, err := a.media.Derived(r.Context(), media.Item{ID: it.ID, Filename: it.Filename, SHA256: it.SHA256}, kind)
+	if l.ID != "" && audited(kind) {
+		a.record(r, it.ID, acl.Principal{}, l.ID, true, d) // d is zero when there is none
+	}
 	if err != nil {
 		return err
 	}
@@ -240,7 +246,7 @@ func (a *App) apiReplace(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	if r.ContentLength > a.cfg.MaxUploadBody() {
-		return fmt.Errorf("%w: uploads are limited to %d bytes", errs.ErrTooLarge, a.cfg.MaxUpload)
+		return fmt.Errorf("%w: uploads are limited to %s", errs.ErrTooLarge, config.HumanSize(a.cfg.MaxUpload))
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, a.cfg.MaxUploadBody())
 	id := chi.URLParam(r, "id")

@@ -223,13 +223,13 @@ func TestReplace(t *testing.T) {
 	}
 	page := decode[map[string]any](t, h.do("GET", "/api/media/"+it.ID+"/access", owner, nil))
 	found := false
-	for _, e := range page["entries"].([]any) {
+	for _, e := range page["views"].([]any) {
 		if m := e.(map[string]any); m["action"] == "replace" {
 			found = true
 		}
 	}
 	if !found {
-		t.Errorf("the read audit has no replacement: %v", page["entries"])
+		t.Errorf("the read audit has no replacement: %v", page["views"])
 	}
 	var old int
 	if err := h.pool.QueryRow(t.Context(), `SELECT count(*) FROM blobs WHERE sha256 = $1 OR content_type = 'image/jpeg'`, it.SHA256).Scan(&old); err != nil || old != 0 {

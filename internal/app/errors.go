@@ -135,7 +135,7 @@ const outOfStorage = "the server is out of storage space; try again later or con
 // isPage reports whether r asked for a page a person reads, as opposed to
 // bytes for a player, which should see a plain 401.
 func isPage(r *http.Request) bool {
-	return r.Method == http.MethodGet && !strings.HasPrefix(r.URL.Path, "/smedia/")
+	return (r.Method == http.MethodGet || r.Method == http.MethodHead) && !strings.HasPrefix(r.URL.Path, "/smedia/")
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

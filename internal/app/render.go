@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/mediagate/mediagate/internal/config"
 	"github.com/mediagate/mediagate/web"
 )
 
@@ -20,7 +21,7 @@ type pages struct {
 	assets *assets
 }
 
-var funcs = template.FuncMap{"size": humanSize}
+var funcs = template.FuncMap{"size": config.HumanSize}
 
 func parsePages() (*pages, error) {
 	names, err := fs.Glob(web.Templates, "templates/*.html")
@@ -84,17 +85,4 @@ func (a *App) renderError(w http.ResponseWriter, r *http.Request, status int, ms
 		data["User"] = p
 	}
 	a.render(w, status, "error", data)
-}
-
-func humanSize(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
 }

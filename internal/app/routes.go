@@ -5,6 +5,7 @@ import (
 	"net/http"
 
 	"github.com/go-chi/chi/v5"
+	"github.com/go-chi/chi/v5/middleware"
 
 	"github.com/mediagate/mediagate/internal/config"
 	"github.com/mediagate/mediagate/internal/errs"
@@ -32,6 +33,9 @@ func (a *App) Routes() http.Handler {
 func (a *App) router() chi.Router {
 	r := chi.NewRouter()
 	r.Use(a.recoverPanics, a.logRequests, securityHeaders, callerHeaders, shareHeaders)
+	// HEAD on any GET route without a HEAD route of its own runs the GET
+	// handler: same status and headers, and net/http sends no body.
+	r.Use(middleware.GetHead)
 
 	r.Get("/healthz", a.healthz)
 	r.Get("/readyz", a.readyz)

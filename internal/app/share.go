@@ -264,7 +264,7 @@ func (a *App) shareDownload(w http.ResponseWriter, r *http.Request) error {
 		if audited == "" && l.MediaID != nil {
 			audited = *l.MediaID
 		}
-		a.record(r, audited, "link:"+l.ID, err == nil)
+		a.record(r, audited, acl.Principal{}, l.ID, err == nil, media.Item{SHA256: it.SHA256, Size: it.Size})
 	}
 	if err != nil {
 		return err

@@ -80,7 +80,7 @@ func (h *harness) accessLog(token, item, who string, want int) []audit.Entry {
 	h.t.Helper()
 	var mine []audit.Entry
 	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
-		page := decode[audit.Page](h.t, h.do("GET", "/api/media/"+item+"/access", token, nil))
+		page := decode[audit.Page](h.t, h.do("GET", "/api/media/"+item+"/access?raw=1", token, nil))
 		mine = mine[:0]
 		for _, e := range page.Entries {
 			if e.Actor == who {
@@ -141,7 +141,7 @@ func TestShareItemLinkPlays(t *testing.T) {
 		t.Fatalf("downloaded %d bytes, not the upload's %d", len(got), len(video))
 	}
 	if full.Header.Get("Content-Type") != "video/mp4" || full.Header.Get("Cache-Control") != config.PrivateCacheControl ||
-		full.Header.Get("Content-Security-Policy") != config.MediaCSP {
+		full.Header.Get("Content-Security-Policy") != config.PlayerCSP {
 		t.Errorf("download headers = %v", full.Header)
 	}
 	part := b.get(src, "Range", "bytes=100-199")

@@ -14,6 +14,7 @@ import (
 	"github.com/go-chi/chi/v5"
 	tusd "github.com/tus/tusd/v2/pkg/handler"
 
+	"github.com/mediagate/mediagate/internal/config"
 	"github.com/mediagate/mediagate/internal/errs"
 	"github.com/mediagate/mediagate/internal/media"
 	"github.com/mediagate/mediagate/internal/session"
@@ -124,7 +125,7 @@ func (rs *resumable) serve(h http.HandlerFunc) http.HandlerFunc {
 			}
 			// tusd checks this too, but answers in its own words.
 			if n, err := strconv.ParseInt(r.Header.Get("Upload-Length"), 10, 64); err == nil && n > rs.a.cfg.MaxUpload {
-				return fmt.Errorf("%w: uploads are limited to %d bytes", errs.ErrTooLarge, rs.a.cfg.MaxUpload)
+				return fmt.Errorf("%w: uploads are limited to %s", errs.ErrTooLarge, config.HumanSize(rs.a.cfg.MaxUpload))
 			}
 		} else {
 			receipt, err := rs.up.Owned(r.Context(), p, id)
@@ -167,7 +168,7 @@ func (rs *resumable) preCreate(ev tusd.HookEvent) (tusd.HTTPResponse, tusd.FileI
 	}
 	up := ev.Upload
 	if up.Size > rs.a.cfg.MaxUpload {
-		return refuse(fmt.Errorf("%w: uploads are limited to %d bytes", errs.ErrTooLarge, rs.a.cfg.MaxUpload))
+		return refuse(fmt.Errorf("%w: uploads are limited to %s", errs.ErrTooLarge, config.HumanSize(rs.a.cfg.MaxUpload)))
 	}
 	if up.Size <= 0 {
 		return refuse(fmt.Errorf("%w: the file is empty", errs.ErrInvalid))

@@ -321,7 +321,7 @@ func (a *App) libraryData(r *http.Request, p acl.Principal) (map[string]any, err
 	}
 	data := map[string]any{
 		"User": p, "Nav": "library", "Q": search, "Sort": sort, "Sorts": sortOptions, "All": all,
-		"MaxUpload": humanSize(a.cfg.MaxUpload), "FolderID": folderID, "ParentID": "",
+		"MaxUpload": config.HumanSize(a.cfg.MaxUpload), "FolderID": folderID, "ParentID": "",
 	}
 	var trail []acl.Folder
 	var current *acl.Folder
@@ -449,10 +449,9 @@ func (a *App) mediaData(ctx context.Context, p acl.Principal, it media.Item) (ma
 		"PlayURL": cmp.Or(mv.Stream, privateURL(it)),
 		// Retrying needs manage, a pipeline to retry in, and an item it handles.
 		"CanRetry": it.Permission >= acl.Manage && a.pipeline != nil && mv.State != "",
-		// A PDF is an attachment, except when asked for as a preview: then
-		// it is inline, sandboxed by its own CSP.
+		// A PDF is inline, sandboxed by its own CSP: the frame shows it.
 		"PDFPreview": media.Previewable(it.ContentType),
-		"PreviewURL": privateURL(it) + "?preview=1",
+		"PreviewURL": privateURL(it),
 		"CanEdit":    it.Permission >= acl.Edit,
 		"CanManage":  it.Permission >= acl.Manage,
 		// Moving needs manage here and a role that may place things.

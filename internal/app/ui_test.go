@@ -17,6 +17,7 @@ import (
 	"testing"
 
 	"github.com/mediagate/mediagate/internal/acl"
+	"github.com/mediagate/mediagate/internal/config"
 )
 
 // page GETs path as the token's user without following redirects and
@@ -226,12 +227,13 @@ func TestPagesRenderForTheRightUsers(t *testing.T) {
 	check("video, admin", "/m/"+video.ID, admin, 200, `data-testid="grants-form"`)
 	check("video, stranger", "/m/"+video.ID, stranger, 404)
 	check("image", "/m/"+img.ID, editor, 200, `<img id="preview" class="preview" src="/smedia/`+img.ID+`/poster.png"`)
-	// A PDF is framed from its preview URL, which serves it inline (the
-	// plain URL keeps it an attachment, sandboxed either way).
-	check("pdf", "/m/"+pdf.ID, editor, 200, `<iframe id="pdf" class="pdf" src="/smedia/`+pdf.ID+`/brief.pdf?preview=1"`)
-	for path, want := range map[string]string{pdf.URL: "attachment", pdf.URL + "?preview=1": "inline", other.URL + "?preview=1": "attachment"} {
+	// A PDF is framed from its URL, which serves it inline, under the
+	// strict media CSP (the viewer needs nothing more); other text stays an
+	// attachment.
+	check("pdf", "/m/"+pdf.ID, editor, 200, `<iframe id="pdf" class="pdf" src="/smedia/`+pdf.ID+`/brief.pdf"`)
+	for path, want := range map[string]string{pdf.URL: "inline", other.URL: "attachment"} {
 		resp := h.do("GET", path, editor, nil)
-		if cd := resp.Header.Get("Content-Disposition"); !strings.HasPrefix(cd, want+";") || !strings.Contains(resp.Header.Get("Content-Security-Policy"), "sandbox") {
+		if cd := resp.Header.Get("Content-Disposition"); !strings.HasPrefix(cd, want+";") || resp.Header.Get("Content-Security-Policy") != config.MediaCSP {
 			t.Errorf("GET %s: Content-Disposition %q (want %s), CSP %q", path, cd, want, resp.Header.Get("Content-Security-Policy"))
 		}
 	}

@@ -4,7 +4,10 @@
 package audit
 
 import (
+	"cmp"
 	"context"
+	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -18,7 +21,8 @@ import (
 )
 
 // Entry is one decision: at what time, on which item, for whom (a user's
-// email or link:<id>), allowed or denied, and the Range asked for.
+// email or link:<id>), allowed or denied, the Range asked for, how the
+// reader got in (see Via) and the bytes the answer carried.
 type Entry struct {
 	At      time.Time `json:"at"`
 	MediaID string    `json:"-"`
@@ -26,7 +30,16 @@ type Entry struct {
 	Allowed bool      `json:"allowed"`
 	Range   string    `json:"range,omitempty"`
 	Action  string    `json:"action,omitempty"` // "" for a read; "replace" when the file was replaced
+	Via     string    `json:"via,omitempty"`
+	Bytes   int64     `json:"bytes"`
+	// UserID and Role are the signed-in reader's: the writer finds Via from
+	// them (mg_via) when it is empty, off the streaming path.
+	UserID string `json:"-"`
+	Role   string `json:"-"`
 }
+
+// ViaLink is the Via of a read through a share link (Actor link:<id>).
+const ViaLink = "share link"
 
 // Options size the buffer and the batches.
 type Options struct {
@@ -140,13 +153,58 @@ func (l *Log) Run(ctx context.Context) {
 func (l *Log) Wait() { <-l.done }
 
 func (l *Log) write(ctx context.Context, batch []Entry) error {
+	if err := l.resolveVia(ctx, batch); err != nil {
+		// The reads are still worth keeping without it.
+		l.log.Warn("audit: how readers got in is not recorded", "count", len(batch), "err", err)
+	}
 	_, err := l.pool.CopyFrom(ctx, pgx.Identifier{"access_log"},
-		[]string{"at", "media_id", "actor", "allowed", "byte_range"},
+		[]string{"at", "media_id", "actor", "allowed", "byte_range", "via", "bytes"},
 		pgx.CopyFromSlice(len(batch), func(i int) ([]any, error) {
 			e := batch[i]
-			return []any{e.At, e.MediaID, e.Actor, e.Allowed, e.Range}, nil
+			return []any{e.At, e.MediaID, e.Actor, e.Allowed, e.Range, e.Via, e.Bytes}, nil
 		}))
 	return err
+}
+
+// resolveVia fills in the Via of the batch's allowed reads by signed-in
+// users, one query for the batch: what gave them access when the batch is
+// written, a moment after the decision.
+func (l *Log) resolveVia(ctx context.Context, batch []Entry) error {
+	type who struct{ user, role, item string }
+	var users, roles, items []string
+	seen := map[who]bool{}
+	for _, e := range batch {
+		k := who{e.UserID, e.Role, e.MediaID}
+		if e.Allowed && e.Via == "" && e.UserID != "" && !seen[k] {
+			seen[k] = true
+			users, roles, items = append(users, k.user), append(roles, k.role), append(items, k.item)
+		}
+	}
+	if len(users) == 0 {
+		return nil
+	}
+	rows, err := l.pool.Query(ctx, `SELECT t.n, COALESCE(mg_via(t.u, t.r, t.i), '')
+		FROM unnest($1::uuid[], $2::text[], $3::uuid[]) WITH ORDINALITY AS t(u, r, i, n)`, users, roles, items)
+	if err != nil {
+		return err
+	}
+	via := map[who]string{}
+	var n int64
+	var v string
+	if _, err := pgx.ForEachRow(rows, []any{&n, &v}, func() error {
+		if n >= 1 && n <= int64(len(users)) {
+			via[who{users[n-1], roles[n-1], items[n-1]}] = v
+		}
+		return nil
+	}); err != nil {
+		return err
+	}
+	for i, e := range batch {
+		if v, ok := via[who{e.UserID, e.Role, e.MediaID}]; ok && e.Allowed && e.Via == "" {
+			batch[i].Via = v
+		}
+	}
+	return nil
 }
 
 // Page is a page of the audit of one item, newest first.
@@ -171,14 +229,14 @@ func (l *Log) List(ctx context.Context, mediaID, cursor string, limit int) (Page
 		}
 		before = t
 	}
-	rows, err := l.pool.Query(ctx, `SELECT at, actor, allowed, byte_range, CASE WHEN action = 'read' THEN '' ELSE action END FROM access_log
-		WHERE media_id = $1 AND at < $2 ORDER BY at DESC LIMIT $3`, mediaID, before, limit+1)
+	rows, err := l.pool.Query(ctx, `SELECT at, actor, allowed, byte_range, CASE WHEN action = 'read' THEN '' ELSE action END, via, bytes
+		FROM access_log WHERE media_id = $1 AND at < $2 ORDER BY at DESC LIMIT $3`, mediaID, before, limit+1)
 	if err != nil {
 		return Page{}, fmt.Errorf("read audit: %w", err)
 	}
 	entries, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (Entry, error) {
 		e := Entry{MediaID: mediaID}
-		err := row.Scan(&e.At, &e.Actor, &e.Allowed, &e.Range, &e.Action)
+		err := row.Scan(&e.At, &e.Actor, &e.Allowed, &e.Range, &e.Action, &e.Via, &e.Bytes)
 		return e, err
 	})
 	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
@@ -191,6 +249,103 @@ func (l *Log) List(ctx context.Context, mediaID, cursor string, limit int) (Page
 	}
 	if p.Entries == nil {
 		p.Entries = []Entry{}
+	}
+	return p, nil
+}
+
+// ViewGap is how long a reader may go without a request and still be in
+// the same viewing: a player asks for parts of a file as it plays, and a
+// paused or buffered one asks nothing for a while. A longer silence starts a
+// new row.
+const ViewGap = 5 * time.Minute
+
+// View is one viewing in the audit of an item: the requests one reader
+// (Who) made through one way in (Via), each within ViewGap of the one
+// before, all allowed or all refused: when it started and ended, how many
+// requests there were and the bytes their answers carried.
+type View struct {
+	Who      string    `json:"who"`
+	Via      string    `json:"via"`
+	Allowed  bool      `json:"allowed"`
+	Action   string    `json:"action,omitempty"`
+	Started  time.Time `json:"started"`
+	Ended    time.Time `json:"ended"`
+	Requests int64     `json:"requests"`
+	Bytes    int64     `json:"bytes"`
+}
+
+// Views is a page of viewings, newest first.
+type Views struct {
+	Views []View `json:"views"`
+	Next  string `json:"next_cursor"`
+}
+
+// viewCursor is where a page of views ends: the last view's key.
+type viewCursor struct {
+	Started time.Time `json:"s"`
+	Who     string    `json:"w"`
+	Via     string    `json:"v"`
+	Allowed bool      `json:"a"`
+	Action  string    `json:"x"`
+}
+
+// ListViews returns the audit of one item grouped into viewings, newest
+// first, limit at a time after the cursor (from a previous page). The rows
+// stay one per request; they are grouped here, when read (gaps and islands:
+// a request more than ViewGap after the one before it by the same reader
+// and way in starts a viewing). The caller checks the principal may manage
+// the item.
+func (l *Log) ListViews(ctx context.Context, mediaID, cursor string, limit int) (Views, error) {
+	if limit <= 0 {
+		limit = 100
+	}
+	limit = min(limit, 500)
+	// Past every real key: started in the future.
+	c := viewCursor{Started: time.Now().Add(24 * time.Hour)}
+	if cursor != "" {
+		b, err := base64.RawURLEncoding.DecodeString(cursor)
+		if err != nil || json.Unmarshal(b, &c) != nil || c.Started.IsZero() {
+			return Views{}, fmt.Errorf("%w: malformed cursor", errs.ErrInvalid)
+		}
+	}
+	rows, err := l.pool.Query(ctx, `
+		WITH marked AS (
+			SELECT at, actor, via, allowed, action, bytes,
+				CASE WHEN at - lag(at) OVER w <= make_interval(secs => $2) THEN 0 ELSE 1 END AS starts
+			FROM access_log WHERE media_id = $1
+			WINDOW w AS (PARTITION BY actor, via, allowed, action ORDER BY at)
+		), numbered AS (
+			SELECT *, sum(starts) OVER (PARTITION BY actor, via, allowed, action ORDER BY at ROWS UNBOUNDED PRECEDING) AS n
+			FROM marked
+		), views AS (
+			SELECT actor, via, allowed, action, min(at) AS started, max(at) AS ended, count(*) AS requests, sum(bytes)::bigint AS bytes
+			FROM numbered GROUP BY actor, via, allowed, action, n
+		)
+		SELECT actor, via, allowed, CASE WHEN action = 'read' THEN '' ELSE action END, started, ended, requests, bytes FROM views
+		WHERE (started, actor, via, allowed, action) < ($3, $4, $5, $6, $7)
+		ORDER BY started DESC, actor DESC, via DESC, allowed DESC, action DESC
+		LIMIT $8`,
+		mediaID, ViewGap.Seconds(), c.Started, c.Who, c.Via, c.Allowed, cmp.Or(c.Action, "read"), limit+1)
+	if err != nil {
+		return Views{}, fmt.Errorf("read audit: %w", err)
+	}
+	views, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (View, error) {
+		var v View
+		err := row.Scan(&v.Who, &v.Via, &v.Allowed, &v.Action, &v.Started, &v.Ended, &v.Requests, &v.Bytes)
+		return v, err
+	})
+	if err != nil {
+		return Views{}, fmt.Errorf("read audit: %w", err)
+	}
+	p := Views{Views: views}
+	if len(views) > limit {
+		p.Views = views[:limit]
+		last := p.Views[limit-1]
+		b, _ := json.Marshal(viewCursor{Started: last.Started, Who: last.Who, Via: last.Via, Allowed: last.Allowed, Action: last.Action})
+		p.Next = base64.RawURLEncoding.EncodeToString(b)
+	}
+	if p.Views == nil {
+		p.Views = []View{}
 	}
 	return p, nil
 }

@@ -113,3 +113,86 @@ func TestListPages(t *testing.T) {
 		t.Fatal("a malformed cursor was accepted")
 	}
 }
+
+// TestListViews groups requests into viewings against real PostgreSQL: one
+// reader's requests through one way in, each within ViewGap of the one
+// before, are one row (start, end, count, bytes); a longer silence, another
+// way in, a refusal or another reader start another; another item's rows
+// stay out; pages follow each other without gap or overlap.
+func TestListViews(t *testing.T) {
+	t.Parallel()
+	pool, _ := testdb.New(t)
+	l := New(pool, slog.New(slog.NewTextHandler(io.Discard, nil)), Options{})
+	t0 := time.Date(2026, 11, 30, 10, 0, 0, 0, time.UTC)
+	at := func(d time.Duration) time.Time { return t0.Add(d) }
+	other := "22222222-2222-2222-2222-222222222222"
+	rows := []Entry{
+		// alice plays: three requests, the last one ViewGap after the second.
+		{At: at(0), Actor: "alice@x", Allowed: true, Via: "owner", Bytes: 1000},
+		{At: at(10 * time.Second), Actor: "alice@x", Allowed: true, Via: "owner", Bytes: 500},
+		{At: at(10*time.Second + ViewGap), Actor: "alice@x", Allowed: true, Via: "owner", Bytes: 20},
+		// ...and again after a long pause: a second viewing.
+		{At: at(time.Hour), Actor: "alice@x", Allowed: true, Via: "owner", Bytes: 7},
+		// alice through a group meanwhile: another way in.
+		{At: at(30 * time.Second), Actor: "alice@x", Allowed: true, Via: "group:team", Bytes: 3},
+		// A share link, interleaved with alice's requests.
+		{At: at(5 * time.Second), Actor: "link:abc", Allowed: true, Via: ViaLink, Bytes: 100},
+		{At: at(6 * time.Second), Actor: "link:abc", Allowed: true, Via: ViaLink, Bytes: 100},
+		// bob, refused twice.
+		{At: at(20 * time.Second), Actor: "bob@x", Allowed: false},
+		{At: at(21 * time.Second), Actor: "bob@x", Allowed: false},
+	}
+	for i := range rows {
+		rows[i].MediaID = item
+	}
+	rows = append(rows, Entry{At: at(2 * time.Second), MediaID: other, Actor: "alice@x", Allowed: true, Via: "owner", Bytes: 1 << 20})
+	if err := l.write(t.Context(), rows); err != nil {
+		t.Fatal(err)
+	}
+
+	want := []View{
+		{Who: "alice@x", Via: "owner", Allowed: true, Started: at(time.Hour), Ended: at(time.Hour), Requests: 1, Bytes: 7},
+		{Who: "alice@x", Via: "group:team", Allowed: true, Started: at(30 * time.Second), Ended: at(30 * time.Second), Requests: 1, Bytes: 3},
+		{Who: "bob@x", Via: "", Allowed: false, Started: at(20 * time.Second), Ended: at(21 * time.Second), Requests: 2, Bytes: 0},
+		{Who: "link:abc", Via: ViaLink, Allowed: true, Started: at(5 * time.Second), Ended: at(6 * time.Second), Requests: 2, Bytes: 200},
+		{Who: "alice@x", Via: "owner", Allowed: true, Started: at(0), Ended: at(10*time.Second + ViewGap), Requests: 3, Bytes: 1520},
+	}
+	all, err := l.ListViews(t.Context(), item, "", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if all.Next != "" || len(all.Views) != len(want) {
+		t.Fatalf("views = %+v (next %q), want %d", all.Views, all.Next, len(want))
+	}
+	for i, v := range all.Views {
+		v.Started, v.Ended = v.Started.UTC(), v.Ended.UTC()
+		if v != want[i] {
+			t.Errorf("view %d = %+v, want %+v", i, v, want[i])
+		}
+	}
+
+	// Two at a time: the same views, in the same order.
+	var paged []View
+	cursor := ""
+	for range len(want) {
+		p, err := l.ListViews(t.Context(), item, cursor, 2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		paged = append(paged, p.Views...)
+		if cursor = p.Next; cursor == "" {
+			break
+		}
+	}
+	if len(paged) != len(want) {
+		t.Fatalf("paged views = %+v, want %d", paged, len(want))
+	}
+	for i, v := range paged {
+		if v.Started.UTC() != want[i].Started || v.Who != want[i].Who || v.Via != want[i].Via {
+			t.Errorf("paged view %d = %+v, want %+v", i, v, want[i])
+		}
+	}
+	if _, err := l.ListViews(t.Context(), item, "not a cursor", 2); err == nil {
+		t.Error("a malformed cursor was taken")
+	}
+}

@@ -45,8 +45,22 @@ const (
 // Headers every media response carries, from the app or from nginx.
 const (
 	// MediaCSP stops a media file opened as a page from running anything in
-	// our origin.
+	// our origin: it is what every media response carries unless
+	// MediaPolicies gives its type a policy that lets the browser's own
+	// viewer work. PDFs keep it: Chromium's viewer runs in its own origin,
+	// which neither sandbox nor default-src reach.
 	MediaCSP = "default-src 'none'; sandbox"
+	// PlayerCSP is for video and audio, which the browser shows in its own
+	// media document: a <video> of the file (media-src 'self', from our
+	// origin, since a sandboxed document's opaque origin fails the player's
+	// load) styled inline by the browser. Still no script, form, plugin or
+	// popup (sandbox without allow-scripts), and so no autoplay: the
+	// viewer's play button starts it.
+	PlayerCSP = "default-src 'none'; media-src 'self'; style-src 'unsafe-inline'; sandbox allow-same-origin"
+	// ImageCSP is for raster images, which the browser's image document
+	// centres and zooms with inline styles; the image itself is the
+	// document's own body, which no directive governs.
+	ImageCSP = "default-src 'none'; style-src 'unsafe-inline'; sandbox"
 	// PrivateCacheControl keeps private media out of shared caches and makes
 	// the browser come back (and be re-authorized) before reusing a copy.
 	PrivateCacheControl = "private, no-cache"
@@ -487,6 +501,25 @@ func (c Config) TrashDir() string { return filepath.Join(c.DataDir, "trash") }
 // nothing serves it.
 func (c Config) FsckTrashDir() string { return filepath.Join(c.DataDir, "fsck-trash") }
 
+// HumanSize writes a byte count for people, in binary units with at most
+// one decimal: "512 bytes", "5 MiB", "1.5 GiB". ParseSize reads it back
+// (exactly when it has no decimal).
+func HumanSize(n int64) string {
+	if n < 1024 {
+		if n == 1 {
+			return "1 byte"
+		}
+		return strconv.FormatInt(n, 10) + " bytes"
+	}
+	v, exp := float64(n)/1024, 0
+	for v >= 1024 && exp < 5 {
+		v /= 1024
+		exp++
+	}
+	s := strings.TrimSuffix(strconv.FormatFloat(v, 'f', 1, 64), ".0")
+	return s + " " + "KMGTPE"[exp:exp+1] + "iB"
+}
+
 // ParseSize reads a byte count such as 1048576, 500MB, 500MiB or 4G (binary units).
 func ParseSize(s string) (int64, error) {
 	t := strings.TrimSpace(s)
@@ -529,6 +562,42 @@ func ParsePrefixes(s string) ([]netip.Prefix, error) {
 		out = append(out, netip.PrefixFrom(a, a.BitLen()))
 	}
 	return out, nil
+}
+
+// MediaPolicy gives the media responses whose Content-Type matches Pattern
+// (a regular expression that Go and nginx read alike, matched without
+// regard to case) the policy CSP.
+type MediaPolicy struct {
+	Pattern string
+	CSP     string
+}
+
+// MediaPolicies are the media types whose browser viewer needs more than
+// MediaCSP, the first match winning. Both the app and the rendered nginx
+// config (a map of the answer's Content-Type) take them from here; anything
+// scriptable (HTML, SVG, XML, …) matches none and keeps MediaCSP.
+var MediaPolicies = []MediaPolicy{
+	{`^(video|audio)/`, PlayerCSP},
+	{`^image/(png|jpeg|gif|webp|avif|bmp|apng|x-icon|vnd\.microsoft\.icon)\s*(;|$)`, ImageCSP},
+}
+
+var mediaPolicyREs = func() []*regexp.Regexp {
+	out := make([]*regexp.Regexp, len(MediaPolicies))
+	for i, p := range MediaPolicies {
+		out[i] = regexp.MustCompile("(?i)" + p.Pattern)
+	}
+	return out
+}()
+
+// MediaCSPFor returns the Content-Security-Policy of a media response of
+// contentType.
+func MediaCSPFor(contentType string) string {
+	for i, re := range mediaPolicyREs {
+		if re.MatchString(contentType) {
+			return MediaPolicies[i].CSP
+		}
+	}
+	return MediaCSP
 }
 
 // PublicTypes maps the extensions a published file may get to the type it is

@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"maps"
+	"math"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -642,5 +643,76 @@ func TestAddr(t *testing.T) {
 				t.Errorf("MEDIAGATE_ADDR=%q: UnixSocket() = %q, %v, want %q", c.addr, path, isUnix, c.socket)
 			}
 		})
+	}
+}
+
+func TestMediaCSPFor(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		contentType, want string
+	}{
+		{"video/mp4", PlayerCSP},
+		{"VIDEO/WebM", PlayerCSP},
+		{"audio/ogg; codecs=opus", PlayerCSP},
+		{"image/png", ImageCSP},
+		{"image/jpeg", ImageCSP},
+		{"Image/GIF", ImageCSP},
+		{"image/webp; q=1", ImageCSP},
+		{"image/avif", ImageCSP},
+		{"image/pngx", MediaCSP},
+		{"image/svg+xml", MediaCSP},
+		{"image/svg+xml; charset=utf-8", MediaCSP},
+		{"text/html", MediaCSP},
+		{"text/html; x=video/mp4", MediaCSP},
+		{"application/xhtml+xml", MediaCSP},
+		{"text/xml", MediaCSP},
+		{"application/javascript", MediaCSP},
+		{"application/pdf", MediaCSP},
+		{"text/plain", MediaCSP},
+		{"text/vtt", MediaCSP},
+		{"application/octet-stream", MediaCSP},
+		{"", MediaCSP},
+	} {
+		if got := MediaCSPFor(c.contentType); got != c.want {
+			t.Errorf("MediaCSPFor(%q) = %q, want %q", c.contentType, got, c.want)
+		}
+	}
+	// Every policy keeps scripts off: a viewer's policy only adds what the
+	// viewer loads or styles.
+	for _, p := range MediaPolicies {
+		if !strings.HasPrefix(p.CSP, "default-src 'none';") || !strings.Contains(p.CSP, "sandbox") || strings.Contains(p.CSP, "allow-scripts") || strings.Contains(p.CSP, "script-src") {
+			t.Errorf("policy for %s lets more than a viewer through: %q", p.Pattern, p.CSP)
+		}
+	}
+}
+
+func TestHumanSize(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		n    int64
+		want string
+	}{
+		{0, "0 bytes"},
+		{1, "1 byte"},
+		{1023, "1023 bytes"},
+		{1024, "1 KiB"},
+		{1536, "1.5 KiB"},
+		{5 << 20, "5 MiB"},
+		{5<<20 + 1, "5 MiB"},
+		{1000000, "976.6 KiB"},
+		{4 << 30, "4 GiB"},
+		{3 << 40, "3 TiB"},
+		{1 << 60, "1 EiB"},
+		{math.MaxInt64, "8 EiB"},
+	} {
+		if got := HumanSize(c.n); got != c.want {
+			t.Errorf("HumanSize(%d) = %q, want %q", c.n, got, c.want)
+		}
+		// A whole number of units reads back as the same size.
+		if c.n >= 1024 && c.n <= 1<<40 && c.n&(c.n-1) == 0 {
+			if back, err := ParseSize(strings.ReplaceAll(HumanSize(c.n), " ", "")); err != nil || back != c.n {
+				t.Errorf("ParseSize(HumanSize(%d)) = %d, %v", c.n, back, err)
+			}
+		}
 	}
 }

@@ -95,6 +95,7 @@ Alias {{.PublicPrefix}} "{{.PublicDir}}/"
 {{- range .Types}}
     <FilesMatch "\.{{.Ext}}$">
         ForceType {{.Type}}
+        Header always set Content-Security-Policy "{{.CSP}}"
     </FilesMatch>
 {{- end}}
     Header always set X-Content-Type-Options nosniff

@@ -70,8 +70,14 @@ http://:{{.ListenPort}} {
 {{- end}}
 			default application/octet-stream
 		}
+		map {path} {mediagate_csp} {
+{{- range .Types}}
+			~\.{{.Ext}}$ "{{.CSP}}"
+{{- end}}
+			default "{{.CSP}}"
+		}
 		header X-Content-Type-Options nosniff
-		header Content-Security-Policy "{{.CSP}}"
+		header Content-Security-Policy {mediagate_csp}
 		header Referrer-Policy "{{.Referrer}}"
 		@published file
 		header @published Content-Type {mediagate_type}

@@ -68,6 +68,7 @@ type site struct {
 type mimeType struct {
 	Ext  string // without the dot
 	Type string
+	CSP  string // config.MediaCSPFor(Type): what the browser's viewer of it needs
 }
 
 // extRE and typeRE are what a published extension and its type may be, so
@@ -201,7 +202,7 @@ var (
 func mimeTypes() []mimeType {
 	out := make([]mimeType, 0, len(config.PublicTypes))
 	for ext, t := range config.PublicTypes {
-		out = append(out, mimeType{Ext: strings.TrimPrefix(ext, "."), Type: t})
+		out = append(out, mimeType{Ext: strings.TrimPrefix(ext, "."), Type: t, CSP: config.MediaCSPFor(t)})
 	}
 	slices.SortFunc(out, func(a, b mimeType) int { return strings.Compare(a.Ext, b.Ext) })
 	return out

@@ -9,6 +9,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/mediagate/mediagate/internal/config"
 	"github.com/mediagate/mediagate/internal/errs"
 	"github.com/mediagate/mediagate/internal/media"
 )
@@ -220,6 +221,10 @@ func TestInline(t *testing.T) {
 	for _, tt := range tests {
 		if got := media.Inline(tt.contentType); got != tt.inline {
 			t.Errorf("Inline(%q) = %v, want %v", tt.contentType, got, tt.inline)
+		}
+		// A viewer's policy is never given to what is not shown inline.
+		if csp := config.MediaCSPFor(tt.contentType); csp != config.MediaCSP && !tt.inline {
+			t.Errorf("MediaCSPFor(%q) = %q, but the type is an attachment", tt.contentType, csp)
 		}
 	}
 }

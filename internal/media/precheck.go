@@ -155,3 +155,36 @@ func directRange(h string, size int64) string {
 	}
 	return "bytes=" + strings.Join(kept, ",")
 }
+
+// Served returns how many bytes of a blob of size, whose ETag is etag, the
+// answer to r carries, for the read audit: none for HEAD and for an answer
+// precheck settles without the blob (304, 412, 416), one range's length, or
+// the whole blob (no Range, a Range that is ignored, or several ranges,
+// counted whole). A client that hangs up early took fewer.
+func Served(r *http.Request, etag string, size int64) int64 {
+	if r.Method == http.MethodHead {
+		return 0
+	}
+	status, whole := precheck(r, etag, size)
+	switch {
+	case status != 0:
+		return 0
+	case whole:
+		return size
+	}
+	spec := strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(r.Header.Get("Range")), "bytes="))
+	first, last, _ := strings.Cut(spec, "-")
+	first, last = strings.TrimSpace(first), strings.TrimSpace(last)
+	if first == "" { // the last n bytes
+		n, _ := strconv.ParseInt(last, 10, 64)
+		return min(n, size)
+	}
+	start, _ := strconv.ParseInt(first, 10, 64)
+	end := size - 1
+	if last != "" {
+		if e, err := strconv.ParseInt(last, 10, 64); err == nil {
+			end = min(e, size-1)
+		}
+	}
+	return end - start + 1
+}

@@ -105,8 +105,7 @@ func (s *Sender) Handoff(r *http.Request) Handoff {
 func (s *Sender) SendPrivate(w http.ResponseWriter, r *http.Request, it Item) {
 	h := w.Header()
 	h.Set("Content-Type", it.ContentType)
-	inline := Inline(it.ContentType) || (r.URL.Query().Get("preview") == "1" && Previewable(it.ContentType))
-	h.Set("Content-Disposition", ContentDisposition(it.Filename, inline))
+	h.Set("Content-Disposition", ContentDisposition(it.Filename, Inline(it.ContentType) || Previewable(it.ContentType)))
 	h.Set("Cache-Control", config.PrivateCacheControl)
 	switch s.Handoff(r) {
 	case HandoffAccel:
@@ -185,11 +184,12 @@ func handoffHeaders(h http.Header) {
 }
 
 // fileHeaders sets what every answer carrying a file's bytes has, whoever
-// sends them: nosniff and the CSP that keeps a file opened as a page from
-// running anything.
+// sends them: nosniff and the CSP of its type (config.MediaCSPFor), which
+// lets a browser's own viewer show media and keeps anything scriptable
+// opened as a page from running. h's Content-Type must be set.
 func fileHeaders(h http.Header) {
 	h.Set("X-Content-Type-Options", "nosniff")
-	h.Set("Content-Security-Policy", config.MediaCSP)
+	h.Set("Content-Security-Policy", config.MediaCSPFor(h.Get("Content-Type")))
 }
 
 // escapeSendfilePath percent-encodes an absolute path for X-Sendfile, which
@@ -249,7 +249,9 @@ func (s *Sender) stream(w http.ResponseWriter, r *http.Request, it Item) {
 }
 
 // answerItself answers a conditional or a Range that precheck settled
-// without the blob: 304, 412 or 416, with the headers nginx would add.
+// without the blob: 304, 412 or 416, with the headers nginx would add. The
+// CSP is the file's, whatever the answer: a 304 updates the headers the
+// browser keeps with its copy.
 func (s *Sender) answerItself(w http.ResponseWriter, it Item, status int) {
 	h := w.Header()
 	handoffHeaders(h)
@@ -329,10 +331,10 @@ func Inline(contentType string) bool {
 	return false
 }
 
-// Previewable reports whether a type that is otherwise an attachment may be
-// shown inline when the media page asks for a preview (?preview=1): PDFs,
-// which the browser's viewer renders inside the sandbox that MediaCSP puts
-// on every media response, so nothing in them runs in our origin.
+// Previewable reports whether a type that the media pipeline leaves alone is
+// still shown inline, opened directly or in the media page's preview: PDFs,
+// which the browser's viewer renders in its own origin under MediaCSP, so
+// nothing in them runs in ours.
 func Previewable(contentType string) bool {
 	mt, _, _ := mime.ParseMediaType(contentType)
 	return mt == "application/pdf"

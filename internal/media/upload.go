@@ -14,6 +14,7 @@ import (
 
 	"github.com/gabriel-vasile/mimetype"
 
+	"github.com/mediagate/mediagate/internal/config"
 	"github.com/mediagate/mediagate/internal/errs"
 )
 
@@ -67,7 +68,7 @@ func (s *Spool) Receive(body io.Reader, limit int64) (_ *Received, err error) {
 		if n > 0 {
 			size += int64(n)
 			if size > limit {
-				return nil, fmt.Errorf("%w: uploads are limited to %d bytes", errs.ErrTooLarge, limit)
+				return nil, fmt.Errorf("%w: uploads are limited to %s", errs.ErrTooLarge, config.HumanSize(limit))
 			}
 			if len(head) < sniffLen {
 				head = append(head, buf[:min(n, sniffLen-len(head))]...)
@@ -81,7 +82,7 @@ func (s *Spool) Receive(body io.Reader, limit int64) (_ *Received, err error) {
 			break
 		}
 		if rerr != nil {
-			return nil, readError(rerr)
+			return nil, readError(rerr, limit)
 		}
 	}
 	if size == 0 {
@@ -103,10 +104,13 @@ func (s *Spool) Receive(body io.Reader, limit int64) (_ *Received, err error) {
 	}, nil
 }
 
-func readError(err error) error {
+// readError is a failed read of an upload of at most limit bytes. A body
+// cut short by http.MaxBytesReader (whose limit allows for a multipart
+// form's overhead) is told as the file's limit.
+func readError(err error, limit int64) error {
 	var tooLarge *http.MaxBytesError
 	if errors.As(err, &tooLarge) {
-		return fmt.Errorf("%w: uploads are limited to %d bytes", errs.ErrTooLarge, tooLarge.Limit)
+		return fmt.Errorf("%w: uploads are limited to %s", errs.ErrTooLarge, config.HumanSize(limit))
 	}
 	return fmt.Errorf("%w: reading the upload failed: %w", errs.ErrInvalid, err)
 }

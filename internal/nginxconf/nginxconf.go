@@ -33,9 +33,38 @@ const (
 // must be unique within the http{} context the server block is included into.
 const UpstreamName = "mediagate_app"
 
-// mediaCSP is sent with every media file, private or public: the file may be
-// opened as a top-level document, and must then not run anything.
+// mediaCSP is sent with every media file, private or public, whose type
+// config.MediaPolicies gives no viewer's policy: the file may be opened as a
+// top-level document, and must then not run anything.
 const mediaCSP = config.MediaCSP
+
+// mediaPolicy is a config.MediaPolicy as an entry of nginx's map.
+type mediaPolicy struct {
+	Pattern string // the map's case-insensitive regex key, ~* included
+	CSP     string
+}
+
+// nginxEscape is what nginx unescapes in a quoted string.
+var nginxEscape = regexp.MustCompile(`\\[\\"'tnr]`)
+
+// mediaPolicies checks config.MediaPolicies for nginx: each goes into a
+// double-quoted string, which a quote, a backslash escape nginx would turn
+// into something else, a variable or a line break would change.
+func mediaPolicies() ([]mediaPolicy, error) {
+	var out []mediaPolicy
+	for _, p := range config.MediaPolicies {
+		for _, s := range []string{p.Pattern, p.CSP} {
+			if strings.ContainsAny(s, "\"\n\r") || nginxEscape.MatchString(s) {
+				return nil, fmt.Errorf("media policy %q: %q does not fit a quoted nginx string", p.Pattern, s)
+			}
+		}
+		if strings.Contains(p.CSP, "$") {
+			return nil, fmt.Errorf("media policy %q: a CSP with $ would be read as a variable", p.Pattern)
+		}
+		out = append(out, mediaPolicy{Pattern: "~*" + p.Pattern, CSP: p.CSP})
+	}
+	return out, nil
+}
 
 // Options are the parts of the nginx config that are not app configuration.
 // When Upstream is empty, nginx connects to cfg.Addr, with a wildcard or
@@ -46,6 +75,66 @@ type Options struct {
 	Upstreams []string // several instances of the app; when set, Upstream is not used
 	Prefix    string   // nginx prefix dir (pid, logs, temp files go under it); default "./var/nginx", made absolute
 	User      string   // when non-empty, emit `user NAME;` (the caller passes the current user's name when running as root so workers can read the data dir)
+	// ErrorPages are the HTML pages nginx answers with when it refuses a
+	// request itself or cannot reach the app (see ErrorStatuses); a status
+	// without one gets nginx's own page.
+	ErrorPages []ErrorPage
+}
+
+// ErrorPage is a whole HTML document nginx answers a status with, and its
+// Content-Security-Policy.
+type ErrorPage struct {
+	Status int
+	Body   string
+	CSP    string
+}
+
+// ErrorStatuses are the statuses nginx answers with a page of its own: 404
+// for a published name that is not (or no longer) there, 413 for a body over
+// the upload limit, 502 and 504 when the app is down or does not answer.
+var ErrorStatuses = []int{404, 413, 502, 504}
+
+// maxToken is how long one argument of an nginx directive may be: nginx
+// reads its config through a 4096-byte buffer and refuses a longer token.
+const maxToken = 4000
+
+// errorPage is an ErrorPage as the template writes it.
+type errorPage struct {
+	Status int
+	Body   string // quoted for nginx, "" for nginx's own page
+	CSP    string
+}
+
+// errorPages checks pages for nginx and returns one per ErrorStatuses.
+func errorPages(pages []ErrorPage) ([]errorPage, error) {
+	var out []errorPage
+	for _, st := range ErrorStatuses {
+		e := errorPage{Status: st}
+		for _, p := range pages {
+			if p.Status != st {
+				continue
+			}
+			// In a quoted string nginx reads \\, \", \n, \r and \t as escapes
+			// and $ as a variable; a policy goes into one as it is. The body
+			// stays on one line, which indenting the server block can't
+			// change (its inline style is allowed by its exact hash).
+			if strings.Contains(p.Body, "$") || strings.ContainsAny(p.CSP, "$\"\\\n\r") {
+				return nil, fmt.Errorf("error page %d: holds $, or its CSP a quote, backslash or line break", st)
+			}
+			e.Body = `"` + strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`, "\r", `\r`, "\t", `\t`).Replace(p.Body) + `"`
+			e.CSP = p.CSP
+			if len(e.Body) > maxToken {
+				return nil, fmt.Errorf("error page %d: %d bytes quoted, more than nginx takes in one argument (%d)", st, len(e.Body), maxToken)
+			}
+		}
+		out = append(out, e)
+	}
+	for _, p := range pages {
+		if !slices.Contains(ErrorStatuses, p.Status) {
+			return nil, fmt.Errorf("error page %d: nginx answers no such status itself", p.Status)
+		}
+	}
+	return out, nil
 }
 
 // mimeType maps file name extensions to a media type.
@@ -74,29 +163,32 @@ func mimeTypes() []mimeType {
 // data is what the template sees; every string in it is already checked and,
 // where needed, quoted for nginx.
 type data struct {
-	User         string
-	Prefix       string
-	Pid          string
-	ErrorLog     string
-	AccessLog    string
-	TempPaths    []tempPath
-	UpstreamName string
-	Upstreams    []string
-	S3           *s3Data // when blobs are in S3
-	Listen       string
-	MaxBody      int64
-	MaxUpload    int64
-	MaxRanges    int
-	BodyTimeout  string
-	PublicCache  string
-	AccelPrefix  string
-	PrivateAlias string
-	PublicPrefix string
-	PublicAlias  string
-	CSP          string
-	CallerVary   string
-	Types        []mimeType
-	Server       string // the rendered "server" template, indented, for Render
+	User          string
+	Prefix        string
+	Pid           string
+	ErrorLog      string
+	AccessLog     string
+	TempPaths     []tempPath
+	UpstreamName  string
+	Upstreams     []string
+	S3            *s3Data // when blobs are in S3
+	Listen        string
+	MaxBody       int64
+	MaxUpload     int64
+	MaxRanges     int
+	BodyTimeout   string
+	PublicCache   string
+	AccelPrefix   string
+	PrivateAlias  string
+	PublicPrefix  string
+	PublicAlias   string
+	CSP           string // the default of the $mg_media_csp map
+	Policies      []mediaPolicy
+	ErrorPages    []errorPage
+	MaxUploadText string // the upload limit in words
+	CallerVary    string
+	Types         []mimeType
+	Server        string // the rendered "server" template, indented, for Render
 }
 
 // s3Data is the S3 engine as nginx reaches it: the host it proxies to (and
@@ -194,7 +286,25 @@ http {
         proxy_hide_header Access-Control-Max-Age;
 {{- end}}
 
-{{- define "server" -}}
+{{- define "errorpage"}}
+        {{- if .Body}}
+        # Not the type of the URI's extension (/media/x.mp4).
+        types { }
+        default_type text/html;
+        charset utf-8;
+        add_header Content-Security-Policy "{{.CSP}}" always;
+        add_header X-Content-Type-Options nosniff always;
+        add_header X-Frame-Options DENY always;
+        add_header Referrer-Policy same-origin always;
+        add_header Cache-Control no-store always;
+        add_header X-Request-Id $request_id always;
+        return {{.Status}} {{.Body}};
+        {{- else}}
+        return {{.Status}};
+        {{- end}}
+{{- end}}
+
+{{define "server" -}}
 # Mediagate: the app, and the server in front of it.
 
 # Share-link tokens are credentials: the access log shows /s/<redacted>/...
@@ -202,6 +312,18 @@ map $request_uri $mediagate_log_uri {
     "~^/s/[^/?]+(?<rest>.*)$" "/s/<redacted>$rest";
     default $request_uri;
 }
+# A media file's Content-Security-Policy, by the file's type (read before
+# the range filter makes a multipart or 416 answer of it): the browser's own
+# viewer of video, audio and images loads and styles the file; anything else
+# (HTML, SVG, XML, PDF, text…) gets the strictest policy. The app's answers
+# take theirs from the same list (config.MediaPolicies).
+map $sent_http_content_type $mg_media_csp {
+    default "{{.CSP}}";
+{{- range .Policies}}
+    "{{.Pattern}}" "{{.CSP}}";
+{{- end}}
+}
+
 log_format mediagate '$remote_addr - $remote_user [$time_local] '
     '"$request_method $mediagate_log_uri $server_protocol" $status $body_bytes_sent '
     '"$http_referer" "$http_user_agent" $request_time $request_id';
@@ -271,7 +393,7 @@ server {
         internal;
         alias {{.PrivateAlias}};
         add_header X-Content-Type-Options nosniff always;
-        add_header Content-Security-Policy "{{.CSP}}" always;
+        add_header Content-Security-Policy $mg_media_csp always;
         add_header Referrer-Policy no-referrer always;
         add_header Vary "{{.CallerVary}}" always;
         add_header X-Request-Id $request_id always;
@@ -281,8 +403,11 @@ server {
     location ^~ {{.PublicPrefix}} {
         alias {{.PublicAlias}};
         autoindex off;
+        {{- if (index .ErrorPages 0).Body}}
+        error_page 404 @mediagate_error_404;
+        {{- end}}
         add_header X-Content-Type-Options nosniff always;
-        add_header Content-Security-Policy "{{.CSP}}" always;
+        add_header Content-Security-Policy $mg_media_csp always;
         add_header Referrer-Policy no-referrer always;
         add_header Cache-Control "{{.PublicCache}}";
         add_header X-Request-Id $request_id always;
@@ -304,7 +429,7 @@ server {
         error_page 301 302 303 304 307 400 401 403 404 405 409 411 412 416 500 501 502 503 504 =502 @mediagate_s3_failed;
         add_header ETag "\"$mg_s3_sha\"" always;
         add_header X-Content-Type-Options nosniff always;
-        add_header Content-Security-Policy "{{.CSP}}" always;
+        add_header Content-Security-Policy $mg_media_csp always;
         add_header Referrer-Policy no-referrer always;
         add_header Vary "{{.CallerVary}}" always;
         add_header X-Request-Id $request_id always;
@@ -335,14 +460,14 @@ server {
         error_page 416 = @mediagate_public_range;
         error_page 301 302 303 307 500 501 502 503 504 =502 @mediagate_s3_failed;
         add_header X-Content-Type-Options nosniff always;
-        add_header Content-Security-Policy "{{.CSP}}" always;
+        add_header Content-Security-Policy $mg_media_csp always;
         add_header Referrer-Policy no-referrer always;
         add_header Cache-Control "{{.PublicCache}}";
         add_header X-Request-Id $request_id always;
     }
 
     location @mediagate_public_missing {
-        return 404;
+        {{- template "errorpage" (index .ErrorPages 0)}}
     }
 
     location @mediagate_public_range {
@@ -382,15 +507,39 @@ server {
         proxy_pass http://{{.UpstreamName}};
     }
 
+    # nginx's own refusals, and the app being down or silent, as the app's
+    # error page (with its style inline: the app may be what is down). The
+    # locations with error pages of their own (the API's, S3's) keep them.
+    error_page 413 @mediagate_error_413;
+    error_page 502 @mediagate_error_502;
+    error_page 504 @mediagate_error_504;
+{{- range .ErrorPages}}
+    location @mediagate_error_{{.Status}} {
+        {{- template "errorpage" .}}
+    }
+{{- end}}
+
     # API clients get nginx's own refusals as JSON, like the app's.
     location /api/ {
         proxy_pass http://{{.UpstreamName}};
         error_page 413 @api_too_large;
+        error_page 502 @api_502;
+        error_page 504 @api_504;
     }
 
     location @api_too_large {
         default_type application/json;
-        return 413 '{"error":"too large: uploads are limited to {{.MaxUpload}} bytes","code":"too_large"}\n';
+        return 413 '{"error":"too large: uploads are limited to {{.MaxUploadText}}","code":"too_large"}\n';
+    }
+
+    location @api_502 {
+        default_type application/json;
+        return 502 '{"error":"the service is temporarily unavailable, try again shortly","code":"unavailable"}\n';
+    }
+
+    location @api_504 {
+        default_type application/json;
+        return 504 '{"error":"the service took too long to answer, try again shortly","code":"unavailable"}\n';
     }
 }
 {{end -}}
@@ -478,27 +627,38 @@ func newData(cfg config.Config, opt Options) (data, error) {
 		upstreams = []string{upstream}
 	}
 
+	policies, err := mediaPolicies()
+	if err != nil {
+		errs = append(errs, err)
+	}
+	pages, err := errorPages(opt.ErrorPages)
+	if err != nil {
+		errs = append(errs, err)
+	}
 	under := func(name string) string { return check("prefix", filepath.Join(prefix, name), quotePath) }
 	d := data{
-		User:         check("user", opt.User, userToken),
-		Prefix:       check("prefix", prefix, quotePath),
-		Pid:          under("nginx.pid"),
-		ErrorLog:     under("error.log"),
-		AccessLog:    under("access.log"),
-		UpstreamName: UpstreamName,
-		Listen:       check("listen", listen, addrToken),
-		MaxBody:      cfg.MaxUploadBody(),
-		MaxUpload:    cfg.MaxUpload,
-		MaxRanges:    config.MaxRanges,
-		BodyTimeout:  nginxTime(cfg.BodyIdleTimeout),
-		AccelPrefix:  check("accel prefix", config.AccelPrefix, locationPrefix),
-		PrivateAlias: check("private dir", cfg.PrivateDir()+"/", quotePath),
-		PublicPrefix: check("public prefix", config.PublicPrefix, locationPrefix),
-		PublicAlias:  check("public dir", cfg.PublicDir()+"/", quotePath),
-		CSP:          mediaCSP,
-		CallerVary:   config.CallerVary,
-		PublicCache:  config.PublicCacheControl,
-		Types:        mimeTypes(),
+		User:          check("user", opt.User, userToken),
+		Prefix:        check("prefix", prefix, quotePath),
+		Pid:           under("nginx.pid"),
+		ErrorLog:      under("error.log"),
+		AccessLog:     under("access.log"),
+		UpstreamName:  UpstreamName,
+		Listen:        check("listen", listen, addrToken),
+		MaxBody:       cfg.MaxUploadBody(),
+		MaxUpload:     cfg.MaxUpload,
+		MaxRanges:     config.MaxRanges,
+		BodyTimeout:   nginxTime(cfg.BodyIdleTimeout),
+		AccelPrefix:   check("accel prefix", config.AccelPrefix, locationPrefix),
+		PrivateAlias:  check("private dir", cfg.PrivateDir()+"/", quotePath),
+		PublicPrefix:  check("public prefix", config.PublicPrefix, locationPrefix),
+		PublicAlias:   check("public dir", cfg.PublicDir()+"/", quotePath),
+		CSP:           mediaCSP,
+		Policies:      policies,
+		ErrorPages:    pages,
+		MaxUploadText: config.HumanSize(cfg.MaxUpload),
+		CallerVary:    config.CallerVary,
+		PublicCache:   config.PublicCacheControl,
+		Types:         mimeTypes(),
 	}
 	for _, u := range upstreams {
 		d.Upstreams = append(d.Upstreams, check("upstream", u, addrToken))

@@ -109,6 +109,18 @@ func TestRenderRejects(t *testing.T) {
 			c.Addr, c.MetricsAddr = ":9464", "127.0.0.1:9464" // config.Validate refuses only the same string
 		}},
 		{"listen is the metrics address", func(c *config.Config, o *Options) { c.MetricsAddr, o.Listen = "127.0.0.1:9464", "127.0.0.1:9464" }},
+		{"variable in an error page", func(_ *config.Config, o *Options) {
+			o.ErrorPages = []ErrorPage{{Status: 404, Body: "<p>$host</p>", CSP: "default-src 'none'"}}
+		}},
+		{"quote in an error page's CSP", func(_ *config.Config, o *Options) {
+			o.ErrorPages = []ErrorPage{{Status: 404, Body: "<p>x</p>", CSP: `default-src "none"`}}
+		}},
+		{"error page nginx would cut", func(_ *config.Config, o *Options) {
+			o.ErrorPages = []ErrorPage{{Status: 502, Body: strings.Repeat("<p>", 1400), CSP: "default-src 'none'"}}
+		}},
+		{"error page for a status nginx does not answer", func(_ *config.Config, o *Options) {
+			o.ErrorPages = []ErrorPage{{Status: 500, Body: "<p>x</p>", CSP: "default-src 'none'"}}
+		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -523,6 +535,12 @@ func freePort(t *testing.T) string {
 // stops nginx when the test ends.
 func startNginx(t *testing.T, cfg config.Config, app string) (addr, prefix string) {
 	t.Helper()
+	return startNginxWith(t, cfg, app, nil)
+}
+
+// startNginxWith is startNginx with error pages.
+func startNginxWith(t *testing.T, cfg config.Config, app string, pages []ErrorPage) (addr, prefix string) {
+	t.Helper()
 	nginx := testenv.LookPath(t, "nginx")
 	prefix = filepath.Join(t.TempDir(), "nginx")
 	if err := os.MkdirAll(prefix, 0o755); err != nil {
@@ -533,7 +551,7 @@ func startNginx(t *testing.T, cfg config.Config, app string) (addr, prefix strin
 	var lastErr error
 	for attempt := 0; attempt < 3; attempt++ {
 		listen := freePort(t)
-		text := render(t, cfg, Options{Listen: listen, Upstream: app, Prefix: prefix, User: workerUser(t)})
+		text := render(t, cfg, Options{Listen: listen, Upstream: app, Prefix: prefix, User: workerUser(t), ErrorPages: pages})
 		if err := os.WriteFile(conf, []byte(text), 0o644); err != nil {
 			t.Fatal(err)
 		}
@@ -741,7 +759,8 @@ func TestNginxServes(t *testing.T) {
 		wantHeader(t, h, "Set-Cookie", appCookie)
 		// Ours.
 		wantHeader(t, h, "X-Content-Type-Options", "nosniff")
-		wantHeader(t, h, "Content-Security-Policy", mediaCSP)
+		// The browser's player may load and style the video it shows.
+		wantHeader(t, h, "Content-Security-Policy", config.PlayerCSP)
 		wantHeader(t, h, "Referrer-Policy", "no-referrer")
 		wantHeader(t, h, "Content-Length", strconv.Itoa(size))
 		wantHeader(t, h, "Accept-Ranges", "bytes")
@@ -834,7 +853,10 @@ func TestNginxServes(t *testing.T) {
 					want = wantHeaderRepeated
 				}
 				want(t, resp.Header, "X-Content-Type-Options", "nosniff")
-				want(t, resp.Header, "Content-Security-Policy", mediaCSP)
+				// The file's policy, whatever the answer (nginx reads the
+				// type before its range filter makes a multipart or 416
+				// answer of it; the app does the same).
+				want(t, resp.Header, "Content-Security-Policy", config.PlayerCSP)
 				if tt.contentRange != "" {
 					wantHeader(t, resp.Header, "Content-Range", tt.contentRange)
 				}
@@ -882,13 +904,14 @@ func TestNginxServes(t *testing.T) {
 			path, contentType string
 			status            int
 			body              []byte
+			csp               string
 		}{
-			{"pub.txt", "text/plain", 200, public},
-			{"evil.html", "application/octet-stream", 200, nil},
-			{"sub/pic.png", "image/png", 200, nil},
-			{"", "", 403, nil},
-			{"sub/", "", 403, nil},
-			{"nothing.mp4", "", 404, nil},
+			{"pub.txt", "text/plain", 200, public, mediaCSP},
+			{"evil.html", "application/octet-stream", 200, nil, mediaCSP},
+			{"sub/pic.png", "image/png", 200, nil, config.ImageCSP},
+			{"", "", 403, nil, mediaCSP},
+			{"sub/", "", 403, nil, mediaCSP},
+			{"nothing.mp4", "", 404, nil, mediaCSP},
 		}
 		for _, tt := range tests {
 			t.Run(tt.path, func(t *testing.T) {
@@ -897,7 +920,7 @@ func TestNginxServes(t *testing.T) {
 					t.Fatalf("status %d, want %d", resp.StatusCode, tt.status)
 				}
 				wantHeader(t, resp.Header, "X-Content-Type-Options", "nosniff")
-				wantHeader(t, resp.Header, "Content-Security-Policy", mediaCSP)
+				wantHeader(t, resp.Header, "Content-Security-Policy", tt.csp)
 				if tt.status != 200 {
 					return
 				}
@@ -1143,4 +1166,66 @@ func TestNginxAcceptsS3Config(t *testing.T) {
 			nginxTest(t, nginx, prefix, conf)
 		})
 	}
+}
+
+// TestNginxErrorPages has nginx answer with error pages whose bodies hold
+// what its quoted strings escape (quotes, backslashes, line breaks, tabs):
+// each arrives exactly as given, with its CSP and the page headers, for a
+// missing published file (404), a body over the limit (413, JSON under
+// /api/) and an app that is down (502, JSON under /api/).
+func TestNginxErrorPages(t *testing.T) {
+	t.Parallel()
+	cfg := testConfig(t)
+	var pages []ErrorPage
+	for _, st := range ErrorStatuses {
+		pages = append(pages, ErrorPage{Status: st, CSP: fmt.Sprintf("default-src 'none'; style-src 'sha256-%d'", st),
+			Body: fmt.Sprintf("<!doctype html>\n<title>%d</title>\n<style>\tp { content: \"\\201C\" }\r\n</style>\n<p class='x'>%d \\ \"quoted\"</p>\n", st, st)})
+	}
+	app := newUpstream(t, "")
+	addr, _ := startNginxWith(t, cfg, app.srv.Listener.Addr().String(), pages)
+	check := func(t *testing.T, resp *http.Response, body []byte, st int) {
+		t.Helper()
+		if resp.StatusCode != st {
+			t.Fatalf("status %d, want %d", resp.StatusCode, st)
+		}
+		var want ErrorPage
+		for _, p := range pages {
+			if p.Status == st {
+				want = p
+			}
+		}
+		if string(body) != want.Body {
+			t.Errorf("body %q, want %q", body, want.Body)
+		}
+		wantHeader(t, resp.Header, "Content-Type", "text/html; charset=utf-8")
+		wantHeader(t, resp.Header, "Content-Security-Policy", want.CSP)
+		wantHeader(t, resp.Header, "X-Content-Type-Options", "nosniff")
+		wantHeader(t, resp.Header, "X-Frame-Options", "DENY")
+		wantHeader(t, resp.Header, "Cache-Control", "no-store")
+	}
+	t.Run("404 unpublished", func(t *testing.T) {
+		resp, body := rawRequest(t, addr, "GET", config.PublicPrefix+"nothing.mp4")
+		check(t, resp, body, 404)
+	})
+	t.Run("413 form upload", func(t *testing.T) {
+		resp, body := rawRequest(t, addr, "POST", "/upload", "Content-Type: application/octet-stream", fmt.Sprintf("Content-Length: %d", cfg.MaxUploadBody()+1))
+		check(t, resp, body, 413)
+	})
+	t.Run("413 API upload", func(t *testing.T) {
+		resp, body := rawRequest(t, addr, "POST", "/api/media", "Content-Type: application/octet-stream", fmt.Sprintf("Content-Length: %d", cfg.MaxUploadBody()+1))
+		if want := `{"error":"too large: uploads are limited to ` + config.HumanSize(cfg.MaxUpload) + `"}` + "\n"; resp.StatusCode != 413 || string(body) != want {
+			t.Errorf("%d %q, want 413 %q", resp.StatusCode, body, want)
+		}
+	})
+	app.srv.Close() // the app is down
+	t.Run("502 page", func(t *testing.T) {
+		resp, body := rawRequest(t, addr, "GET", "/")
+		check(t, resp, body, 502)
+	})
+	t.Run("502 API", func(t *testing.T) {
+		resp, body := rawRequest(t, addr, "GET", "/api/me")
+		if want := `{"error":"the service is temporarily unavailable, try again shortly"}` + "\n"; resp.StatusCode != 502 || string(body) != want {
+			t.Errorf("%d %q, want 502 %q", resp.StatusCode, body, want)
+		}
+	})
 }
