@@ -56,8 +56,8 @@ http://:{{.ListenPort}} {
 	handle @too_large {
 		@api path /api/*
 		header @api Content-Type application/json
-		respond @api ` + "`" + `{"error":"too large: uploads are limited to {{.MaxUpload}} bytes"}` + "`" + ` 413
-		respond "too large: uploads are limited to {{.MaxUpload}} bytes" 413
+		respond @api ` + "`" + `{"error":"too large: uploads are limited to {{.MaxUploadText}}","code":"too_large"}` + "`" + ` 413
+		respond "too large: uploads are limited to {{.MaxUploadText}}" 413
 	}
 
 	# Published media, straight from disk, with no app hop. Only types a

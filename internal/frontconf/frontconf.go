@@ -43,24 +43,25 @@ type Options struct {
 // site is what both templates see; every string in it is checked for the
 // syntax it goes into.
 type site struct {
-	Prefix       string
-	Listen       string
-	ListenHost   string // Caddy binds it
-	ListenPort   string
-	Upstream     string
-	PrivateDir   string
-	PublicDir    string
-	AccelPrefix  string // X-Accel-Redirect targets start with it (Caddy)
-	PublicPrefix string
-	MaxBody      int64 // the largest request body
-	MaxUpload    int64 // the largest file, as the app's refusals name it
-	Timeout      int64 // whole seconds, rounded up: the body idle timeout
-	CSP          string
-	Referrer     string
-	PublicCache  string
-	Types        []mimeType
-	User, Group  string
-	Modules      string
+	Prefix        string
+	Listen        string
+	ListenHost    string // Caddy binds it
+	ListenPort    string
+	Upstream      string
+	PrivateDir    string
+	PublicDir     string
+	AccelPrefix   string // X-Accel-Redirect targets start with it (Caddy)
+	PublicPrefix  string
+	MaxBody       int64  // the largest request body
+	MaxUpload     int64  // the largest file
+	MaxUploadText string // MaxUpload in words, as the app's refusals name it
+	Timeout       int64  // whole seconds, rounded up: the body idle timeout
+	CSP           string
+	Referrer      string
+	PublicCache   string
+	Types         []mimeType
+	User, Group   string
+	Modules       string
 }
 
 // mimeType is one extension of a published file and the type it is served
@@ -151,25 +152,26 @@ func newSite(cfg config.Config, opt Options, defaultPrefix string) (site, error)
 	}
 
 	s := site{
-		Prefix:       path("prefix", prefix),
-		Listen:       listen,
-		ListenHost:   host,
-		ListenPort:   port,
-		Upstream:     upstream,
-		PrivateDir:   path("private dir", cfg.PrivateDir()),
-		PublicDir:    path("public dir", cfg.PublicDir()),
-		AccelPrefix:  strings.TrimSuffix(config.AccelPrefix, "/"),
-		PublicPrefix: config.PublicPrefix,
-		MaxBody:      cfg.MaxUploadBody(),
-		MaxUpload:    cfg.MaxUpload,
-		Timeout:      int64((cfg.BodyIdleTimeout + time.Second - 1) / time.Second),
-		CSP:          config.MediaCSP,
-		Referrer:     config.MediaReferrerPolicy,
-		PublicCache:  config.PublicCacheControl,
-		Types:        mimeTypes(),
-		User:         opt.User,
-		Group:        opt.Group,
-		Modules:      path("modules", modules),
+		Prefix:        path("prefix", prefix),
+		Listen:        listen,
+		ListenHost:    host,
+		ListenPort:    port,
+		Upstream:      upstream,
+		PrivateDir:    path("private dir", cfg.PrivateDir()),
+		PublicDir:     path("public dir", cfg.PublicDir()),
+		AccelPrefix:   strings.TrimSuffix(config.AccelPrefix, "/"),
+		PublicPrefix:  config.PublicPrefix,
+		MaxBody:       cfg.MaxUploadBody(),
+		MaxUpload:     cfg.MaxUpload,
+		MaxUploadText: config.HumanSize(cfg.MaxUpload),
+		Timeout:       int64((cfg.BodyIdleTimeout + time.Second - 1) / time.Second),
+		CSP:           config.MediaCSP,
+		Referrer:      config.MediaReferrerPolicy,
+		PublicCache:   config.PublicCacheControl,
+		Types:         mimeTypes(),
+		User:          opt.User,
+		Group:         opt.Group,
+		Modules:       path("modules", modules),
 	}
 	for what, v := range map[string]string{"media CSP": s.CSP, "referrer policy": s.Referrer, "public cache control": s.PublicCache} {
 		if err := valueArg(v); err != nil {

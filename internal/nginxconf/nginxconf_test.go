@@ -1213,7 +1213,7 @@ func TestNginxErrorPages(t *testing.T) {
 	})
 	t.Run("413 API upload", func(t *testing.T) {
 		resp, body := rawRequest(t, addr, "POST", "/api/media", "Content-Type: application/octet-stream", fmt.Sprintf("Content-Length: %d", cfg.MaxUploadBody()+1))
-		if want := `{"error":"too large: uploads are limited to ` + config.HumanSize(cfg.MaxUpload) + `"}` + "\n"; resp.StatusCode != 413 || string(body) != want {
+		if want := `{"error":"too large: uploads are limited to ` + config.HumanSize(cfg.MaxUpload) + `","code":"too_large"}` + "\n"; resp.StatusCode != 413 || string(body) != want {
 			t.Errorf("%d %q, want 413 %q", resp.StatusCode, body, want)
 		}
 	})
@@ -1224,7 +1224,7 @@ func TestNginxErrorPages(t *testing.T) {
 	})
 	t.Run("502 API", func(t *testing.T) {
 		resp, body := rawRequest(t, addr, "GET", "/api/me")
-		if want := `{"error":"the service is temporarily unavailable, try again shortly"}` + "\n"; resp.StatusCode != 502 || string(body) != want {
+		if want := `{"error":"the service is temporarily unavailable, try again shortly","code":"unavailable"}` + "\n"; resp.StatusCode != 502 || string(body) != want {
 			t.Errorf("%d %q, want 502 %q", resp.StatusCode, body, want)
 		}
 	})

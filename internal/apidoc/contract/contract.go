@@ -120,6 +120,13 @@ func (d *Document) Check(ex Exchange) error {
 	}
 	what := req.Method + " " + req.URL.Path
 	route, params, err := d.router.FindRoute(req)
+	if err != nil && req.Method == http.MethodHead {
+		// HEAD is GET without the body (RFC 9110), answered on every GET
+		// route: the GET operation covers it.
+		get := req.Clone(req.Context())
+		get.Method = http.MethodGet
+		route, params, err = d.router.FindRoute(get)
+	}
 	if err != nil {
 		if answerErr := d.checkNoEndpoint(ex); answerErr != nil {
 			return fmt.Errorf("%s: no operation in the API document (%v), and %w", what, err, answerErr)
