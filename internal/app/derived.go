@@ -332,7 +332,7 @@ func (a *App) apiSetPoster(w http.ResponseWriter, r *http.Request) error {
 	}
 	out := filepath.Join(a.media.Spool().Dir(), "poster-"+newUploadToken())
 	defer os.Remove(out)
-	if err := video.Frame(ctx, src, ct, at, 1280, 720, out); err != nil {
+	if err := (video.Runner{Timeout: a.cfg.FFmpegTimeout}).Frame(ctx, src, ct, at, 1280, 720, out); err != nil {
 		if errors.Is(err, video.ErrBadInput) {
 			a.log.Info("poster refused", "item", it.ID, "err", err)
 			return fmt.Errorf("%w: no poster could be made of this (is it a readable image or video, and the time within it?)", errs.ErrInvalid)

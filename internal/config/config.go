@@ -57,6 +57,10 @@ const (
 // itself (boundaries, part headers, small fields).
 const UploadSlack = 1 << 20
 
+// maxFFmpegTimeout bounds FFmpegTimeout: longer runs would meet a
+// pipeline job's own 30-minute limit first.
+const maxFFmpegTimeout = 10 * time.Minute
+
 // Config is the whole of Mediagate's configuration.
 type Config struct {
 	DatabaseURL     string
@@ -74,6 +78,7 @@ type Config struct {
 	PasswordHashes  int           // argon2id operations (19 MiB each) running at once
 	BodyIdleTimeout time.Duration // a request body that sends nothing this long is ended (nginx's client_body_timeout too)
 	JobWorkers      int           // media pipeline jobs worked at once by this instance; 0: none
+	FFmpegTimeout   time.Duration // wall-clock cap of one ffprobe or ffmpeg run; a job that reaches it is tried again, 3 times in all
 
 	Storage     StorageKind // where blobs live
 	S3Endpoint  string      // the S3 API's base URL, e.g. http://127.0.0.1:8333
@@ -110,6 +115,7 @@ func Default() Config {
 		PasswordHashes:  runtime.NumCPU(),
 		BodyIdleTimeout: 60 * time.Second,
 		JobWorkers:      1,
+		FFmpegTimeout:   2 * time.Minute,
 		Storage:         StorageLocal,
 		S3Region:        "us-east-1",
 		S3PathStyle:     true,
@@ -138,6 +144,7 @@ var Vars = []Var{
 	{"MEDIAGATE_PASSWORD_HASHES", "password-hashes", "password hashes and checks running at once, 19 MiB each (default: one per CPU)"},
 	{"MEDIAGATE_BODY_IDLE_TIMEOUT", "body-idle-timeout", "end a request whose body sends nothing, or a download whose client reads nothing, for this long (nginx's client_body_timeout and send_timeout too)"},
 	{"MEDIAGATE_JOB_WORKERS", "job-workers", "media pipeline jobs (probe, posters, faststart) this instance works at once; 0 works none"},
+	{"MEDIAGATE_FFMPEG_TIMEOUT", "ffmpeg-timeout", "wall-clock cap of one ffprobe or ffmpeg run (a faststart remux gets a second more per 4 MiB); a job that reaches it is tried again, 3 times in all"},
 	{"MEDIAGATE_STORAGE", "storage", "local|s3: where blobs live (the data dir, or an S3-compatible bucket)"},
 	{"MEDIAGATE_S3_ENDPOINT", "s3-endpoint", "the S3 API's base URL, such as http://127.0.0.1:8333"},
 	{"MEDIAGATE_S3_BUCKET", "s3-bucket", "the bucket, which must exist"},
@@ -229,6 +236,10 @@ func (c *Config) apply(get func(flag string) string) error {
 	setDuration("session-lifetime", &c.SessionLifetime)
 	setDuration("upload-expiry", &c.UploadExpiry)
 	setDuration("body-idle-timeout", &c.BodyIdleTimeout)
+	setDuration("ffmpeg-timeout", &c.FFmpegTimeout)
+	if s := get("ffmpeg-timeout"); c.FFmpegTimeout > maxFFmpegTimeout {
+		errs = append(errs, fmt.Errorf("ffmpeg-timeout: want a duration up to %v, got %q", maxFFmpegTimeout, s))
+	}
 	if s := get("job-workers"); s != "" {
 		n, err := strconv.Atoi(s)
 		if err != nil || n < 0 || n > 64 {
@@ -280,6 +291,9 @@ func (c *Config) Validate() error {
 	}
 	if c.BodyIdleTimeout <= 0 {
 		return errors.New("body-idle-timeout: must be positive")
+	}
+	if c.FFmpegTimeout <= 0 || c.FFmpegTimeout > maxFFmpegTimeout {
+		return fmt.Errorf("ffmpeg-timeout: want a positive duration up to %v, got %v", maxFFmpegTimeout, c.FFmpegTimeout)
 	}
 	if c.DataDir == "" {
 		return errors.New("data-dir: must not be empty")
