@@ -384,6 +384,19 @@ func ratio(s string) (n, d int, ok bool) {
 // is past the end), for an audio file its cover picture, for an image the
 // image. Posters are 1280x720, grid thumbnails 320x180.
 func (r Runner) Frame(ctx context.Context, path, contentType string, at float64, maxW, maxH int, out string) error {
+	return r.picture(ctx, path, contentType, at, maxW, maxH, out, true)
+}
+
+// FrameAt is Frame with, for a video, the first frame that starts at or
+// after at seconds (the video's first when at is past the end): a frame's
+// own timestamp, as a player reports the frame it shows, names it exactly.
+func (r Runner) FrameAt(ctx context.Context, path, contentType string, at float64, maxW, maxH int, out string) error {
+	return r.picture(ctx, path, contentType, at, maxW, maxH, out, false)
+}
+
+// picture is Frame (pick true: the most representative of 50 frames) and
+// FrameAt.
+func (r Runner) picture(ctx context.Context, path, contentType string, at float64, maxW, maxH int, out string, pick bool) error {
 	f, ok := lookup(contentType)
 	if !ok {
 		return badInput("frame", "not a video, audio or image file we can read", "content type "+contentType)
@@ -408,7 +421,7 @@ func (r Runner) Frame(ctx context.Context, path, contentType string, at float64,
 		return &Error{Op: "frame", Reason: "the picture could not be saved", Detail: err.Error(), Err: err}
 	}
 	for {
-		err = r.frame(ctx, f, path, at, maxW, maxH, o.tmp)
+		err = r.frame(ctx, f, path, at, maxW, maxH, o.tmp, pick)
 		var re *runError
 		if errors.As(err, &re) && strings.Contains(re.stderr, "matches no streams") && ctx.Err() == nil {
 			o.abort()
@@ -442,7 +455,7 @@ func (r Runner) Frame(ctx context.Context, path, contentType string, at float64,
 	return nil
 }
 
-func (r Runner) frame(ctx context.Context, f format, path string, at float64, maxW, maxH int, tmp string) error {
+func (r Runner) frame(ctx context.Context, f format, path string, at float64, maxW, maxH int, tmp string, pick bool) error {
 	// Four decoder threads whatever the machine, so that RLIMIT_AS means
 	// the same on 2 cores and on 64.
 	args := []string{"-nostdin", "-hide_banner", "-loglevel", "error", "-threads", "4"}
@@ -456,7 +469,9 @@ func (r Runner) frame(ctx context.Context, f format, path string, at float64, ma
 	stream := "0:v:0" // an image, or an audio file's cover
 	if f.kind == "video" {
 		stream = "0:V:0" // not a cover picture
-		fit = "thumbnail=n=50," + fit
+		if pick {
+			fit = "thumbnail=n=50," + fit
+		}
 	}
 	args = append(args,
 		"-map", stream, "-map_metadata", "-1",

@@ -138,6 +138,34 @@ func TestFrame(t *testing.T) {
 	})
 }
 
+// TestFrameAt takes single frames of a clip whose frame N is grey level
+// 8N (10 frames a second): FrameAt gives the first frame that starts at or
+// after the time asked (a frame's own timestamp names it exactly), where
+// Frame would look for a representative one further on.
+func TestFrameAt(t *testing.T) {
+	needFFmpeg(t)
+	t.Parallel()
+	ramp := clip(t, "ramp.mp4", append([]string{"-f", "lavfi", "-i", "color=c=black:s=160x120:r=10:d=3",
+		"-vf", "geq=lum='N*8':cb=128:cr=128"}, videoCodec(t)...)...)
+	for _, tc := range []struct {
+		at    float64
+		frame int
+	}{{0.5, 5}, {1.5, 15}, {1.54, 16}, {2.9, 29}, {60, 0}} {
+		t.Run(strconv.FormatFloat(tc.at, 'f', -1, 64), func(t *testing.T) {
+			t.Parallel()
+			out := filepath.Join(t.TempDir(), "poster.jpg")
+			if err := (Runner{}).FrameAt(context.Background(), ramp, "video/mp4", tc.at, 320, 180, out); err != nil {
+				t.Fatalf("FrameAt: %v", err)
+			}
+			// The clip's levels are video range (16-235), the JPEG's full range.
+			want := max(0, float64(tc.frame*8-16)*255/219)
+			if got := meanLuma(t, out); math.Abs(got-want) > 4 {
+				t.Errorf("the frame at %v s has mean luma %.1f, want %.1f (frame %d; its neighbours are 9 apart)", tc.at, got, want, tc.frame)
+			}
+		})
+	}
+}
+
 func TestFaststart(t *testing.T) {
 	needFFmpeg(t)
 	t.Parallel()
