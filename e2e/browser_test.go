@@ -82,6 +82,8 @@ func TestBrowser(t *testing.T) {
 		{"resumable-upload", testResumableUpload},
 		{"pdf-preview", testPDFPreview},
 		{"posters", testPosters},
+		{"faststart-bytes", testFaststartBytes},
+		{"edit-captions-and-poster", testEditCaptionsAndPoster},
 		{"login-next-stays-on-site", testLoginNextStaysOnSite},
 	} {
 		t.Run(st.name, func(t *testing.T) {

@@ -99,7 +99,7 @@ func serve(ctx context.Context, e env, args []string) error {
 	if err := store.Recover(ctx); err != nil {
 		return fmt.Errorf("recover storage: %w", err)
 	}
-	pipeline, err := jobs.New(pool, store, jobs.Options{Workers: cfg.JobWorkers, Log: e.log})
+	pipeline, err := jobs.New(pool, store, jobs.Options{Workers: cfg.JobWorkers, Log: e.log, FFmpegTimeout: cfg.FFmpegTimeout})
 	if err != nil {
 		return err
 	}

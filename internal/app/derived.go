@@ -177,6 +177,11 @@ func (a *App) apiAddCaption(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	vtt, err := video.ToWebVTT(io.LimitReader(in.body, maxCaptionFile+1))
+	var ve *video.Error
+	if errors.As(err, &ve) && errors.Is(err, video.ErrBadInput) {
+		// Its reason names the line; the rest is for logs.
+		return fmt.Errorf("%w: not captions we can read: %s", errs.ErrInvalid, ve.Reason)
+	}
 	if err != nil {
 		return fmt.Errorf("%w: %w", errs.ErrInvalid, err)
 	}
@@ -282,7 +287,7 @@ const maxPosterAt = 7 * 24 * 3600
 var posterSlots = make(chan struct{}, 2)
 
 // apiSetPoster chooses an item's poster: PUT /api/media/{id}/poster?at=12.5
-// takes the video's frame at that time; PUT with an image as the body (JPEG,
+// takes the video's frame shown at that time; PUT with an image as the body (JPEG,
 // PNG, WebP, GIF) takes that image. Either way the poster is made by ffmpeg
 // (a JPEG within 1280x720), never the bytes as sent.
 func (a *App) apiSetPoster(w http.ResponseWriter, r *http.Request) error {
@@ -338,7 +343,7 @@ func (a *App) apiSetPoster(w http.ResponseWriter, r *http.Request) error {
 	}
 	out := filepath.Join(a.media.Spool().Dir(), "poster-"+newUploadToken())
 	defer os.Remove(out)
-	if err := video.Frame(ctx, src, ct, at, 1280, 720, out); err != nil {
+	if err := (video.Runner{Timeout: a.cfg.FFmpegTimeout}).FrameAt(ctx, src, ct, at, 1280, 720, out); err != nil {
 		if errors.Is(err, video.ErrBadInput) {
 			a.log.InfoContext(r.Context(), "poster refused", "item", it.ID, "err", err)
 			return fmt.Errorf("%w: no poster could be made of this (is it a readable image or video, and the time within it?)", errs.ErrInvalid)

@@ -144,6 +144,7 @@ func TestCaptions(t *testing.T) {
 	}
 	wantStatus(t, add(viewer, "?lang=en&label=English", srt), 404) // cannot even see it
 	wantStatus(t, add(owner, "?lang=english&label=English", srt), 400)
+	wantStatus(t, add(owner, "?lang=en-x&label=English", srt), 400)
 	wantStatus(t, add(owner, "?lang=en&label=", srt), 400)
 	wantStatus(t, add(owner, "?lang=en&label=%E2%80%AEevil%7F", srt), 400)
 	wantStatus(t, add(owner, "?lang=en&label=English", "not captions at all"), 400)
@@ -165,6 +166,16 @@ func TestCaptions(t *testing.T) {
 		`<track kind="subtitles" srclang="en" label="English" src="`+c.URL+`" default`) {
 		t.Errorf("the media page has no track for the caption")
 	}
+	// Editors get the list with Delete; viewers neither.
+	if page := string(readAll(t, h.do("GET", "/m/"+it.ID, owner, nil))); !strings.Contains(page, `<li data-caption="`+c.ID+`" data-testid="caption"><span class="caption-what"><strong>English</strong> <span class="muted" lang="en">en</span>`) ||
+		!strings.Contains(page, `aria-label="Delete the captions “English” (en)"`) || !strings.Contains(page, `<label for="caption-lang">Language</label>`) {
+		t.Errorf("the editor's media page has no captions panel listing the caption")
+	}
+	wantStatus(t, h.do("PUT", "/api/media/"+it.ID+"/grants/user:"+viewerEmail, owner, jsonBody(`{"permission":"view"}`)), 200)
+	if page := string(readAll(t, h.do("GET", "/m/"+it.ID, viewer, nil))); !strings.Contains(page, `<track kind="subtitles"`) || strings.Contains(page, "captions-panel") {
+		t.Errorf("the viewer's media page: want the track and no captions panel")
+	}
+	wantStatus(t, h.do("DELETE", "/api/media/"+it.ID+"/grants/user:"+viewerEmail, owner, nil), 204)
 	lp := h.share(owner, "media", it.ID, `{}`)
 	if page := string(readAll(t, h.browser().get(lp.URL))); !strings.Contains(page, `src="`+lp.URL+`/-/captions/`+c.ID+`"`) {
 		t.Errorf("the share page has no track for the caption")
@@ -271,10 +282,27 @@ func TestPickPoster(t *testing.T) {
 	wantStatus(t, h.do("PUT", "/api/media/"+it.ID+"/poster?at=1", viewer, nil), 403)
 	wantStatus(t, h.do("PUT", "/api/media/"+it.ID+"/poster?at=-1", owner, nil), 400)
 	wantStatus(t, h.do("PUT", "/api/media/"+it.ID+"/poster?at=1e300", owner, nil), 400)
+	page := func(token string) string {
+		t.Helper()
+		return string(readAll(t, h.do("GET", "/m/"+it.ID, token, nil)))
+	}
+	if p := page(owner); !strings.Contains(p, `data-testid="poster-panel"`) || !strings.Contains(p, "Chosen automatically") ||
+		strings.Contains(p, ` poster="`) || !strings.Contains(p, `data-testid="poster-auto" hidden`) {
+		t.Errorf("the editor's page before a choice: want the poster panel, automatic, no poster, Back to automatic hidden")
+	}
 	wantStatus(t, h.do("PUT", "/api/media/"+it.ID+"/poster?at=1", owner, nil), 204)
 	st, frame := poster()
 	if st != 200 || frame.Bounds().Dx() > 1280 || frame.Bounds().Dy() > 720 {
 		t.Fatalf("the picked frame: %d %v", st, frame)
+	}
+	// The page shows the chosen poster though the pipeline made none (there
+	// is no pipeline here); only editors get the panel.
+	want := ` poster="` + derivedURL(it.ID, media.DerivedPoster) + `"`
+	if p := page(owner); !strings.Contains(p, want) || !strings.Contains(p, "Chosen by an editor") || strings.Contains(p, `data-testid="poster-auto" hidden`) {
+		t.Errorf("the editor's page after a choice: want %s, chosen by an editor, Back to automatic shown", want)
+	}
+	if p := page(viewer); !strings.Contains(p, want) || strings.Contains(p, "poster-panel") {
+		t.Errorf("the viewer's page: want %s and no poster panel", want)
 	}
 	// An uploaded image, re-encoded: a red PNG becomes a red JPEG.
 	var png bytes.Buffer
@@ -299,6 +327,9 @@ func TestPickPoster(t *testing.T) {
 	wantStatus(t, h.do("DELETE", "/api/media/"+it.ID+"/poster", owner, nil), 204)
 	if st, _ := poster(); st != 404 {
 		t.Errorf("poster after going back (no pipeline here): %d, want 404", st)
+	}
+	if p := page(owner); strings.Contains(p, ` poster="`) || !strings.Contains(p, "Chosen automatically") {
+		t.Errorf("the editor's page after going back: want no poster, chosen automatically")
 	}
 	wantStatus(t, h.do("PUT", "/api/media/"+it.ID+"/poster?at=0.5", owner, nil), 204)
 	wantStatus(t, h.do("DELETE", "/api/media/"+it.ID, owner, nil), 204)

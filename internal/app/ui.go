@@ -441,8 +441,19 @@ func (a *App) mediaData(ctx context.Context, p acl.Principal, it media.Item) (ma
 	if err != nil {
 		return nil, err
 	}
+	kind := kindOf(it.ContentType)
+	chosen := false
+	if kind == "video" {
+		if chosen, err = a.media.PosterChosen(ctx, it.ID); err != nil {
+			return nil, err
+		}
+		if chosen {
+			// An editor's poster shows even when the pipeline made none.
+			mv.Poster = derivedURL(it.ID, media.DerivedPoster)
+		}
+	}
 	data := map[string]any{
-		"User": p, "Nav": "library", "Item": it, "URL": privateURL(it), "Kind": kindOf(it.ContentType),
+		"User": p, "Nav": "library", "Item": it, "URL": privateURL(it), "Kind": kind,
 		"PublicURL": publicURL(it), "Media": mv, "Captions": captionsJSON(captions),
 		// The player gets the faststart rendition when there is one;
 		// Download keeps the original.
@@ -453,7 +464,11 @@ func (a *App) mediaData(ctx context.Context, p acl.Principal, it media.Item) (ma
 		"PDFPreview": media.Previewable(it.ContentType),
 		"PreviewURL": privateURL(it),
 		"CanEdit":    it.Permission >= acl.Edit,
-		"CanManage":  it.Permission >= acl.Manage,
+		// Editors of a video choose its poster and attach its captions.
+		"EditVideo":    it.Permission >= acl.Edit && kind == "video",
+		"PosterChosen": chosen,
+		"PosterURL":    derivedURL(it.ID, media.DerivedPoster),
+		"CanManage":    it.Permission >= acl.Manage,
 		// Moving needs manage here and a role that may place things.
 		"CanMove": it.Permission >= acl.Manage && p.Role.CanUpload(),
 	}

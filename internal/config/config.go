@@ -84,6 +84,10 @@ const MaxRanges = 16
 // itself (boundaries, part headers, small fields).
 const UploadSlack = 1 << 20
 
+// maxFFmpegTimeout bounds FFmpegTimeout: longer runs would meet a
+// pipeline job's own 30-minute limit first.
+const maxFFmpegTimeout = 10 * time.Minute
+
 // Config is the whole of Mediagate's configuration.
 type Config struct {
 	DatabaseURL     string
@@ -104,6 +108,7 @@ type Config struct {
 	MetricsAddr     string        // where Prometheus metrics are served; "" serves none
 	LogLevel        slog.Level    // debug, info, warn or error
 	LogFormat       LogFormat
+	FFmpegTimeout   time.Duration // wall-clock cap of one ffprobe or ffmpeg run; a job that reaches it is tried again, 3 times in all
 
 	Storage     StorageKind // where blobs live
 	S3Endpoint  string      // the S3 API's base URL, e.g. http://127.0.0.1:8333
@@ -154,6 +159,7 @@ func Default() Config {
 		JobWorkers:      1,
 		LogLevel:        slog.LevelInfo,
 		LogFormat:       LogText,
+		FFmpegTimeout:   2 * time.Minute,
 		Storage:         StorageLocal,
 		S3Region:        "us-east-1",
 		S3PathStyle:     true,
@@ -185,6 +191,7 @@ var Vars = []Var{
 	{"MEDIAGATE_METRICS_ADDR", "metrics-addr", "address Prometheus metrics are served on at /metrics, such as 127.0.0.1:9464 (default: none); never behind nginx"},
 	{"MEDIAGATE_LOG_LEVEL", "log-level", "debug|info|warn|error: the least severe log lines written"},
 	{"MEDIAGATE_LOG_FORMAT", "log-format", "text|json: how log lines are written (to stderr)"},
+	{"MEDIAGATE_FFMPEG_TIMEOUT", "ffmpeg-timeout", "wall-clock cap of one ffprobe or ffmpeg run (a faststart remux gets a second more per 4 MiB); a job that reaches it is tried again, 3 times in all"},
 	{"MEDIAGATE_STORAGE", "storage", "local|s3: where blobs live (the data dir, or an S3-compatible bucket)"},
 	{"MEDIAGATE_S3_ENDPOINT", "s3-endpoint", "the S3 API's base URL, such as http://127.0.0.1:8333"},
 	{"MEDIAGATE_S3_BUCKET", "s3-bucket", "the bucket, which must exist"},
@@ -276,6 +283,10 @@ func (c *Config) apply(get func(flag string) string) error {
 	setDuration("session-lifetime", &c.SessionLifetime)
 	setDuration("upload-expiry", &c.UploadExpiry)
 	setDuration("body-idle-timeout", &c.BodyIdleTimeout)
+	setDuration("ffmpeg-timeout", &c.FFmpegTimeout)
+	if s := get("ffmpeg-timeout"); c.FFmpegTimeout > maxFFmpegTimeout {
+		errs = append(errs, fmt.Errorf("ffmpeg-timeout: want a duration up to %v, got %q", maxFFmpegTimeout, s))
+	}
 	if s := get("job-workers"); s != "" {
 		n, err := strconv.Atoi(s)
 		if err != nil || n < 0 || n > 64 {
@@ -341,6 +352,9 @@ func (c *Config) Validate() error {
 	}
 	if c.BodyIdleTimeout <= 0 {
 		return errors.New("body-idle-timeout: must be positive")
+	}
+	if c.FFmpegTimeout <= 0 || c.FFmpegTimeout > maxFFmpegTimeout {
+		return fmt.Errorf("ffmpeg-timeout: want a positive duration up to %v, got %v", maxFFmpegTimeout, c.FFmpegTimeout)
 	}
 	if c.DataDir == "" {
 		return errors.New("data-dir: must not be empty")

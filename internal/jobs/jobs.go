@@ -3,7 +3,9 @@
 // (inserted in the transaction that records the blob, unique per blob,
 // retried with backoff, cancelled when the blob goes), which probes it and
 // makes its posters, thumbnails and faststart rendition with package video.
-// River's schema has its own migration track (Migrate).
+// A file ffmpeg refuses fails the job at once; an ffmpeg run that goes past
+// its wall-clock cap is tried again a few times first, as a busy machine
+// causes that too. River's schema has its own migration track (Migrate).
 package jobs
 
 import (
@@ -26,6 +28,7 @@ import (
 
 	"github.com/mediagate/mediagate/internal/errs"
 	"github.com/mediagate/mediagate/internal/media"
+	"github.com/mediagate/mediagate/internal/video"
 )
 
 // Migrate brings River's own tables up to date on their own track (River's
@@ -63,12 +66,18 @@ func (ProcessArgs) InsertOpts() river.InsertOpts {
 
 const queue = "media"
 
+// timeoutAttempts is how many attempts a job gets whose ffmpeg runs go past
+// their wall-clock cap, River's backoff (1 s, then 16 s) between them; then
+// it fails for good. A file ffmpeg refuses fails at its first attempt.
+const timeoutAttempts = 3
+
 // Options configure the workers.
 type Options struct {
-	Workers int           // jobs worked at once; 0 inserts only (the CLI, or an instance that does not work)
-	Log     *slog.Logger  //
-	Timeout time.Duration // for one job; default 30 minutes
-	Poll    time.Duration // how often to look for due jobs besides notifications; default 1 s
+	Workers       int           // jobs worked at once; 0 inserts only (the CLI, or an instance that does not work)
+	Log           *slog.Logger  //
+	Timeout       time.Duration // for one job; default 30 minutes
+	Poll          time.Duration // how often to look for due jobs besides notifications; default 1 s
+	FFmpegTimeout time.Duration // the wall-clock cap of one ffprobe or ffmpeg run; default video.DefaultTimeout
 }
 
 // Jobs is the pipeline's River client.
@@ -77,6 +86,7 @@ type Jobs struct {
 	client *river.Client[pgx.Tx]
 	store  *media.Store
 	log    *slog.Logger
+	video  video.Runner
 	work   func(ctx context.Context, b media.Blob) error
 
 	failures atomic.Uint64 // attempts that failed, here
@@ -91,7 +101,7 @@ func New(pool *pgxpool.Pool, store *media.Store, o Options) (*Jobs, error) {
 	if o.Timeout == 0 {
 		o.Timeout = 30 * time.Minute
 	}
-	j := &Jobs{pool: pool, store: store, log: o.Log}
+	j := &Jobs{pool: pool, store: store, log: o.Log, video: video.Runner{Timeout: o.FFmpegTimeout}}
 	j.work = j.process
 	cfg := &river.Config{
 		Logger:     o.Log.With("component", "jobs"),
@@ -273,6 +283,7 @@ func (w *processWorker) work(ctx context.Context, job *river.Job[ProcessArgs]) e
 	start := time.Now()
 	err = j.work(ctx, b)
 	var bad *badMedia
+	var slow *slowMedia
 	switch {
 	case err == nil:
 		j.log.Info("media ready", "blob", b.SHA256, "took", time.Since(start).Round(time.Millisecond))
@@ -281,6 +292,18 @@ func (w *processWorker) work(ctx context.Context, job *river.Job[ProcessArgs]) e
 		// The content itself is the problem: no retry will help.
 		j.log.Warn("media pipeline refused a file", "blob", b.SHA256, "reason", bad.Reason, "err", err)
 		if serr := j.store.SetState(context.WithoutCancel(ctx), b.SHA256, media.InfoFailed, bad.Reason); serr != nil {
+			return serr
+		}
+		return river.JobCancel(err)
+	case errors.As(err, &slow) && job.Attempt < timeoutAttempts:
+		// Perhaps only a busy machine: River tries again after its backoff.
+		j.log.Warn("media pipeline timed out; will try again", "blob", b.SHA256, "attempt", job.Attempt, "err", err)
+		return err
+	case errors.As(err, &slow):
+		// As slow every time: the file itself, most likely.
+		reason := fmt.Sprintf("%s, %d times in a row: the file may be too heavy, or the server too busy; a manager can retry", slow.Reason, job.Attempt)
+		j.log.Warn("media pipeline gave up on a file that takes too long", "blob", b.SHA256, "attempts", job.Attempt, "err", err)
+		if serr := j.store.SetState(context.WithoutCancel(ctx), b.SHA256, media.InfoFailed, reason); serr != nil {
 			return serr
 		}
 		return river.JobCancel(err)

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -36,6 +37,14 @@ type env struct {
 
 func newEnv(t *testing.T, workers int) *env {
 	t.Helper()
+	return newEnvWith(t, jobs.Options{Workers: workers})
+}
+
+// newEnvWith is newEnv with the pipeline's options (Log and Poll are set
+// here).
+func newEnvWith(t *testing.T, o jobs.Options) *env {
+	t.Helper()
+	workers := o.Workers
 	testenv.LookPath(t, "ffmpeg")
 	pool, _ := testdb.New(t)
 	ctx := t.Context()
@@ -54,7 +63,8 @@ func newEnv(t *testing.T, workers int) *env {
 	t.Cleanup(func() { disk.Close() })
 	log := slog.New(slog.DiscardHandler)
 	store := media.NewStore(pool, media.Storage{Blobs: disk, Spool: disk.Spool, MaxUpload: 1 << 30}, acl.NewDecider(pool), log)
-	j, err := jobs.New(pool, store, jobs.Options{Workers: workers, Log: log, Poll: 200 * time.Millisecond})
+	o.Log, o.Poll = log, 200*time.Millisecond
+	j, err := jobs.New(pool, store, o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -111,6 +121,24 @@ func (e *env) settled(t *testing.T, sha string) media.Info {
 			t.Fatalf("the pipeline is still %q on %s after 60 s", in.State, sha)
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// finished lists the jobs once none is running any more: River records how
+// a job ended just after the worker set the blob's state.
+func (e *env) finished(t *testing.T) ([]jobs.Job, error) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		list, err := e.jobs.List(t.Context(), 5)
+		running := false
+		for _, j := range list {
+			running = running || j.State == "running"
+		}
+		if err != nil || !running || time.Now().After(deadline) {
+			return list, err
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }
 
@@ -231,6 +259,10 @@ func TestBadMediaFailsWithAReason(t *testing.T) {
 			t.Fatalf("States() = %v, want the job cancelled", states)
 		}
 	}
+	// Final at once: one attempt, no retry scheduled.
+	if list, err := e.finished(t); err != nil || len(list) != 1 || list[0].State != "cancelled" || list[0].Attempt != 1 {
+		t.Errorf("jobs = %+v, %v; want one job, cancelled after its first attempt", list, err)
+	}
 	// The item itself stays downloadable.
 	got, err := e.store.Get(t.Context(), e.owner, it.ID)
 	if err != nil || got.Size != int64(len(cut)) {
@@ -243,6 +275,39 @@ func TestBadMediaFailsWithAReason(t *testing.T) {
 	}
 	if in, _ := e.store.BlobInfo(t.Context(), txt.SHA256); in.State != "" {
 		t.Errorf("a text file has pipeline state %q", in.State)
+	}
+}
+
+// TestTimeoutIsRetriedThenFails gives every ffprobe and ffmpeg run a
+// wall-clock cap of 5 ms, which no real run meets: a timeout may be a busy
+// machine, so the job is tried again after River's backoff, three times in
+// all, and then fails with a reason that says so. (A file ffmpeg refuses
+// fails at its first attempt: TestBadMediaFailsWithAReason.)
+func TestTimeoutIsRetriedThenFails(t *testing.T) {
+	t.Parallel()
+	e := newEnvWith(t, jobs.Options{Workers: 1, FFmpegTimeout: 5 * time.Millisecond})
+	ctx := t.Context()
+	it, err := e.store.Upload(ctx, e.owner, bytes.NewReader(clip(t, true)), "slow.mp4", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	in := e.settled(t, it.SHA256)
+	took := time.Since(start)
+	t.Logf("failed after %v: %q", took.Round(time.Millisecond), in.Reason)
+	if in.State != media.InfoFailed || !strings.HasPrefix(in.Reason, "processing took too long, 3 times") {
+		t.Errorf("info = %+v, want failed after 3 timeouts", in)
+	}
+	// River's backoff between the attempts: about 1 s, then about 16 s.
+	if took < 15*time.Second {
+		t.Errorf("failed after %v: the attempts were not spaced by River's backoff", took)
+	}
+	list, err := e.finished(t)
+	if err != nil || len(list) != 1 || list[0].State != "cancelled" || list[0].Attempt != 3 || !strings.Contains(list[0].Error, "took too long") {
+		t.Errorf("jobs = %+v, %v; want one job, cancelled after 3 attempts that took too long", list, err)
+	}
+	if len(in.Derived) != 0 {
+		t.Errorf("derived files %v after failing", in.Derived)
 	}
 }
 

@@ -29,12 +29,27 @@ type badMedia struct {
 func (b *badMedia) Error() string { return b.Reason + ": " + b.err.Error() }
 func (b *badMedia) Unwrap() error { return b.err }
 
-// classify turns package video's refusals into badMedia; everything else
-// (a timeout, storage away) may pass and is retried.
+// slowMedia is a run that went past its wall-clock cap: a busy machine
+// does that as well as a hostile file, so it is tried again a few times
+// (timeoutAttempts) before it counts as final. Reason is for editors.
+type slowMedia struct {
+	Reason string
+	err    error
+}
+
+func (s *slowMedia) Error() string { return s.Reason + ": " + s.err.Error() }
+func (s *slowMedia) Unwrap() error { return s.err }
+
+// classify turns package video's refusals into badMedia and its timeouts
+// into slowMedia; everything else (storage away, a cancelled job) passes
+// and is retried up to the job's MaxAttempts.
 func classify(err error) error {
 	var ve *video.Error
-	if errors.As(err, &ve) && errors.Is(err, video.ErrBadInput) {
+	switch {
+	case errors.As(err, &ve) && errors.Is(err, video.ErrBadInput):
 		return &badMedia{Reason: ve.Reason, err: err}
+	case errors.As(err, &ve) && errors.Is(err, video.ErrTimeout):
+		return &slowMedia{Reason: ve.Reason, err: err}
 	}
 	return err
 }
@@ -46,7 +61,7 @@ func (j *Jobs) process(ctx context.Context, b media.Blob) error {
 		return fmt.Errorf("read the blob: %w", err)
 	}
 	defer cleanup()
-	info, err := video.Probe(ctx, path, b.ContentType)
+	info, err := j.video.Probe(ctx, path, b.ContentType)
 	if err != nil {
 		return classify(err)
 	}
@@ -80,7 +95,7 @@ func (j *Jobs) out(kind, ext string) string {
 func (j *Jobs) frame(ctx context.Context, b media.Blob, path string, at float64, kind string, w, h int) error {
 	out := j.out(kind, ".jpg")
 	defer os.Remove(out)
-	if err := video.Frame(ctx, path, b.ContentType, at, w, h, out); err != nil {
+	if err := j.video.Frame(ctx, path, b.ContentType, at, w, h, out); err != nil {
 		return classify(err)
 	}
 	return j.store.PutDerived(ctx, b.SHA256, kind, out)
@@ -108,7 +123,7 @@ func (j *Jobs) faststart(ctx context.Context, b media.Blob, path string) error {
 	}
 	out := j.out(media.DerivedStream, ".mp4")
 	defer os.Remove(out)
-	if err := video.Faststart(ctx, path, out); err != nil {
+	if err := j.video.Faststart(ctx, path, out); err != nil {
 		return classify(err)
 	}
 	return j.store.PutDerived(ctx, b.SHA256, media.DerivedStream, out)

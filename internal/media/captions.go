@@ -32,7 +32,15 @@ type Caption struct {
 // CaptionType is what captions are served as.
 const CaptionType = "text/vtt; charset=utf-8"
 
-var langRE = regexp.MustCompile(`^[a-zA-Z]{2,3}(-[a-zA-Z0-9]{1,8})*$`)
+// langRE is a well-formed BCP 47 language tag (RFC 5646's langtag) whose
+// language is an ISO 639 code of two or three letters, the only ones in
+// use: extended languages, script, region, variants, extensions and a
+// private use part, such as en, pt-BR, zh-Hant-TW, sgn-ase or de-CH-1901.
+// app.js checks the same before sending.
+var langRE = regexp.MustCompile(`(?i)^[a-z]{2,3}(-[a-z]{3}){0,3}(-[a-z]{4})?(-([a-z]{2}|[0-9]{3}))?(-([a-z0-9]{5,8}|[0-9][a-z0-9]{3}))*(-[0-9a-wyz](-[a-z0-9]{2,8})+)*(-x(-[a-z0-9]{1,8})+)?$`)
+
+// maxLang bounds a language tag; real ones are far shorter.
+const maxLang = 64
 
 // AddCaption attaches vtt, clean WebVTT (see video.ToWebVTT), to item id as
 // a track in lang named label. p needs edit on the item.
@@ -42,7 +50,7 @@ func (s *Store) AddCaption(ctx context.Context, p acl.Principal, id, lang, label
 	}
 	label = strings.TrimSpace(label)
 	switch {
-	case !langRE.MatchString(lang):
+	case len(lang) > maxLang || !langRE.MatchString(lang):
 		return Caption{}, fmt.Errorf("%w: lang must be a language tag such as en or pt-BR", errs.ErrInvalid)
 	case label == "" || utf8.RuneCountInString(label) > 100 || !utf8.ValidString(label) || strings.ContainsFunc(label, func(r rune) bool {
 		return unicode.IsControl(r) || isBidiControl(r) || unicode.Is(unicode.Cf, r)

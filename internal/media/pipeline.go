@@ -302,3 +302,17 @@ func (s *Store) ClearPoster(ctx context.Context, p acl.Principal, id string) err
 	s.removeGone(ctx, gone)
 	return nil
 }
+
+// PosterChosen reports whether an editor chose item id's poster (SetPoster),
+// for an item the caller was allowed to see.
+func (s *Store) PosterChosen(ctx context.Context, id string) (bool, error) {
+	var chosen bool
+	err := s.pool.QueryRow(ctx, `SELECT poster IS NOT NULL FROM media WHERE id = $1`, id).Scan(&chosen)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return false, fmt.Errorf("%w: no such media item", errs.ErrNotFound)
+	}
+	if err != nil {
+		return false, fmt.Errorf("%w: load the poster: %w", errs.ErrUnavailable, err)
+	}
+	return chosen, nil
+}

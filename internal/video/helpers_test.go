@@ -212,6 +212,32 @@ func decodeJPEG(t testing.TB, path string) (w, h int, stddev float64) {
 	return b.Dx(), b.Dy(), math.Sqrt(max(0, sq/n-mean*mean))
 }
 
+// meanLuma is the mean Y of a JPEG's pixels.
+func meanLuma(t testing.TB, path string) float64 {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	img, err := jpeg.Decode(f)
+	if err != nil {
+		t.Fatalf("%s is not a JPEG: %v", path, err)
+	}
+	c, ok := img.(*image.YCbCr)
+	if !ok {
+		t.Fatalf("%s decodes to %T, want YCbCr", path, img)
+	}
+	b := c.Bounds()
+	var sum float64
+	for y := b.Min.Y; y < b.Max.Y; y++ {
+		for x := b.Min.X; x < b.Max.X; x++ {
+			sum += float64(c.Y[c.YOffset(x, y)])
+		}
+	}
+	return sum / float64(b.Dx()*b.Dy())
+}
+
 // entries lists dir's files.
 func entries(t testing.TB, dir string) []string {
 	t.Helper()

@@ -25,11 +25,10 @@ type limits struct {
 }
 
 const (
-	defaultWall = 2 * time.Minute
-	defaultMem  = 3 << 30
-	maxStdout   = 4 << 20  // ffprobe's JSON; more is a file with absurdly many streams or tags
-	maxStderr   = 64 << 10 // we only show its first line
-	niceness    = 10       // below the serving path
+	defaultMem = 3 << 30
+	maxStdout  = 4 << 20  // ffprobe's JSON; more is a file with absurdly many streams or tags
+	maxStderr  = 64 << 10 // we only show its first line
+	niceness   = 10       // below the serving path
 )
 
 // Test hooks: started sees each child's pid; noPrlimit forces the sh
@@ -59,7 +58,7 @@ func (t tool) run(ctx context.Context) ([]byte, error) {
 	}
 	wall := t.lim.wall
 	if wall <= 0 {
-		wall = defaultWall
+		wall = DefaultTimeout
 	}
 	ctx, cancel := context.WithTimeout(ctx, wall)
 	defer cancel()
@@ -92,6 +91,11 @@ func (t tool) run(ctx context.Context) ([]byte, error) {
 
 	start := time.Now()
 	if err := cmd.Start(); err != nil {
+		if ctx.Err() != nil {
+			// The cap was over before the tool could start: a timeout
+			// like any other, not a broken installation.
+			return nil, &runError{tool: t, err: err, ctxErr: ctx.Err(), elapsed: time.Since(start)}
+		}
 		return nil, fmt.Errorf("video: start %s: %w", t.prog, err)
 	}
 	// Best effort: a process may always lower its own priority.
@@ -128,7 +132,7 @@ func limitedArgv(prog string, args []string, lim limits) []string {
 	}
 	cpu := int64(lim.cpu / time.Second)
 	if cpu <= 0 {
-		cpu = int64(defaultWall / time.Second)
+		cpu = int64(DefaultTimeout / time.Second)
 	}
 	fsize := lim.fsize
 	if fsize <= 0 {
@@ -169,8 +173,11 @@ func (e *runError) Error() string {
 }
 
 // toError turns a failed run into the *Error the caller sees: ctx's own
-// error when the caller gave up, else a bad input whose reason is what (like
-// "the file is cut short or damaged") and the first line ffmpeg wrote.
+// error when the caller gave up; ErrTimeout when the run went past its
+// wall-clock cap, which a busy machine causes as well as a hostile file;
+// else a bad input whose reason is what (like "the file is cut short or
+// damaged") and the first line ffmpeg wrote. Using up the CPU-time limit is
+// a bad input: CPU time hardly grows with the load.
 func toError(ctx context.Context, op string, err error, what string) error {
 	var re *runError
 	if !errors.As(err, &re) {
@@ -179,13 +186,16 @@ func toError(ctx context.Context, op string, err error, what string) error {
 	if cerr := ctx.Err(); cerr != nil {
 		return &Error{Op: op, Reason: "processing was cancelled", Detail: re.Error(), Err: cerr}
 	}
+	if re.ctxErr != nil {
+		return &Error{Op: op, Reason: "processing took too long", Detail: re.Error(), Err: ErrTimeout}
+	}
 	// ffmpeg exits on SIGXCPU by itself, with status 255, so the CPU
 	// limit shows in the time it used rather than in a signal.
 	cpuLimit := re.tool.lim.cpu
 	if cpuLimit <= 0 {
-		cpuLimit = defaultWall
+		cpuLimit = DefaultTimeout
 	}
-	if re.ctxErr != nil || re.cpu >= cpuLimit-cpuLimit/20 {
+	if re.cpu >= cpuLimit-cpuLimit/20 {
 		return badInput(op, "the file takes too long to process", re.Error())
 	}
 	var ee *exec.ExitError

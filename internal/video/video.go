@@ -31,7 +31,11 @@
 //
 // A file we cannot or will not read fails with an *Error whose Reason can be
 // shown to the uploader and which matches ErrBadInput: retrying it will not
-// help.
+// help. A run that goes past its wall-clock cap (Runner.Timeout) matches
+// ErrTimeout instead: the machine may just have been busy, so a later try
+// may succeed. One that uses up its CPU-time limit is ErrBadInput: CPU time
+// hardly depends on the load, so that file needs more work than any file
+// gets.
 package video
 
 import (
@@ -55,6 +59,49 @@ import (
 // media we read, damaged, hostile, or too big to process. It wraps
 // errs.ErrInvalid.
 var ErrBadInput = fmt.Errorf("%w: unreadable media", errs.ErrInvalid)
+
+// ErrTimeout is what a run matches that went past its wall-clock cap, which
+// a busy machine can cause as well as a hostile file: trying again later is
+// sound, a few times. It wraps errs.ErrUnavailable.
+var ErrTimeout = fmt.Errorf("%w: media processing took too long", errs.ErrUnavailable)
+
+// DefaultTimeout is the wall-clock cap of one ffprobe or ffmpeg run when
+// Runner.Timeout is zero.
+const DefaultTimeout = 2 * time.Minute
+
+// Runner runs Probe, Frame and Faststart under its limits. The zero Runner
+// has the defaults; the package's functions of the same names use it.
+type Runner struct {
+	// Timeout is the wall-clock cap of one run (a faststart remux gets a
+	// second more per 4 MiB of input); zero means DefaultTimeout. The
+	// CPU-time limits grow with it when it is raised above their defaults.
+	Timeout time.Duration
+}
+
+func (r Runner) wall() time.Duration {
+	if r.Timeout <= 0 {
+		return DefaultTimeout
+	}
+	return r.Timeout
+}
+
+// cpu is the CPU-time limit of a run whose default is def.
+func (r Runner) cpu(def time.Duration) time.Duration { return max(def, r.Timeout) }
+
+// Probe is Runner{}.Probe.
+func Probe(ctx context.Context, path, contentType string) (Info, error) {
+	return Runner{}.Probe(ctx, path, contentType)
+}
+
+// Frame is Runner{}.Frame.
+func Frame(ctx context.Context, path, contentType string, at float64, maxW, maxH int, out string) error {
+	return Runner{}.Frame(ctx, path, contentType, at, maxW, maxH, out)
+}
+
+// Faststart is Runner{}.Faststart.
+func Faststart(ctx context.Context, in, out string) error {
+	return Runner{}.Faststart(ctx, in, out)
+}
 
 // Error is a failed Probe, Frame or Faststart. Reason is for the user who
 // uploaded the file and never holds a path; Error() adds Detail, with the
@@ -158,9 +205,7 @@ func (f format) unreadable() string {
 }
 
 const (
-	probeWall = 2 * time.Minute
 	probeCPU  = time.Minute
-	frameWall = 2 * time.Minute
 	frameCPU  = 2 * time.Minute
 	maxPixels = 100_000_000 // a bigger picture is a decompression bomb more often than a photo
 )
@@ -168,7 +213,7 @@ const (
 // Probe reads what path holds, trusting contentType (what mimetype sniffed)
 // only to choose the one demuxer that may read it. A content type we do not
 // read, or a file its demuxer rejects, is an *Error matching ErrBadInput.
-func Probe(ctx context.Context, path, contentType string) (Info, error) {
+func (r Runner) Probe(ctx context.Context, path, contentType string) (Info, error) {
 	f, ok := lookup(contentType)
 	if !ok {
 		return Info{}, badInput("probe", "not a video, audio or image file we can read", "content type "+contentType)
@@ -182,7 +227,7 @@ func Probe(ctx context.Context, path, contentType string) (Info, error) {
 			return Info{}, err
 		}
 	}
-	p, err := probe(ctx, f, path)
+	p, err := r.probe(ctx, f, path)
 	if err != nil {
 		return Info{}, toError(ctx, "probe", err, f.unreadable())
 	}
@@ -269,7 +314,7 @@ type probedStream struct {
 	} `json:"side_data_list"`
 }
 
-func probe(ctx context.Context, f format, path string) (*probed, error) {
+func (r Runner) probe(ctx context.Context, f format, path string) (*probed, error) {
 	args := []string{"-hide_banner", "-loglevel", "error"}
 	args = append(args, f.input(path)...)
 	args = append(args,
@@ -280,7 +325,7 @@ func probe(ctx context.Context, f format, path string) (*probed, error) {
 	out, err := tool{
 		prog:  "ffprobe",
 		args:  args,
-		lim:   limits{wall: probeWall, cpu: probeCPU, fsize: 1 << 20},
+		lim:   limits{wall: r.wall(), cpu: r.cpu(probeCPU), fsize: 1 << 20},
 		names: map[string]string{path: "the file"},
 	}.run(ctx)
 	if err != nil {
@@ -338,7 +383,20 @@ func ratio(s string) (n, d int, ok bool) {
 // seconds on (10% of the duration makes a good poster; from the start if at
 // is past the end), for an audio file its cover picture, for an image the
 // image. Posters are 1280x720, grid thumbnails 320x180.
-func Frame(ctx context.Context, path, contentType string, at float64, maxW, maxH int, out string) error {
+func (r Runner) Frame(ctx context.Context, path, contentType string, at float64, maxW, maxH int, out string) error {
+	return r.picture(ctx, path, contentType, at, maxW, maxH, out, true)
+}
+
+// FrameAt is Frame with, for a video, the first frame that starts at or
+// after at seconds (the video's first when at is past the end): a frame's
+// own timestamp, as a player reports the frame it shows, names it exactly.
+func (r Runner) FrameAt(ctx context.Context, path, contentType string, at float64, maxW, maxH int, out string) error {
+	return r.picture(ctx, path, contentType, at, maxW, maxH, out, false)
+}
+
+// picture is Frame (pick true: the most representative of 50 frames) and
+// FrameAt.
+func (r Runner) picture(ctx context.Context, path, contentType string, at float64, maxW, maxH int, out string, pick bool) error {
 	f, ok := lookup(contentType)
 	if !ok {
 		return badInput("frame", "not a video, audio or image file we can read", "content type "+contentType)
@@ -363,7 +421,7 @@ func Frame(ctx context.Context, path, contentType string, at float64, maxW, maxH
 		return &Error{Op: "frame", Reason: "the picture could not be saved", Detail: err.Error(), Err: err}
 	}
 	for {
-		err = frame(ctx, f, path, at, maxW, maxH, o.tmp)
+		err = r.frame(ctx, f, path, at, maxW, maxH, o.tmp, pick)
 		var re *runError
 		if errors.As(err, &re) && strings.Contains(re.stderr, "matches no streams") && ctx.Err() == nil {
 			o.abort()
@@ -397,7 +455,7 @@ func Frame(ctx context.Context, path, contentType string, at float64, maxW, maxH
 	return nil
 }
 
-func frame(ctx context.Context, f format, path string, at float64, maxW, maxH int, tmp string) error {
+func (r Runner) frame(ctx context.Context, f format, path string, at float64, maxW, maxH int, tmp string, pick bool) error {
 	// Four decoder threads whatever the machine, so that RLIMIT_AS means
 	// the same on 2 cores and on 64.
 	args := []string{"-nostdin", "-hide_banner", "-loglevel", "error", "-threads", "4"}
@@ -411,7 +469,9 @@ func frame(ctx context.Context, f format, path string, at float64, maxW, maxH in
 	stream := "0:v:0" // an image, or an audio file's cover
 	if f.kind == "video" {
 		stream = "0:V:0" // not a cover picture
-		fit = "thumbnail=n=50," + fit
+		if pick {
+			fit = "thumbnail=n=50," + fit
+		}
 	}
 	args = append(args,
 		"-map", stream, "-map_metadata", "-1",
@@ -421,7 +481,7 @@ func frame(ctx context.Context, f format, path string, at float64, maxW, maxH in
 	_, err := tool{
 		prog:  "ffmpeg",
 		args:  args,
-		lim:   limits{wall: frameWall, cpu: frameCPU, fsize: 32 << 20},
+		lim:   limits{wall: r.wall(), cpu: r.cpu(frameCPU), fsize: 32 << 20},
 		names: map[string]string{path: "the file", tmp: "the picture"},
 	}.run(ctx)
 	return err
@@ -458,7 +518,7 @@ var mp4Codecs = map[string]bool{
 // before it has the whole file. It keeps every video, audio and timed-text
 // stream the mp4 muxer holds (see mp4Codecs) and drops the rest, such as
 // timecode and data tracks or PCM audio from a .mov.
-func Faststart(ctx context.Context, in, out string) error {
+func (r Runner) Faststart(ctx context.Context, in, out string) error {
 	in, err := filepath.Abs(in)
 	if err != nil {
 		return &Error{Op: "faststart", Reason: "the file could not be processed", Detail: err.Error(), Err: err}
@@ -467,7 +527,7 @@ func Faststart(ctx context.Context, in, out string) error {
 	if err != nil {
 		return err
 	}
-	p, err := probe(ctx, movFormat, in)
+	p, err := r.probe(ctx, movFormat, in)
 	if err != nil {
 		return toError(ctx, "faststart", err, movFormat.unreadable())
 	}
@@ -488,13 +548,14 @@ func Faststart(ctx context.Context, in, out string) error {
 	args = append(args, movFormat.input(in)...)
 	args = append(args, maps...)
 	args = append(args, "-c", "copy", "-map_metadata", "0", "-movflags", "+faststart", "-f", "mp4", "-y", "file:"+o.tmp)
-	// A remux is bound by the disk: 2 minutes and a second per 4 MiB is
-	// generous. The output is the input and a new moov box.
-	wall := defaultWall + time.Duration(size>>22)*time.Second
+	// A remux is bound by the disk: the cap (2 minutes by default) and a
+	// second per 4 MiB is generous. The output is the input and a new moov
+	// box.
+	extra := time.Duration(size>>22) * time.Second
 	_, err = tool{
 		prog:  "ffmpeg",
 		args:  args,
-		lim:   limits{wall: wall, cpu: wall, fsize: size + size/8 + 64<<20},
+		lim:   limits{wall: r.wall() + extra, cpu: r.cpu(DefaultTimeout) + extra, fsize: size + size/8 + 64<<20},
 		names: map[string]string{in: "the file", o.tmp: "the result"},
 	}.run(ctx)
 	if err != nil {

@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/gabriel-vasile/mimetype"
+
+	"github.com/mediagate/mediagate/internal/errs"
 )
 
 var notReadable = regexp.MustCompile(`^not (a video, audio or image|a video or audio|an image) file we can read`)
@@ -136,6 +138,34 @@ func TestFrame(t *testing.T) {
 	})
 }
 
+// TestFrameAt takes single frames of a clip whose frame N is grey level
+// 8N (10 frames a second): FrameAt gives the first frame that starts at or
+// after the time asked (a frame's own timestamp names it exactly), where
+// Frame would look for a representative one further on.
+func TestFrameAt(t *testing.T) {
+	needFFmpeg(t)
+	t.Parallel()
+	ramp := clip(t, "ramp.mp4", append([]string{"-f", "lavfi", "-i", "color=c=black:s=160x120:r=10:d=3",
+		"-vf", "geq=lum='N*8':cb=128:cr=128"}, videoCodec(t)...)...)
+	for _, tc := range []struct {
+		at    float64
+		frame int
+	}{{0.5, 5}, {1.5, 15}, {1.54, 16}, {2.9, 29}, {60, 0}} {
+		t.Run(strconv.FormatFloat(tc.at, 'f', -1, 64), func(t *testing.T) {
+			t.Parallel()
+			out := filepath.Join(t.TempDir(), "poster.jpg")
+			if err := (Runner{}).FrameAt(context.Background(), ramp, "video/mp4", tc.at, 320, 180, out); err != nil {
+				t.Fatalf("FrameAt: %v", err)
+			}
+			// The clip's levels are video range (16-235), the JPEG's full range.
+			want := max(0, float64(tc.frame*8-16)*255/219)
+			if got := meanLuma(t, out); math.Abs(got-want) > 4 {
+				t.Errorf("the frame at %v s has mean luma %.1f, want %.1f (frame %d; its neighbours are 9 apart)", tc.at, got, want, tc.frame)
+			}
+		})
+	}
+}
+
 func TestFaststart(t *testing.T) {
 	needFFmpeg(t)
 	t.Parallel()
@@ -194,7 +224,7 @@ func TestFaststart(t *testing.T) {
 		if err := Faststart(context.Background(), mov, out); err != nil {
 			t.Fatalf("Faststart: %v", err)
 		}
-		p, err := probe(context.Background(), movFormat, out)
+		p, err := Runner{}.probe(context.Background(), movFormat, out)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -359,6 +389,47 @@ func TestCancel(t *testing.T) {
 	}
 }
 
+// TestTimeout runs a Faststart of the long file (more than a second of
+// remuxing) under a Runner whose wall-clock cap is 300 ms: the run is
+// stopped, the error matches ErrTimeout (worth trying again later) and not
+// ErrBadInput (final), its process group is gone and no file is left.
+func TestTimeout(t *testing.T) {
+	needFFmpeg(t)
+	tiny := clip(t, "tiny.mp4", append([]string{"-f", "lavfi", "-i", "testsrc=size=32x32:rate=100", "-t", "10"}, videoCodec(t)...)...)
+	long := clip(t, "long.mp4", "-stream_loop", "800", "-i", tiny, "-c", "copy")
+	var pids []int
+	started = func(pid int) { pids = append(pids, pid) }
+	defer func() { started = nil }()
+	dir := t.TempDir()
+	const limit = 300 * time.Millisecond
+	start := time.Now()
+	err := Runner{Timeout: limit}.Faststart(context.Background(), long, filepath.Join(dir, "fast.mp4"))
+	took := time.Since(start)
+	t.Logf("Faststart returned after %v, %d runs started: %.300v", took, len(pids), err)
+	if len(pids) == 0 {
+		t.Fatal("no ffprobe or ffmpeg started")
+	}
+	var e *Error
+	if !errors.As(err, &e) || !errors.Is(err, ErrTimeout) || errors.Is(err, ErrBadInput) {
+		t.Fatalf("Faststart: %v, want an *Error matching ErrTimeout and not ErrBadInput", err)
+	}
+	if !errors.Is(err, errs.ErrUnavailable) || !strings.HasPrefix(e.Reason, "processing took too long") {
+		t.Errorf("error %v: reason %q; want it to match errs.ErrUnavailable and say it took too long", err, e.Reason)
+	}
+	// The cap per run, plus the second run's and the kill's slack.
+	if took > 2*limit+5*time.Second {
+		t.Errorf("took %v with a cap of %v per run", took, limit)
+	}
+	for _, pid := range pids {
+		if err := syscall.Kill(-pid, 0); !errors.Is(err, syscall.ESRCH) {
+			t.Errorf("process group %d: %v, want ESRCH", pid, err)
+		}
+	}
+	if names := entries(t, dir); len(names) != 0 {
+		t.Errorf("left %v", names)
+	}
+}
+
 // TestSandbox looks at a running ffmpeg from outside: its limits,
 // niceness, environment and working directory, with prlimit and with the
 // sh fallback, and sees each limit stop a run.
@@ -439,15 +510,18 @@ func TestSandbox(t *testing.T) {
 			}
 			started = nil
 
+			// Each limit is final (ErrBadInput) but the wall clock, which a
+			// busy machine reaches too (ErrTimeout, retried by the jobs).
 			for _, lc := range []struct {
 				name   string
 				lim    limits
 				reason string
+				want   error
 			}{
-				{"file size", limits{fsize: 100 << 10}, "the result would be too large"},
-				{"cpu time", limits{cpu: time.Second, fsize: 1 << 30}, "the file takes too long to process"},
-				{"wall clock", limits{wall: time.Second, fsize: 1 << 30}, "the file takes too long to process"},
-				{"memory", limits{mem: 64 << 20, fsize: 1 << 30}, "the file is cut short or damaged"},
+				{"file size", limits{fsize: 100 << 10}, "the result would be too large", ErrBadInput},
+				{"cpu time", limits{cpu: time.Second, fsize: 1 << 30}, "the file takes too long to process", ErrBadInput},
+				{"wall clock", limits{wall: time.Second, fsize: 1 << 30}, "processing took too long", ErrTimeout},
+				{"memory", limits{mem: 64 << 20, fsize: 1 << 30}, "the file is cut short or damaged", ErrBadInput},
 			} {
 				t.Run(lc.name, func(t *testing.T) {
 					out := filepath.Join(t.TempDir(), "x.nut")
@@ -458,8 +532,12 @@ func TestSandbox(t *testing.T) {
 						t.Fatal("ran to the end")
 					}
 					err = toError(context.Background(), "test", err, "the file is cut short or damaged")
-					if r := reasonOf(t, err); !strings.HasPrefix(r, lc.reason) {
-						t.Errorf("reason %q, want %q (%v)", r, lc.reason, err)
+					var e *Error
+					if !errors.As(err, &e) || !errors.Is(err, lc.want) || !strings.HasPrefix(e.Reason, lc.reason) {
+						t.Errorf("error %v, want an *Error matching %v with a reason starting %q", err, lc.want, lc.reason)
+					}
+					if other := map[error]error{ErrBadInput: ErrTimeout, ErrTimeout: ErrBadInput}[lc.want]; errors.Is(err, other) {
+						t.Errorf("error %v matches %v too", err, other)
 					}
 					if d := time.Since(start); d > 10*time.Second {
 						t.Errorf("took %v", d)

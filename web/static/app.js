@@ -1217,6 +1217,10 @@
 
     const preview = $("[data-testid=preview-state]");
     if (preview) initPreview(preview, base);
+    const poster = $("#poster");
+    if (poster) initPosterEditor(poster, base);
+    const captions = $("#captions");
+    if (captions) initCaptions(captions, base);
     const grants = $("#access [data-grants]");
     if (grants) initGrants(grants);
     const links = $("#links");
@@ -1324,6 +1328,236 @@
       schedule();
     });
     schedule();
+  }
+
+  // sendFile sends file as the raw body of a request (the API takes the
+  // query's fields with it) and, like api, throws an Error with the API's
+  // own message.
+  async function sendFile(method, path, file) {
+    let res;
+    try {
+      res = await fetch(path, {
+        method, body: file, credentials: "same-origin",
+        headers: { Accept: "application/json", "Content-Type": "application/octet-stream" },
+      });
+    } catch (_) {
+      throw new Error("Network error: check your connection and try again.");
+    }
+    const text = await res.text();
+    let data = null;
+    try { data = text ? JSON.parse(text) : null; } catch (_) { /* not JSON */ }
+    if (!res.ok) {
+      if (res.status === 401) {
+        location.href = "/login?next=" + encodeURIComponent(location.pathname + location.search);
+      }
+      const err = new Error(readable((data && data.error) || (res.status === 413 ? "too large: the file is too large" : "") || res.statusText || "HTTP " + res.status));
+      err.status = res.status;
+      throw err;
+    }
+    return data;
+  }
+
+  // stamp writes a time in a video as m:ss.s, for the poster's frame.
+  function stamp(secs) {
+    const t = Math.max(0, Math.floor((secs || 0) * 10) / 10);
+    const m = Math.floor(t / 60);
+    const s = (t - m * 60).toFixed(1).padStart(4, "0");
+    return m + ":" + s;
+  }
+
+  // initPosterEditor lets editors choose the video's poster: the frame the
+  // player shows, an uploaded image, or back to the pipeline's. The player
+  // and the preview take the new poster without a reload.
+  function initPosterEditor(panel, base) {
+    const player = $("video#player");
+    const img = $(".poster-preview", panel);
+    const none = $(".poster-none", panel);
+    const source = $(".poster-source", panel);
+    const at = $(".poster-at", panel);
+    const status = $("[role=status]", panel);
+    const file = $("#poster-file", panel);
+    const frameBtn = $("[data-action=poster-frame]", panel);
+    const auto = $("[data-action=poster-auto]", panel);
+    const buttons = [frameBtn, $("[data-action=poster-upload]", panel), auto];
+    const url = panel.dataset.posterUrl;
+
+    // The timestamp of the frame on screen, which names it exactly; the
+    // player's currentTime is only somewhere within it.
+    let shown = null;
+    if (player && player.requestVideoFrameCallback) {
+      const track = (_, meta) => { shown = meta.mediaTime; tick(); player.requestVideoFrameCallback(track); };
+      player.requestVideoFrameCallback(track);
+      player.addEventListener("seeking", () => { shown = null; });
+    }
+    const frameTime = () => (shown !== null && Math.abs(shown - player.currentTime) < 1 ? shown : player.currentTime);
+    function tick() { if (player) at.textContent = "(" + stamp(frameTime()) + ")"; }
+    if (player) ["timeupdate", "seeked", "loadedmetadata"].forEach((e) => player.addEventListener(e, tick));
+    tick();
+
+    // show puts src (or no poster) in the preview and the player; chosen
+    // says whether an editor chose it.
+    function show(src, chosen) {
+      if (src) {
+        img.src = src;
+        if (player) player.setAttribute("poster", src);
+      } else {
+        img.removeAttribute("src");
+        if (player) player.removeAttribute("poster");
+      }
+      img.hidden = !src;
+      none.hidden = !!src;
+      source.textContent = chosen ? "Chosen by an editor" : "Chosen automatically";
+      panel.dataset.chosen = String(chosen);
+      auto.hidden = !chosen;
+    }
+    // A new URL each time: the browser asks for the new picture.
+    const fresh = () => url + "?v=" + Date.now();
+
+    async function run(doing, fn) {
+      showError(panel, "");
+      status.textContent = doing;
+      // A disabled button loses the focus: it comes back after.
+      const focused = document.activeElement;
+      buttons.forEach((b) => busy(b, true));
+      panel.setAttribute("aria-busy", "true");
+      try {
+        status.textContent = await fn();
+      } catch (err) {
+        status.textContent = "";
+        showError(panel, err.message);
+      } finally {
+        buttons.forEach((b) => busy(b, false));
+        panel.removeAttribute("aria-busy");
+        if (!document.activeElement || document.activeElement === document.body) {
+          (buttons.includes(focused) && !focused.hidden ? focused : frameBtn).focus();
+        }
+      }
+    }
+
+    frameBtn.addEventListener("click", () => {
+      if (!player) return;
+      player.pause();
+      // Floored to the millisecond: the frame starting at or after it is
+      // the one on screen.
+      const t = Math.floor(frameTime() * 1000) / 1000;
+      run("Making the poster from the frame at " + stamp(t) + "…", async () => {
+        await api("PUT", base + "/poster?at=" + t.toFixed(3));
+        show(fresh(), true);
+        return "The poster is now the frame at " + stamp(t) + ".";
+      });
+    });
+    $("[data-action=poster-upload]", panel).addEventListener("click", () => file.click());
+    file.addEventListener("change", () => {
+      const f = file.files[0];
+      file.value = "";
+      if (!f) return;
+      if (f.size > 20 << 20) {
+        showError(panel, "The image is too large: 20 MiB at most.");
+        return;
+      }
+      run("Uploading " + f.name + "…", async () => {
+        await sendFile("PUT", base + "/poster", f);
+        show(fresh(), true);
+        return "The poster is now " + f.name + ".";
+      });
+    });
+    auto.addEventListener("click", () => {
+      run("Going back to the automatic poster…", async () => {
+        await api("DELETE", base + "/poster");
+        const it = await api("GET", base);
+        show(it && it.media && it.media.poster_url ? fresh() : "", false);
+        return "The poster is chosen automatically again.";
+      });
+    });
+  }
+
+  // initCaptions lets editors attach WebVTT or SRT captions and delete
+  // them; the player gets each new track at once, the first one showing.
+  function initCaptions(panel, base) {
+    const player = $("video#player");
+    const list = $(".caption-list", panel);
+    const empty = $(".caption-empty", list);
+    const form = $("#caption-form", panel);
+    const fileIn = $("#caption-file", form);
+    const lang = $("#caption-lang", form);
+    const label = $("#caption-label", form);
+    // The server's rule: a well-formed BCP 47 tag whose language is two or
+    // three letters (en, pt-BR, zh-Hant-TW, de-CH-1901).
+    const LANG = /^[a-z]{2,3}(-[a-z]{3}){0,3}(-[a-z]{4})?(-([a-z]{2}|[0-9]{3}))?(-([a-z0-9]{5,8}|[0-9][a-z0-9]{3}))*(-[0-9a-wyz](-[a-z0-9]{2,8})+)*(-x(-[a-z0-9]{1,8})+)?$/i;
+
+    function row(c) {
+      const del = el("button", { type: "button", class: "btn btn-small btn-danger-quiet", "data-action": "caption-delete",
+        "data-testid": "caption-delete", "aria-label": "Delete the captions “" + c.label + "” (" + c.lang + ")", text: "Delete" });
+      return el("li", { "data-caption": c.id, "data-testid": "caption" },
+        el("span", { class: "caption-what" }, el("strong", { text: c.label }), " ", el("span", { class: "muted", lang: c.lang, text: c.lang })),
+        del);
+    }
+
+    function invalid(input, msg) {
+      input.setAttribute("aria-invalid", "true");
+      input.focus();
+      showError(panel, msg);
+    }
+
+    form.addEventListener("input", (e) => e.target.removeAttribute("aria-invalid"));
+    form.addEventListener("submit", async (e) => {
+      e.preventDefault();
+      showError(panel, "");
+      const f = fileIn.files[0];
+      const tag = lang.value.trim();
+      const name = label.value.trim();
+      if (!f) return invalid(fileIn, "Choose a WebVTT (.vtt) or SubRip (.srt) file.");
+      if (f.size > 1 << 20) return invalid(fileIn, "The file is too large: captions are 1 MiB at most.");
+      if (!LANG.test(tag) || tag.length > 64) return invalid(lang, "The language must be a language tag such as en, fr or pt-BR.");
+      if (!name) return invalid(label, "Give the captions a label, such as English.");
+      const button = $("[type=submit]", form);
+      busy(button, true);
+      try {
+        const c = await sendFile("POST", base + "/captions?lang=" + encodeURIComponent(tag) + "&label=" + encodeURIComponent(name), f);
+        list.insertBefore(row(c), empty);
+        empty.hidden = true;
+        if (player) {
+          const first = !$("track", player);
+          const tr = el("track", { kind: "subtitles", srclang: c.lang, label: c.label, src: c.url, "data-caption": c.id, "data-testid": "track" });
+          player.append(tr);
+          // As the page does with the first track: on by default.
+          if (first) tr.track.mode = "showing";
+        }
+        form.reset();
+        toast("Captions “" + c.label + "” added.");
+        fileIn.focus();
+      } catch (err) {
+        showError(panel, err.message);
+      } finally {
+        busy(button, false);
+        if (document.activeElement === document.body) button.focus();
+      }
+    });
+
+    list.addEventListener("click", async (e) => {
+      const del = e.target.closest("[data-action=caption-delete]");
+      if (!del) return;
+      const li = del.closest("li");
+      const id = li.dataset.caption;
+      const what = $("strong", li).textContent;
+      const ok = await confirmAction("Delete these captions?", "“" + what + "” goes from the player for everyone.", "Delete");
+      if (!ok) return;
+      showError(panel, "");
+      busy(del, true);
+      try {
+        await api("DELETE", base + "/captions/" + encodeURIComponent(id));
+        if (player) $$("track", player).filter((t) => t.dataset.caption === id).forEach((t) => t.remove());
+        const next = li.nextElementSibling;
+        li.remove();
+        empty.hidden = !!$("[data-caption]", list);
+        (next && next.querySelector("button") || fileIn).focus();
+        toast("Captions “" + what + "” deleted.");
+      } catch (err) {
+        showError(panel, err.message);
+        busy(del, false);
+        del.focus();
+      }
+    });
   }
 
   function initPublish(section, base) {
