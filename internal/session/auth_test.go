@@ -703,7 +703,15 @@ func mustParse(t *testing.T, s string) *url.URL {
 // them may be checked, the rest are throttled, however they interleave.
 func TestConcurrentLoginFailuresAreThrottled(t *testing.T) {
 	t.Parallel()
-	h := newHarness(t, testConfig(false))
+	cfg := testConfig(false)
+	// A slot for each check the throttle lets through, so that a loaded
+	// machine (the race detector, parallel tests) makes none wait past
+	// passwd.DefaultWait into a 503: the bound is passwd's to test.
+	cfg.PasswordHashes = 10
+	h := newHarness(t, cfg)
+	if h.auth.Throttle.PerAccount != cfg.PasswordHashes {
+		t.Fatalf("the throttle lets %d checks through, the test gives %d slots", h.auth.Throttle.PerAccount, cfg.PasswordHashes)
+	}
 	mustCreate(t, h.auth.Users, "alice@example.com", acl.RoleViewer, "password-alice")
 	const n = 40
 	results := make(chan string, n)
