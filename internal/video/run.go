@@ -34,7 +34,10 @@ const (
 // Test hooks: started sees each child's pid; noPrlimit forces the sh
 // fallback.
 var (
-	started   func(pid int)
+	started func(pid int)
+	// remuxRate is the bytes a second a faststart remux is given beyond
+	// the cap; a test of the cap itself takes the allowance away.
+	remuxRate int64 = 4 << 20
 	noPrlimit bool
 )
 

@@ -549,9 +549,9 @@ func (r Runner) Faststart(ctx context.Context, in, out string) error {
 	args = append(args, maps...)
 	args = append(args, "-c", "copy", "-map_metadata", "0", "-movflags", "+faststart", "-f", "mp4", "-y", "file:"+o.tmp)
 	// A remux is bound by the disk: the cap (2 minutes by default) and a
-	// second per 4 MiB is generous. The output is the input and a new moov
-	// box.
-	extra := time.Duration(size>>22) * time.Second
+	// second per 4 MiB (remuxRate) is generous. The output is the input and
+	// a new moov box.
+	extra := time.Duration(size/remuxRate) * time.Second
 	_, err = tool{
 		prog:  "ffmpeg",
 		args:  args,
