@@ -369,15 +369,22 @@ var (
 // runWrk loads url with wrk for dur on conns connections; headers are
 // "Name: value". Only loopback URLs are allowed.
 func runWrk(url string, threads, conns int, dur time.Duration, headers ...string) (wrkResult, error) {
+	var extra []string
+	for _, h := range headers {
+		extra = append(extra, "-H", h)
+	}
+	return execWrk(url, threads, conns, dur, extra...)
+}
+
+// execWrk runs wrk on the loopback url with the common flags and extra ones
+// (headers, a script) and parses its report.
+func execWrk(url string, threads, conns int, dur time.Duration, extra ...string) (wrkResult, error) {
 	if !strings.HasPrefix(url, "http://127.0.0.1:") {
 		return wrkResult{}, fmt.Errorf("refusing to load %s: loopback only", url)
 	}
 	args := []string{"-t", strconv.Itoa(threads), "-c", strconv.Itoa(conns),
 		"-d", fmt.Sprintf("%ds", int(dur.Seconds())), "--timeout", "5s", "--latency"}
-	for _, h := range headers {
-		args = append(args, "-H", h)
-	}
-	args = append(args, url)
+	args = append(append(args, extra...), url)
 	ctx, cancel := context.WithTimeout(context.Background(), dur+30*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, wrkPath, args...)

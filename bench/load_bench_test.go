@@ -1,14 +1,11 @@
 package bench
 
 import (
-	"bytes"
-	"context"
 	"fmt"
 	"io"
 	"math/rand/v2"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -105,23 +102,7 @@ func BenchmarkSoak(b *testing.B) {
 // runWrkScript is runWrk with a Lua script that makes every request, on 2
 // threads; url only names the server.
 func runWrkScript(url, script string, conns int, dur time.Duration) (wrkResult, error) {
-	if !strings.HasPrefix(url, "http://127.0.0.1:") {
-		return wrkResult{}, fmt.Errorf("refusing to load %s: loopback only", url)
-	}
-	args := []string{"-t", strconv.Itoa(wrkThreads), "-c", strconv.Itoa(conns),
-		"-d", fmt.Sprintf("%ds", int(dur.Seconds())), "--timeout", "5s", "--latency", "-s", script, url}
-	ctx, cancel := context.WithTimeout(context.Background(), dur+30*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, wrkPath, args...)
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	err := cmd.Run()
-	r := wrkResult{Raw: out.String()}
-	if err != nil {
-		return r, fmt.Errorf("wrk: %v\n%s", err, r.Raw)
-	}
-	r.CPU = cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
-	return r, parseWrk(&r)
+	return execWrk(url, wrkThreads, conns, dur, "-s", script)
 }
 
 // rss is a process's resident set size in bytes, from /proc/<pid>/status.
