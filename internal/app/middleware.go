@@ -19,9 +19,10 @@ import (
 	"github.com/mediagate/mediagate/internal/errs"
 )
 
-// pageCSP is the Content-Security-Policy of every page: our own scripts,
-// styles, media and frames only (the PDF preview), and nothing inline, since
-// neither 'unsafe-inline' nor a nonce is allowed.
+// pageCSP is the Content-Security-Policy of every answer but media: our own
+// scripts, styles, media and frames only (the PDF preview), and nothing
+// inline, since neither 'unsafe-inline' nor a nonce is allowed. Pages add
+// the hash of their one inline script, the import map (assets.CSP).
 const pageCSP = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; " +
 	"media-src 'self'; connect-src 'self'; frame-src 'self'; font-src 'self'; manifest-src 'self'; " +
 	"object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"

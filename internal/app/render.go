@@ -36,7 +36,7 @@ func parsePages() (*pages, error) {
 	if err != nil {
 		return nil, err
 	}
-	fm := template.FuncMap{"asset": as.URL}
+	fm := template.FuncMap{"asset": as.URL, "scripts": as.Scripts}
 	maps.Copy(fm, uiFuncs)
 	maps.Copy(fm, funcs)
 	p := &pages{sets: map[string]*template.Template{}, assets: as}
@@ -72,7 +72,7 @@ func (a *App) render(w http.ResponseWriter, status int, page string, data any) {
 	h := w.Header()
 	h.Set("Content-Type", "text/html; charset=utf-8")
 	// Error pages under the media prefixes too get the page policy.
-	h.Set("Content-Security-Policy", pageCSP)
+	h.Set("Content-Security-Policy", a.pages.assets.CSP())
 	h.Set("X-Frame-Options", "DENY")
 	w.WriteHeader(status)
 	buf.WriteTo(w)

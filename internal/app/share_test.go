@@ -127,7 +127,7 @@ func TestShareItemLinkPlays(t *testing.T) {
 	if !strings.Contains(html, `<video id="player" controls preload="metadata" src="`+src+`"`) || !strings.Contains(html, `>clip.mp4</h1>`) {
 		t.Errorf("the share page has no player on %s:\n%s", src, html)
 	}
-	if got := page.Header.Get("Content-Security-Policy"); got != pageCSP {
+	if got := page.Header.Get("Content-Security-Policy"); got != h.app.pages.assets.CSP() {
 		t.Errorf("page CSP = %q, want the page CSP", got)
 	}
 	if page.Header.Get("Cache-Control") != "no-store" {

@@ -134,7 +134,7 @@ func (v mediaView) Ready() bool   { return v.State == media.InfoReady }
 func (v mediaView) Failed() bool  { return v.State == media.InfoFailed }
 
 // Length is the duration as players show it, "m:ss" or "h:mm:ss"; "" when
-// unknown. app.js's clock() writes the same.
+// unknown. library.js's clock() writes the same.
 func (v mediaView) Length() string {
 	if v.Duration <= 0 || v.Kind == "image" {
 		return ""

@@ -2,11 +2,14 @@ package app
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"image"
 	"image/color"
 	"image/png"
+	"io/fs"
 	"mime/multipart"
 	"net/http"
 	"net/url"
@@ -14,10 +17,12 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/mediagate/mediagate/internal/acl"
 	"github.com/mediagate/mediagate/internal/config"
+	"github.com/mediagate/mediagate/web"
 )
 
 // page GETs path as the token's user without following redirects and
@@ -46,13 +51,37 @@ var (
 	styleBlockRE = regexp.MustCompile(`(?i)<style\b`)
 )
 
+// embeddedAssets are the real static files, as the app serves them.
+var embeddedAssets = sync.OnceValues(func() (*assets, error) {
+	static, err := fs.Sub(web.Static, "static")
+	if err != nil {
+		return nil, err
+	}
+	return newAssets(static)
+})
+
+// importMapTag is the one inline script a page may have: the app's import
+// map, which the page CSP allows by its hash (TestPagesRenderForTheRightUsers
+// checks that hash).
+func importMapTag(t testing.TB) string {
+	as, err := embeddedAssets()
+	if err != nil || as.importMap == "" {
+		t.Fatalf("no import map: %v", err)
+	}
+	return `<script type="importmap">` + as.importMap + `</script>`
+}
+
 // inlineCode lists what in a page the CSP would block or that would need
 // 'unsafe-inline': a script without src, a style element or attribute, an
-// event handler attribute, a javascript: URL. html/template escapes '<',
-// '>' and quotes in attribute values and text, so a tag is exactly a '<' up
-// to the next '>'.
+// event handler attribute, a javascript: URL. The app's own import map,
+// exactly as it renders it (importMapTag), is left out. html/template
+// escapes '<', '>' and quotes in attribute values and text, so a tag is
+// exactly a '<' up to the next '>'.
 func inlineCode(html string) []string {
 	var found []string
+	if as, err := embeddedAssets(); err == nil && as.importMap != "" {
+		html = strings.Replace(html, `<script type="importmap">`+as.importMap+`</script>`, "", 1)
+	}
 	if styleBlockRE.MatchString(html) {
 		found = append(found, "a <style> element")
 	}
@@ -96,12 +125,13 @@ func TestInlineCodeIsFound(t *testing.T) {
 		`<a href="javascript:alert(1)">`,
 		"<div\nstyle='x'>",
 		`<script data-src="/x.js"></script>`,
+		`<script type="importmap">{"imports":{"mg/api.js":"https://evil.example/api.js"}}</script>`,
 	} {
 		if len(inlineCode(bad)) == 0 {
 			t.Errorf("inlineCode missed %s", bad)
 		}
 	}
-	clean := `<script src="/static/app.js" defer></script><p data-style="x" class="onion" title="onclick=x">onclick=</p>`
+	clean := importMapTag(t) + `<script type="module" src="/static/js/main.js"></script><p data-style="x" class="onion" title="onclick=x">onclick=</p>`
 	if f := inlineCode(clean); len(f) != 0 {
 		t.Errorf("inlineCode found %q in a clean page", f)
 	}
@@ -154,6 +184,10 @@ func TestPagesRenderForTheRightUsers(t *testing.T) {
 		}
 		if strings.Contains(csp, "unsafe-inline") || strings.Contains(csp, "unsafe-eval") {
 			t.Errorf("%s: CSP allows inline code: %q", name, csp)
+		}
+		if sum := sha256.Sum256([]byte(strings.TrimSuffix(strings.TrimPrefix(importMapTag(t), `<script type="importmap">`), `</script>`))); !strings.Contains(body, importMapTag(t)) ||
+			!strings.Contains(csp, "script-src 'self' 'sha256-"+base64.StdEncoding.EncodeToString(sum[:])+"';") {
+			t.Errorf("%s: the page's import map is missing or its hash is not in the CSP %q", name, csp)
 		}
 		if ct := resp.Header.Get("Content-Type"); !strings.HasPrefix(ct, "text/html") {
 			t.Errorf("%s: Content-Type %q", name, ct)

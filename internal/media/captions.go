@@ -36,7 +36,7 @@ const CaptionType = "text/vtt; charset=utf-8"
 // language is an ISO 639 code of two or three letters, the only ones in
 // use: extended languages, script, region, variants, extensions and a
 // private use part, such as en, pt-BR, zh-Hant-TW, sgn-ase or de-CH-1901.
-// app.js checks the same before sending.
+// media.js checks the same before sending.
 var langRE = regexp.MustCompile(`(?i)^[a-z]{2,3}(-[a-z]{3}){0,3}(-[a-z]{4})?(-([a-z]{2}|[0-9]{3}))?(-([a-z0-9]{5,8}|[0-9][a-z0-9]{3}))*(-[0-9a-wyz](-[a-z0-9]{2,8})+)*(-x(-[a-z0-9]{1,8})+)?$`)
 
 // maxLang bounds a language tag; real ones are far shorter.
