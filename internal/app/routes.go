@@ -107,6 +107,7 @@ func (a *App) router() chi.Router {
 		r.Get("/m/{id}", a.handle(a.mediaPage))
 		r.Post("/upload", a.handle(a.uploadForm))
 		r.Get("/account", a.handle(a.accountPage))
+		r.Get("/trash", a.handle(a.trashPage))
 		r.Get("/admin/users", a.handle(a.adminUsersPage))
 		r.Get("/admin/groups", a.handle(a.adminGroupsPage))
 

@@ -235,6 +235,15 @@ func itemViews(items []media.Item, infos map[string]media.Info) []itemView {
 // sortOption is one choice of the library's sort menu.
 type sortOption struct{ Value, Label string }
 
+// typeOptions are the choices of the library's type filter (?type=).
+var typeOptions = []sortOption{
+	{"", "All types"},
+	{"video", "Video"},
+	{"audio", "Audio"},
+	{"image", "Image"},
+	{"document", "Document"},
+}
+
 var sortOptions = []sortOption{
 	{media.SortNewest, "Newest first"},
 	{media.SortOldest, "Oldest first"},
@@ -305,22 +314,35 @@ func (a *App) branch(ctx context.Context, p acl.Principal, folders []acl.Folder,
 }
 
 // libraryData is what the library page shows for its query: a folder
-// (?folder=), everything (?view=all) or a search (?q=), in an order (?sort=).
+// (?folder=), everything (?view=all) or a search (?q=), of one type
+// (?type=), in an order (?sort=). In a folder, ?subfolders=1 lists (or
+// searches) that folder and every folder below it.
 func (a *App) libraryData(r *http.Request, p acl.Principal) (map[string]any, error) {
 	ctx := r.Context()
 	q := r.URL.Query()
 	search := strings.TrimSpace(q.Get("q"))
 	sort := q.Get("sort")
-	if _, ok := sortLabel(sort); !ok {
+	if _, ok := optionLabel(sortOptions, sort); !ok {
 		sort = media.SortNewest
+	}
+	typ := q.Get("type")
+	if _, ok := optionLabel(typeOptions, typ); !ok {
+		typ = ""
 	}
 	all := q.Get("view") == "all" && search == ""
 	folderID := q.Get("folder")
-	if search != "" || all || folderID == "root" {
+	if folderID == "root" {
+		folderID = ""
+	}
+	within := q.Get("subfolders") == "1" && folderID != "" && !all
+	if (search != "" && !within) || all {
 		folderID = ""
 	}
 	data := map[string]any{
 		"User": p, "Nav": "library", "Q": search, "Sort": sort, "Sorts": sortOptions, "All": all,
+		"Type": typ, "Types": typeOptions, "Subfolders": within,
+		// Where an item is shows when the listing is not one folder's.
+		"ShowPath":  all || search != "" || within,
 		"MaxUpload": config.HumanSize(a.cfg.MaxUpload), "FolderID": folderID, "ParentID": "",
 	}
 	var trail []acl.Folder
@@ -332,6 +354,7 @@ func (a *App) libraryData(r *http.Request, p acl.Principal) (map[string]any, err
 		}
 		trail, current = t, &t[len(t)-1]
 		data["Folder"] = current
+		data["SearchFolder"] = current
 		data["Trail"] = trail
 		if len(t) > 1 {
 			data["ParentID"] = t[len(t)-2].ID
@@ -353,7 +376,7 @@ func (a *App) libraryData(r *http.Request, p acl.Principal) (map[string]any, err
 	data["Tree"], data["Shared"] = mine, shared
 
 	opts := media.ListOptions{Cursor: q.Get("cursor"), Limit: 60, Search: search, Sort: sort}
-	if search == "" && !all {
+	if search == "" && !all && !within {
 		opts.InFolder = true
 		var parent *string
 		if current != nil {
@@ -406,6 +429,12 @@ func (a *App) libraryData(r *http.Request, p acl.Principal) (map[string]any, err
 		if search != "" {
 			next.Set("q", search)
 		}
+		if typ != "" {
+			next.Set("type", typ)
+		}
+		if within {
+			next.Set("subfolders", "1")
+		}
 		if all || sharedView {
 			next.Set("view", "all")
 		}
@@ -415,15 +444,16 @@ func (a *App) libraryData(r *http.Request, p acl.Principal) (map[string]any, err
 		data["NextURL"] = "/?" + next.Encode()
 	}
 	canPlace := a.decide.RequirePlace(ctx, p, opts.Folder) == nil
-	data["CanUpload"] = canPlace && !all && search == ""
-	data["CanCreateFolder"] = canPlace && !all && search == ""
+	data["CanUpload"] = canPlace && !all && search == "" && !within
+	data["CanCreateFolder"] = canPlace && !all && search == "" && !within
 	data["CanManageFolder"] = current != nil && current.Permission == acl.Manage.String()
 	return data, nil
 }
 
-func sortLabel(sort string) (string, bool) {
-	for _, o := range sortOptions {
-		if o.Value == sort {
+// optionLabel is the label of value among options.
+func optionLabel(options []sortOption, value string) (string, bool) {
+	for _, o := range options {
+		if o.Value == value {
 			return o.Label, true
 		}
 	}
@@ -542,4 +572,25 @@ func (a *App) accountPage(w http.ResponseWriter, r *http.Request) error {
 	}
 	a.render(w, http.StatusOK, "account", map[string]any{"User": p, "Nav": "account", "Tokens": tokens})
 	return nil
+}
+
+// trashPage is the caller's trash; the script lists it from /api/trash.
+func (a *App) trashPage(w http.ResponseWriter, r *http.Request) error {
+	p, err := caller(r)
+	if err != nil {
+		return err
+	}
+	a.render(w, http.StatusOK, "trash", map[string]any{"User": p, "Nav": "trash", "Retention": retentionLabel(720 * time.Hour)})
+	return nil
+}
+
+// retentionLabel says how long the trash keeps things: "30 days", "12 hours".
+func retentionLabel(d time.Duration) string {
+	switch h := int64(d / time.Hour); {
+	case h >= 48 && h%24 == 0:
+		return fmt.Sprintf("%d days", h/24)
+	case h >= 2:
+		return fmt.Sprintf("%d hours", h)
+	}
+	return d.Round(time.Minute).String()
 }

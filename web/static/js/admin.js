@@ -1,14 +1,19 @@
 // The admin pages: users (add, role, disable) and groups (create, members).
 import { api } from "mg/api.js";
-import { commitSelect, confirmAction } from "mg/dialogs.js";
+import { commitSelect, confirmAction, openDialog } from "mg/dialogs.js";
 import { $, $$, seg, el, toast, showError, busy } from "mg/dom.js";
+
+// generatePassword is 20 random URL-safe characters.
+function generatePassword() {
+  const bytes = crypto.getRandomValues(new Uint8Array(15));
+  return btoa(String.fromCharCode(...bytes)).replace(/\+/g, "-").replace(/\//g, "_");
+}
 
 export function initAdminUsers() {
   const form = $("#user-form");
   const password = $("#user-password");
   $("[data-action=generate-password]").addEventListener("click", () => {
-    const bytes = crypto.getRandomValues(new Uint8Array(15));
-    password.value = btoa(String.fromCharCode(...bytes)).replace(/\+/g, "-").replace(/\//g, "_");
+    password.value = generatePassword();
     password.select();
   });
   form.addEventListener("submit", async (e) => {
@@ -40,6 +45,10 @@ export function initAdminUsers() {
         }
       }, "Save the role of " + email);
     }
+    const reset = $("[data-action=reset-password]", row);
+    if (reset) reset.addEventListener("click", () => resetPassword(email));
+    const del = $("[data-action=delete-user]", row);
+    if (del) del.addEventListener("click", () => deleteUser(email, row));
     const toggle = $("[data-action=toggle-user]", row);
     if (toggle) {
       toggle.addEventListener("click", async () => {
@@ -62,6 +71,68 @@ export function initAdminUsers() {
       });
     }
   }
+}
+
+// resetPassword sets a new password for email, in the reset dialog; the
+// API signs them out everywhere.
+function resetPassword(email) {
+  const dlg = $("#reset-dialog");
+  const form = $("form", dlg);
+  const input = $("#reset-password", dlg);
+  $("#reset-title", dlg).textContent = "Reset the password of " + email;
+  input.value = "";
+  $("[data-action=generate-reset]", dlg).onclick = () => { input.value = generatePassword(); input.select(); };
+  form.onsubmit = async (e) => {
+    e.preventDefault();
+    if (input.value.length < 8) { showError(form, "The password needs 8 characters or more."); input.focus(); return; }
+    const button = $("[type=submit]", form);
+    busy(button, true);
+    showError(form, "");
+    try {
+      await api("POST", "/api/users/" + seg(email) + "/password", { password: input.value });
+      dlg.close();
+      toast("New password set for " + email + "; they are signed out everywhere.");
+    } catch (err) {
+      showError(form, err.message);
+    } finally {
+      busy(button, false);
+    }
+  };
+  openDialog(dlg);
+  input.focus();
+}
+
+// deleteUser deletes email after asking which admin gets what they own.
+function deleteUser(email, row) {
+  const dlg = $("#delete-user-dialog");
+  const form = $("form", dlg);
+  const to = $("#reassign-to", dlg);
+  $("#delete-user-title", dlg).textContent = "Delete " + email + "?";
+  $(".delete-user-text", dlg).textContent = "Their account goes for good. What they own is given to the admin you choose.";
+  for (const o of $$("option", to)) o.hidden = o.disabled = o.value === email;
+  if (to.selectedOptions[0] && to.selectedOptions[0].disabled) {
+    const first = $$("option", to).find((o) => !o.disabled);
+    to.value = first ? first.value : "";
+  }
+  form.onsubmit = async (e) => {
+    e.preventDefault();
+    if (!to.value) { showError(form, "There is no other admin to give their files to: make one first."); return; }
+    const button = $("[type=submit]", form);
+    busy(button, true);
+    showError(form, "");
+    try {
+      await api("DELETE", "/api/users/" + seg(email), { reassign_to: to.value });
+      dlg.close();
+      row.remove();
+      toast(email + " deleted; their files and folders now belong to " + to.value + ".");
+    } catch (err) {
+      showError(form, err.message);
+    } finally {
+      busy(button, false);
+    }
+  };
+  openDialog(dlg);
+  to.focus();
 }
 
 export function initAdminGroups() {
@@ -92,6 +163,19 @@ export function initAdminGroups() {
         showError(section, err.message);
       }
     });
+    $("[data-action=rename-group]", section).addEventListener("click", () => renameGroup(group));
+    $("[data-action=delete-group]", section).addEventListener("click", async () => {
+      const ok = await confirmAction("Delete the group " + group + "?", "Its members lose the access given to the group, at once. The people themselves stay.", "Delete group");
+      if (!ok) return;
+      showError(section, "");
+      try {
+        await api("DELETE", "/api/groups/" + seg(group));
+        section.remove();
+        toast("Group " + group + " deleted.");
+      } catch (err) {
+        showError(section, err.message);
+      }
+    });
     for (const b of $$("[data-action=remove-member]", section)) {
       b.addEventListener("click", async () => {
         const email = b.dataset.email;
@@ -106,4 +190,30 @@ export function initAdminGroups() {
       });
     }
   }
+}
+
+// renameGroup renames group in the rename dialog, then shows the page again.
+function renameGroup(group) {
+  const dlg = $("#group-rename-dialog");
+  const form = $("form", dlg);
+  const input = $("#group-new-name", dlg);
+  $("#group-rename-title", dlg).textContent = "Rename the group " + group;
+  input.value = group;
+  form.onsubmit = async (e) => {
+    e.preventDefault();
+    const name = input.value.trim();
+    const button = $("[type=submit]", form);
+    busy(button, true);
+    showError(form, "");
+    try {
+      const g = await api("PATCH", "/api/groups/" + seg(group), { name });
+      sessionStorage.setItem("mg.toast", "Group " + group + " is now " + g.name + ".");
+      location.reload();
+    } catch (err) {
+      showError(form, err.message);
+      busy(button, false);
+    }
+  };
+  openDialog(dlg);
+  input.select();
 }

@@ -7,6 +7,8 @@ import { initGrants } from "mg/grants.js";
 import { pickFolder } from "mg/picker.js";
 import { initLinks } from "mg/share.js";
 import { initUploads } from "mg/upload.js";
+import { initBulk } from "mg/bulk.js";
+import { deferUndo, showDeferredUndo } from "mg/trash.js";
 
 export function initLibrary() {
   const lib = $(".library");
@@ -89,10 +91,11 @@ export function initLibrary() {
   }
 
   async function deleteFolder() {
-    const ok = await confirmAction("Delete folder?", "“" + lib.dataset.folderName + "” will be deleted. Only an empty folder can be deleted: move or delete what is in it first.", "Delete folder");
+    const ok = await confirmAction("Delete folder?", "“" + lib.dataset.folderName + "” and everything in it go to the trash, where they can be restored from.", "Delete folder");
     if (!ok) return;
     try {
       await api("DELETE", "/api/folders/" + folder);
+      deferUndo("“" + lib.dataset.folderName + "” moved to the trash.", [folder]);
       location.href = lib.dataset.parent ? "/?folder=" + encodeURIComponent(lib.dataset.parent) : "/";
     } catch (err) {
       toast(err.message, true);
@@ -100,6 +103,8 @@ export function initLibrary() {
   }
 
   if (lib.dataset.canUpload) initUploads(folder, refreshListing);
+  initBulk(refreshListing);
+  showDeferredUndo($("#bulk-result"), refreshListing);
 }
 
 // clock writes a duration as players show it, m:ss or h:mm:ss, and iso

@@ -9,6 +9,7 @@ import { initAdminUsers, initAdminGroups } from "mg/admin.js";
 import { toast } from "mg/dom.js";
 import { initLibrary } from "mg/library.js";
 import { initMedia } from "mg/media.js";
+import { initTrash } from "mg/trash.js";
 
 // A module runs once the document is parsed, before DOMContentLoaded.
 function start() {
@@ -20,6 +21,7 @@ function start() {
     "admin-users": initAdminUsers,
     "admin-groups": initAdminGroups,
     account: initAccount,
+    trash: initTrash,
   }[document.body.dataset.page];
   if (init) init();
 }

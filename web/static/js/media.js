@@ -9,6 +9,7 @@ import { initGrants } from "mg/grants.js";
 import { pickFolder } from "mg/picker.js";
 import { initPublish } from "mg/publish.js";
 import { initLinks } from "mg/share.js";
+import { deferUndo } from "mg/trash.js";
 
 export function initMedia() {
   const page = $(".media-page");
@@ -59,10 +60,11 @@ export function initMedia() {
   });
 
   act("delete", async () => {
-    const ok = await confirmAction("Delete this file?", "“" + page.dataset.filename + "” will be deleted for everyone, with its share links and public URL. This can't be undone.", "Delete");
+    const ok = await confirmAction("Delete this file?", "“" + page.dataset.filename + "” goes to the trash: nobody can open it, and its share links and public URL stop working, until it is restored from there.", "Delete");
     if (!ok) return;
     try {
       await api("DELETE", base);
+      deferUndo("“" + page.dataset.filename + "” moved to the trash.", [id]);
       location.href = page.dataset.folder ? "/?folder=" + encodeURIComponent(page.dataset.folder) : "/";
     } catch (err) {
       toast(err.message, true);

@@ -16,24 +16,37 @@ export function initPublish(section, base) {
     if (embed) embed.value = input.value ? embedCode(input.value, section.closest(".media-page") || $(".media-page")) : "";
   };
   showURL(input.value);
-  $("[data-action=publish]", section).addEventListener("click", async (e) => {
-    busy(e.currentTarget, true);
+  const fresh = $("#publish-new", section);
+  // publish asks for the public URL: the one the item had, or a new one
+  // (the old one then 404s for good).
+  async function publish(button, newURL) {
+    busy(button, true);
     showError(section, "");
     try {
-      const r = await api("POST", base + "/publish");
+      const r = await api("POST", base + "/publish", newURL ? { new_url: true } : undefined);
+      const was = input.value;
       showURL(r.public_url);
       on.hidden = false;
       off.hidden = true;
-      toast("Published.");
+      if (fresh) fresh.checked = false;
+      toast(newURL ? "Published at a new URL; the old one no longer works." : was && was === input.value ? "Published again at the same URL." : "Published.");
       input.focus();
     } catch (err) {
       showError(section, err.message);
     } finally {
-      busy(e.currentTarget, false);
+      busy(button, false);
     }
-  });
+  }
+  $("[data-action=publish]", section).addEventListener("click", (e) => publish(e.currentTarget, fresh && fresh.checked));
+  const replace = $("[data-action=publish-new-url]", section);
+  if (replace) {
+    replace.addEventListener("click", async () => {
+      const ok = await confirmAction("Replace the public URL?", "The current URL stops working for good, everywhere it is embedded, and the file gets a new one. Do this when the URL leaked.", "New URL");
+      if (ok) publish(replace, true);
+    });
+  }
   $("[data-action=unpublish]", section).addEventListener("click", async (e) => {
-    const ok = await confirmAction("Unpublish?", "The public URL stops working at once (copies may stay in caches for a few minutes). Publishing again gives the same URL.", "Unpublish");
+    const ok = await confirmAction("Unpublish?", "The public URL answers “not found” at once (copies may stay in caches for a few minutes). Publishing again brings the same URL back.", "Unpublish");
     if (!ok) return;
     showError(section, "");
     try {
