@@ -44,7 +44,20 @@ func TestOpenCreatesAndMigrates(t *testing.T) {
 	if version < 3 || dirty {
 		t.Fatalf("schema version %d dirty=%v", version, dirty)
 	}
+	var jit string
+	if err := pool.QueryRow(ctx, `SHOW jit`).Scan(&jit); err != nil || jit != "off" {
+		t.Errorf("jit = %q (%v), want off by default", jit, err)
+	}
 	pool.Close()
+	// A url that sets jit keeps its choice.
+	on, err := db.Connect(ctx, url+"&jit=on")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := on.QueryRow(ctx, `SHOW jit`).Scan(&jit); err != nil || jit != "on" {
+		t.Errorf("with ?jit=on: jit = %q (%v)", jit, err)
+	}
+	on.Close()
 	if pool, err = db.Open(ctx, url); err != nil {
 		t.Fatalf("second open: %v", err)
 	}
