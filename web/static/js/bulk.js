@@ -13,6 +13,10 @@ import { restoreFromTrash } from "mg/trash.js";
 const BATCH = 500; // the API's most ids per call
 const DRAG_TYPE = "application/x-mediagate-items";
 
+// ITEMS_CHANGED is the event the library fires on document when it has
+// added or replaced items (load more, a refresh).
+export const ITEMS_CHANGED = "mg:items";
+
 // initBulk wires the selection of the library's items; refresh reloads the
 // listing in place (the items' DOM is new afterwards).
 export function initBulk(refresh) {
@@ -42,11 +46,13 @@ export function initBulk(refresh) {
     }
     // An item no longer listed (moved away, deleted) is no longer selected.
     for (const id of selected) if (!list.some((li) => li.dataset.id === id)) selected.delete(id);
-    count.textContent = selected.size ? selected.size + " selected" : "None selected";
+    const text = selected.size ? selected.size + " selected" : "None selected";
+    if (count.textContent !== text) count.textContent = text;
     buttons.forEach((b) => { b.disabled = selected.size === 0; });
     all.checked = list.length > 0 && on === list.length;
     all.indeterminate = on > 0 && on < list.length;
     all.disabled = list.length === 0;
+    bar.hidden = list.length === 0;
   }
 
   function set(li, on) {
@@ -257,7 +263,7 @@ export function initBulk(refresh) {
   });
 
   // What load-more and refresh add gets the same treatment.
-  new MutationObserver(() => { markDraggable(); sync(); }).observe($("#library-items").parentElement, { childList: true, subtree: true });
+  document.addEventListener(ITEMS_CHANGED, () => { markDraggable(); sync(); });
   function markDraggable() {
     for (const li of items()) if (!li.draggable) li.draggable = true;
   }

@@ -7,7 +7,7 @@ import { initGrants } from "mg/grants.js";
 import { pickFolder } from "mg/picker.js";
 import { initLinks } from "mg/share.js";
 import { initUploads } from "mg/upload.js";
-import { initBulk } from "mg/bulk.js";
+import { initBulk, ITEMS_CHANGED } from "mg/bulk.js";
 import { deferUndo, showDeferredUndo } from "mg/trash.js";
 
 export function initLibrary() {
@@ -212,6 +212,7 @@ async function loadMore(link) {
     const items = $(".items", document);
     const fresh = $$(".items > .item", doc).map((li) => document.adoptNode(li));
     items.append(...fresh);
+    document.dispatchEvent(new Event(ITEMS_CHANGED));
     previews.watch();
     const next = $(".more", doc);
     if (next) holder.replaceWith(document.adoptNode(next));
@@ -235,6 +236,7 @@ async function refreshListing() {
     const here = $("#library-items");
     if (fresh && here) {
       here.replaceWith(document.adoptNode(fresh));
+      document.dispatchEvent(new Event(ITEMS_CHANGED));
       previews.watch();
     }
   } catch (_) { /* the next visit shows them */ }
