@@ -424,6 +424,29 @@ func CheckAddr(a string) error {
 	return nil
 }
 
+// DialAddr returns the address a front end on this machine dials to reach
+// a listener on addr: a Unix socket's address as it is (once checked), a
+// wildcard host as the loopback address of its family.
+func DialAddr(addr string) (string, error) {
+	if strings.HasPrefix(addr, UnixPrefix) {
+		if err := CheckAddr(addr); err != nil {
+			return "", err
+		}
+		return addr, nil
+	}
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "", err
+	}
+	switch host {
+	case "", "0.0.0.0":
+		host = "127.0.0.1"
+	case "::":
+		host = "::1"
+	}
+	return net.JoinHostPort(host, port), nil
+}
+
 // UnixSocket is the path of the Unix socket the app listens on, if its
 // address is one.
 func (c Config) UnixSocket() (path string, ok bool) {

@@ -721,3 +721,20 @@ func TestHumanSize(t *testing.T) {
 		}
 	}
 }
+
+func TestDialAddr(t *testing.T) {
+	for _, tc := range []struct{ addr, want string }{
+		{":8080", "127.0.0.1:8080"},
+		{"0.0.0.0:8080", "127.0.0.1:8080"},
+		{"[::]:8080", "[::1]:8080"},
+		{"10.0.0.5:9000", "10.0.0.5:9000"},
+		{"unix:/run/mediagate/app.sock", "unix:/run/mediagate/app.sock"},
+		{"unix:relative.sock", ""},
+		{"8080", ""},
+	} {
+		got, err := DialAddr(tc.addr)
+		if got != tc.want || (err != nil) != (tc.want == "") {
+			t.Errorf("DialAddr(%q) = %q, %v; want %q", tc.addr, got, err, tc.want)
+		}
+	}
+}

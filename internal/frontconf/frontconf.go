@@ -124,11 +124,8 @@ func newSite(cfg config.Config, opt Options, defaultPrefix string) (site, error)
 	}
 	upstream := opt.Upstream
 	if upstream == "" {
-		upstream = cfg.Addr
-		if !strings.HasPrefix(upstream, config.UnixPrefix) {
-			if upstream, err = dialAddr(cfg.Addr); err != nil {
-				errs = append(errs, fmt.Errorf("app address: %w", err))
-			}
+		if upstream, err = config.DialAddr(cfg.Addr); err != nil {
+			errs = append(errs, fmt.Errorf("app address: %w", err))
 		}
 	}
 	if strings.HasPrefix(upstream, config.UnixPrefix) {
@@ -208,22 +205,6 @@ func mimeTypes() []mimeType {
 	}
 	slices.SortFunc(out, func(a, b mimeType) int { return strings.Compare(a.Ext, b.Ext) })
 	return out
-}
-
-// dialAddr turns the app's listen address into one a proxy can connect to:
-// a wildcard or missing host becomes the loopback address.
-func dialAddr(addr string) (string, error) {
-	host, port, err := net.SplitHostPort(addr)
-	if err != nil {
-		return "", err
-	}
-	switch host {
-	case "", "0.0.0.0":
-		host = "127.0.0.1"
-	case "::":
-		host = "::1"
-	}
-	return net.JoinHostPort(host, port), nil
 }
 
 // valueArg refuses what cannot sit between double quotes in either syntax

@@ -619,7 +619,7 @@ func newData(cfg config.Config, opt Options) (data, error) {
 	if len(upstreams) == 0 {
 		upstream := opt.Upstream
 		if upstream == "" {
-			upstream, err = dialAddr(cfg.Addr)
+			upstream, err = config.DialAddr(cfg.Addr)
 			if err != nil {
 				errs = append(errs, fmt.Errorf("app address: %w", err))
 			}
@@ -665,7 +665,7 @@ func newData(cfg config.Config, opt Options) (data, error) {
 	}
 	// The metrics' listener is never proxied: it is not the public's.
 	if cfg.MetricsAddr != "" {
-		metrics, _ := dialAddr(cfg.MetricsAddr)
+		metrics, _ := config.DialAddr(cfg.MetricsAddr)
 		for _, a := range append([]string{listen}, upstreams...) {
 			if a == cfg.MetricsAddr || a == metrics {
 				errs = append(errs, fmt.Errorf("%s is the metrics address (MEDIAGATE_METRICS_ADDR), which nginx must not reach", a))
@@ -709,26 +709,6 @@ func nginxTime(d time.Duration) string {
 		return strconv.FormatInt(int64(d/time.Second), 10) + "s"
 	}
 	return strconv.FormatInt(int64((d+time.Millisecond-1)/time.Millisecond), 10) + "ms"
-}
-
-// dialAddr turns the app's listen address into one nginx can connect to:
-// a wildcard or missing host becomes the loopback address, and a Unix
-// socket (unix:/path) stays what it is, which is nginx's spelling too.
-func dialAddr(addr string) (string, error) {
-	if strings.HasPrefix(addr, config.UnixPrefix) {
-		return addr, config.CheckAddr(addr)
-	}
-	host, port, err := net.SplitHostPort(addr)
-	if err != nil {
-		return "", err
-	}
-	switch host {
-	case "", "0.0.0.0":
-		host = "127.0.0.1"
-	case "::":
-		host = "::1"
-	}
-	return net.JoinHostPort(host, port), nil
 }
 
 var (
