@@ -111,7 +111,7 @@ export function initTrash() {
       }
     });
     const icon = $("#icon-" + (e.kind === "folder" ? "folder" : "file"));
-    const name = el("th", { scope: "row" }, icon ? icon.content.firstElementChild.cloneNode(true) : null, el("span", { text: " " + e.name }));
+    const name = el("th", { scope: "row" }, el("span", { class: "trash-name" }, icon ? icon.content.firstElementChild.cloneNode(true) : null, el("span", { text: e.name })));
     return el("tr", { "data-id": e.id, "data-kind": e.kind, "data-testid": "trash-row" },
       name,
       el("td", { text: e.folder_path ? e.folder_path : "Library" }),
