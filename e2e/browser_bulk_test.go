@@ -28,7 +28,7 @@ type placedItem struct {
 // Undo; items dragged onto a folder; the trash page restoring an item with
 // its bytes and grants, and purging another; publishing again at the same
 // URL and asking for a new one; an admin resetting a password that then
-// signs in. Screenshots of each step go to the artifacts directory.
+// signs in, deleting a user, renaming and deleting a group. Screenshots of each step go to the artifacts directory.
 func TestBrowserBulk(t *testing.T) {
 	testenv.LookPath(t, "chromium")
 	s := startSuite(t, suiteOptions{mode: modeAccel, maxUpload: browserMaxUpload, serveArgs: []string{"serve"}})
@@ -176,6 +176,23 @@ func TestBrowserBulk(t *testing.T) {
 			}
 		}
 		o.screenshot(t, "dragged-selection")
+
+		// Give access… to the two, now at the root.
+		if st := o.navigate(t, "/"); st != http.StatusOK {
+			o.fail(t, "GET /: status %d", st)
+		}
+		o.do(t, "giving the viewer access", 0,
+			chromedp.Click(chromedp.CSS(`.items > .item[data-id="`+string(a.ID)+`"] .item-check`)),
+			chromedp.Click(chromedp.CSS(`.items > .item[data-id="`+string(b.ID)+`"] .item-check`)),
+			chromedp.Click(chromedp.CSS(`[data-testid=bulk-grant]`)),
+			chromedp.WaitVisible(chromedp.CSS(`[data-testid=bulk-grant-name]`)),
+			chromedp.SendKeys(chromedp.CSS(`[data-testid=bulk-grant-name]`), viewer.email),
+			chromedp.Click(chromedp.CSS(`[data-testid=bulk-grant-save]`)))
+		summary(t, "2 given access")
+		for _, it := range []mediaItem{a, b} {
+			expectStatus(t, "the viewer's GET of "+it.Filename, s.get(t, smediaPath(it.ID, ""), viewer.token), http.StatusOK)
+		}
+		o.screenshot(t, "access-given")
 	})
 
 	t.Run("trash-restore", func(t *testing.T) {
@@ -244,7 +261,7 @@ func TestBrowserBulk(t *testing.T) {
 		o.screenshot(t, "new-url")
 	})
 
-	t.Run("admin-reset-password", func(t *testing.T) {
+	t.Run("admin-pages", func(t *testing.T) {
 		a := s.newChrome(t, "admin", &shots)
 		a.login(t, admin)
 		if st := a.navigate(t, "/admin/users"); st != http.StatusOK {
@@ -264,6 +281,42 @@ func TestBrowserBulk(t *testing.T) {
 		pollJS(t, o, "the owner signed out", 0, `fetch("/api/me").then(r => r.status)`, func(st int) bool { return st == http.StatusUnauthorized })
 		o.login(t, &user{email: owner.email, password: fresh})
 		o.screenshot(t, "signed-in-with-new-password")
+
+		// Deleting a user gives what they own to the admin chosen.
+		a.do(t, "deleting the other editor", 0,
+			chromedp.Click(chromedp.CSS(`tr[data-email="`+other.email+`"] [data-testid=delete-user]`)),
+			chromedp.WaitVisible(chromedp.CSS(`[data-testid=reassign-to]`)))
+		a.screenshot(t, "delete-user-dialog")
+		a.do(t, "confirming", 0, chromedp.Click(chromedp.CSS(`[data-testid=delete-user-confirm]`)))
+		pollJS(t, a, "the user's row gone", 0, `!document.querySelector('tr[data-email="`+other.email+`"]')`, func(v bool) bool { return v })
+		if it := decodeJSON[struct {
+			Owner string `json:"owner"`
+		}](t, "GET theirs.txt", s.get(t, itemPath(theirs.ID, ""), admin.token)); it.Owner != admin.email {
+			t.Errorf("theirs.txt belongs to %q after its owner was deleted, want %q", it.Owner, admin.email)
+		}
+
+		// A group renamed, then deleted.
+		mustStatus(t, "create group", s.sendJSON(t, http.MethodPost, "/api/groups", admin.token, map[string]any{"name": "crew"}), http.StatusCreated)
+		if st := a.navigate(t, "/admin/groups"); st != http.StatusOK {
+			a.fail(t, "GET /admin/groups: status %d", st)
+		}
+		a.do(t, "renaming crew", 0,
+			chromedp.Click(chromedp.CSS(`[data-group=crew] [data-testid=rename-group]`)),
+			chromedp.WaitVisible(chromedp.CSS(`[data-testid=group-new-name]`)),
+			chromedp.SetValue(chromedp.CSS(`[data-testid=group-new-name]`), "stage-crew"),
+			chromedp.Click(chromedp.CSS(`[data-testid=group-rename-save]`)))
+		pollJS(t, a, "the renamed group", 0, `Array.from(document.querySelectorAll("[data-group]"), g => g.dataset.group).join(",")`, func(v string) bool { return v == "stage-crew" })
+		a.screenshot(t, "group-renamed")
+		a.do(t, "deleting it", 0, chromedp.Click(chromedp.CSS(`[data-group=stage-crew] [data-testid=delete-group]`)),
+			chromedp.WaitVisible(chromedp.CSS(`[data-testid=confirm-ok]`)), chromedp.Click(chromedp.CSS(`[data-testid=confirm-ok]`)))
+		pollJS(t, a, "no group left", 0, `document.querySelectorAll("[data-group]").length`, func(n int) bool { return n == 0 })
+		if groups := decodeJSON[struct {
+			Groups []struct {
+				Name string `json:"name"`
+			} `json:"groups"`
+		}](t, "GET /api/groups", s.get(t, "/api/groups", admin.token)).Groups; len(groups) != 0 {
+			t.Errorf("groups after the delete: %+v", groups)
+		}
 	})
 }
 
