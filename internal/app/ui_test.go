@@ -295,9 +295,9 @@ func TestHashedAssetsFromPages(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t, nil)
 	_, body := h.page("/login", "")
-	urls := regexp.MustCompile(`/static/[a-z0-9_-]+\.[0-9a-f]{16}\.(?:js|css|svg)`).FindAllString(body, -1)
-	if len(urls) < 4 {
-		t.Fatalf("the layout links %d hashed assets, want the icon, the CSS and both scripts: %v", len(urls), urls)
+	urls := regexp.MustCompile(`/static/(?:js/)?[a-z0-9_-]+\.[0-9a-f]{16}\.(?:js|css|svg)`).FindAllString(body, -1)
+	if len(urls) < 14 {
+		t.Fatalf("the layout links %d hashed assets, want the icon, the CSS, early.js and every module: %v", len(urls), urls)
 	}
 	for _, u := range urls {
 		resp := h.do("GET", u, "", nil)
