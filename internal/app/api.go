@@ -320,7 +320,17 @@ func (a *App) apiPublish(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	name, err := a.media.Publish(r.Context(), p, chi.URLParam(r, "id"))
+	var body struct {
+		NewURL bool `json:"new_url"`
+	}
+	if err := decodeOptionalJSON(r, &body); err != nil {
+		return err
+	}
+	publish := a.media.Publish
+	if body.NewURL {
+		publish = a.media.PublishNewURL
+	}
+	name, err := publish(r.Context(), p, chi.URLParam(r, "id"))
 	if err != nil {
 		return err
 	}

@@ -598,9 +598,20 @@ func (s *Store) publisher() (Publisher, error) {
 	return pub, nil
 }
 
-// Publish makes the item public at PublicPrefix + the returned name. It is
-// idempotent: a published item keeps its name.
+// Publish makes the item public at PublicPrefix + the returned name. An
+// item keeps one public name for its life: publishing again, published or
+// not since, gives the same name back (PublishNewURL makes another).
 func (s *Store) Publish(ctx context.Context, p acl.Principal, id string) (string, error) {
+	return s.publish(ctx, p, id, false)
+}
+
+// PublishNewURL is Publish under a fresh public name: the item's old name,
+// published or withdrawn, is gone for good and serves nothing any more.
+func (s *Store) PublishNewURL(ctx context.Context, p acl.Principal, id string) (string, error) {
+	return s.publish(ctx, p, id, true)
+}
+
+func (s *Store) publish(ctx context.Context, p acl.Principal, id string, fresh bool) (string, error) {
 	if err := s.decide.Require(ctx, p, id, acl.Manage); err != nil {
 		return "", err
 	}
@@ -613,24 +624,38 @@ func (s *Store) Publish(ctx context.Context, p acl.Principal, id string) (string
 		if err := publicLock(ctx, tx); err != nil {
 			return err
 		}
-		var sha, ext string
-		err := tx.QueryRow(ctx, `SELECT b.sha256, b.extension, COALESCE(m.public_name, '')
-			FROM media m JOIN blobs b ON b.sha256 = m.blob WHERE m.id = $1 FOR UPDATE OF m`, id).Scan(&sha, &ext, &name)
+		var sha, ext, published, withdrawn string
+		err := tx.QueryRow(ctx, `SELECT b.sha256, b.extension, COALESCE(m.public_name, ''), COALESCE(m.withdrawn_public_name, '')
+			FROM media m JOIN blobs b ON b.sha256 = m.blob WHERE m.id = $1 FOR UPDATE OF m`, id).Scan(&sha, &ext, &published, &withdrawn)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return fmt.Errorf("%w: no such media item", errs.ErrNotFound)
 		}
 		if err != nil {
 			return err
 		}
-		if name == "" {
+		switch {
+		case fresh:
 			name = newPublicName(ext)
-			if _, err := tx.Exec(ctx, `UPDATE media SET public_name = $2 WHERE id = $1`, id, name); err != nil {
+		case published != "":
+			name = published
+		case withdrawn != "":
+			name = withdrawn
+		default:
+			name = newPublicName(ext)
+		}
+		if name != published {
+			if _, err := tx.Exec(ctx, `UPDATE media SET public_name = $2, withdrawn_public_name = NULL WHERE id = $1`, id, name); err != nil {
 				return err
 			}
 		}
 		// A link made for a transaction that then fails is removed by Recover.
 		if err := pub.Publish(ctx, sha, name); err != nil {
 			return err
+		}
+		// The old name's file goes before the commit, as Unpublish's does: a
+		// failure here leaves the old name published.
+		if published != "" && published != name {
+			return pub.Unpublish(ctx, published)
 		}
 		return nil
 	})
@@ -641,8 +666,9 @@ func (s *Store) Publish(ctx context.Context, p acl.Principal, id string) (string
 	return name, nil
 }
 
-// Unpublish takes the item off PublicPrefix. The public file is gone before
-// this returns.
+// Unpublish takes the item off PublicPrefix: its public URL answers 404
+// until it is published again, under the same name. The public file is gone
+// before this returns.
 func (s *Store) Unpublish(ctx context.Context, p acl.Principal, id string) error {
 	if err := s.decide.Require(ctx, p, id, acl.Manage); err != nil {
 		return err
@@ -668,7 +694,7 @@ func (s *Store) Unpublish(ctx context.Context, p acl.Principal, id string) error
 		if err := pub.Unpublish(ctx, name); err != nil {
 			return err
 		}
-		_, err = tx.Exec(ctx, `UPDATE media SET public_name = NULL WHERE id = $1`, id)
+		_, err = tx.Exec(ctx, `UPDATE media SET public_name = NULL, withdrawn_public_name = $2 WHERE id = $1`, id, name)
 		return err
 	})
 	if err != nil {
