@@ -272,6 +272,37 @@ func (a *App) apiCreateGroup(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
+func (a *App) apiRenameGroup(w http.ResponseWriter, r *http.Request) error {
+	p, err := caller(r)
+	if err != nil {
+		return err
+	}
+	var body struct {
+		Name string `json:"name"`
+	}
+	if err := decodeJSON(r, &body); err != nil {
+		return err
+	}
+	g, err := a.decide.RenameGroup(r.Context(), p, chi.URLParam(r, "name"), body.Name)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, g)
+	return nil
+}
+
+func (a *App) apiDeleteGroup(w http.ResponseWriter, r *http.Request) error {
+	p, err := caller(r)
+	if err != nil {
+		return err
+	}
+	if err := a.decide.DeleteGroup(r.Context(), p, chi.URLParam(r, "name")); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
 func (a *App) setMember(in bool) handlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		p, err := caller(r)

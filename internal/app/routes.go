@@ -120,6 +120,8 @@ func (a *App) router() chi.Router {
 			r.Get("/users", a.handle(a.apiListUsers))
 			r.Post("/users", a.handle(a.apiCreateUser))
 			r.Patch("/users/{email}", a.handle(a.apiUpdateUser))
+			r.Delete("/users/{email}", a.handle(a.apiDeleteUser))
+			r.Post("/users/{email}/password", a.handle(a.apiResetPassword))
 			r.Get("/media", a.handle(a.apiListMedia))
 			r.Post("/media", a.handle(a.apiUpload))
 			r.Get("/media/{id}", a.handle(a.apiGetMedia))
@@ -153,6 +155,8 @@ func (a *App) router() chi.Router {
 
 			r.Get("/groups", a.handle(a.apiListGroups))
 			r.Post("/groups", a.handle(a.apiCreateGroup))
+			r.Patch("/groups/{name}", a.handle(a.apiRenameGroup))
+			r.Delete("/groups/{name}", a.handle(a.apiDeleteGroup))
 			r.Put("/groups/{name}/members/{email}", a.handle(a.setMember(true)))
 			r.Delete("/groups/{name}/members/{email}", a.handle(a.setMember(false)))
 			r.NotFound(a.handle(apiNotFound))
