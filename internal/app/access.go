@@ -144,6 +144,7 @@ func (a *App) apiGetFolder(w http.ResponseWriter, r *http.Request) error {
 	q := r.URL.Query()
 	page, err := a.media.List(r.Context(), p, media.ListOptions{
 		Cursor: q.Get("cursor"), Limit: limit, InFolder: true, Folder: parent, Search: q.Get("q"), Sort: q.Get("sort"),
+		Paths: true,
 	})
 	if err != nil {
 		return err

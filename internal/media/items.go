@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -33,8 +34,9 @@ type Item struct {
 	Folder      *string // the folder's id; nil at the root
 	PublicName  string  // empty unless published
 	CreatedAt   time.Time
-	StoredAt    time.Time // when the content was first stored (Last-Modified)
-	Permission  acl.Level // the caller's
+	StoredAt    time.Time   // when the content was first stored (Last-Modified)
+	Permission  acl.Level   // the caller's
+	Path        *FolderPath // where it is; only when asked for (FolderPaths)
 }
 
 // Store keeps items in PostgreSQL and their content in Blobs, and keeps the
@@ -224,6 +226,12 @@ type ListOptions struct {
 	Search string
 	// Sort is one of Sorts; empty is SortNewest.
 	Sort string
+	// Subfolders widens InFolder to every folder below Folder too.
+	Subfolders bool
+	// Type keeps the items of one of Types; empty keeps all.
+	Type string
+	// Paths fills in each item's Path (one more round trip).
+	Paths bool
 }
 
 // The orders a listing can have.
@@ -276,6 +284,15 @@ func (s *Store) List(ctx context.Context, p acl.Principal, o ListOptions) (Page,
 	if !dbText(o.Search) {
 		return Page{}, fmt.Errorf("%w: search text must be UTF-8 without NUL", errs.ErrInvalid)
 	}
+	if o.Type != "" && !slices.Contains(Types, o.Type) {
+		return Page{}, fmt.Errorf("%w: type must be one of %s, not %q", errs.ErrInvalid, strings.Join(Types, ", "), o.Type)
+	}
+	if o.Subfolders && !o.InFolder {
+		return Page{}, fmt.Errorf("%w: subfolders needs a folder", errs.ErrInvalid)
+	}
+	if o.Subfolders && o.Folder == nil { // the root and everything below it
+		o.InFolder, o.Subfolders = false, false
+	}
 	after, afterID, err := decodeCursor(o.Sort, cursor)
 	if err != nil {
 		return Page{}, err
@@ -292,10 +309,15 @@ func (s *Store) List(ctx context.Context, p acl.Principal, o ListOptions) (Page,
 		SELECT `+itemColumns+`, lvl`+itemFrom+`
 		CROSS JOIN LATERAL mg_level($1, $2, m.id) AS lvl
 		WHERE lvl >= 1 AND ($3::text IS NULL OR (`+key.expr+`, m.id) `+cmp+` (`+key.after+`, $4::uuid))
-		AND (NOT $6 OR m.folder_id IS NOT DISTINCT FROM $7::uuid)
+		AND (NOT $6 OR m.folder_id IS NOT DISTINCT FROM $7::uuid OR ($9 AND m.folder_id IN (
+			WITH RECURSIVE below (id) AS (
+				SELECT f.id FROM folders f WHERE f.parent_id = $7::uuid
+				UNION SELECT f.id FROM folders f JOIN below ON f.parent_id = below.id)
+			SELECT id FROM below)))
 		AND ($8 = '' OR m.filename ILIKE $8 ESCAPE '\')
+		AND ($10 = '' OR `+typeExpr+` = $10)
 		ORDER BY `+key.expr+` `+dir+`, m.id `+dir+`
-		LIMIT $5`, p.UserID, string(p.Role), after, afterID, limit+1, o.InFolder, o.Folder, pattern)
+		LIMIT $5`, p.UserID, string(p.Role), after, afterID, limit+1, o.InFolder, o.Folder, pattern, o.Subfolders, o.Type)
 	if err != nil {
 		return Page{}, fmt.Errorf("list items: %w", err)
 	}
@@ -315,6 +337,11 @@ func (s *Store) List(ctx context.Context, p acl.Principal, o ListOptions) (Page,
 	}
 	if page.Items == nil {
 		page.Items = []Item{}
+	}
+	if o.Paths {
+		if err := s.FolderPaths(ctx, p, page.Items); err != nil {
+			return Page{}, err
+		}
 	}
 	return page, nil
 }
