@@ -124,6 +124,7 @@ func (a *App) router() chi.Router {
 			r.Post("/users/{email}/password", a.handle(a.apiResetPassword))
 			r.Get("/media", a.handle(a.apiListMedia))
 			r.Post("/media", a.handle(a.apiUpload))
+			r.Post("/media/batch", a.handle(a.apiBatch))
 			r.Get("/media/{id}", a.handle(a.apiGetMedia))
 			r.Patch("/media/{id}", a.handle(a.apiUpdateMedia))
 			r.Delete("/media/{id}", a.handle(a.apiDeleteMedia))
