@@ -36,9 +36,13 @@ const (
 // Types lists the kinds List's Type accepts.
 var Types = []string{TypeVideo, TypeAudio, TypeImage, TypeDocument}
 
-// typeExpr is an item's kind in SQL, as Types names them.
-const typeExpr = `CASE split_part(b.content_type, '/', 1) WHEN 'video' THEN 'video' WHEN 'audio' THEN 'audio'
-	WHEN 'image' THEN 'image' ELSE 'document' END`
+// typeExpr is an item's (m's) kind in SQL, as Types names them. It is a
+// subquery on purpose: on b, the join's own row, the planner may start from
+// the blobs of the kind and decide every one of their items before sorting
+// (10x slower at 200k items, where this walks the order's index and stops
+// at the page's end).
+const typeExpr = `(SELECT CASE split_part(t.content_type, '/', 1) WHEN 'video' THEN 'video' WHEN 'audio' THEN 'audio'
+	WHEN 'image' THEN 'image' ELSE 'document' END FROM blobs t WHERE t.sha256 = m.blob)`
 
 // FolderPaths fills in each item's Path as p may see it, in one round trip
 // for the whole page.
