@@ -680,6 +680,40 @@ func (s *suite) testPublish(t *testing.T, f *servingFixture) {
 	if a := s.get(t, f.sample.URL, s.owner.token); a.Status != http.StatusOK || !bytes.Equal(a.Body, f.data) {
 		t.Errorf("the sample, which shares the blob, after unpublish: %s", a)
 	}
+
+	// Publishing again brings the same URL back; new_url replaces it, and
+	// the old one is gone for good.
+	publish := func(body string) string {
+		t.Helper()
+		c := call{method: http.MethodPost, path: itemPath(it.ID, "/publish"), token: s.owner.token}
+		if body != "" {
+			c.body, c.headers = strings.NewReader(body), [][2]string{{"Content-Type", "application/json"}}
+		}
+		a := s.do(t, c)
+		mustStatus(t, "publish "+body, a, http.StatusOK)
+		return decodeJSON[struct {
+			PublicURL string `json:"public_url"`
+		}](t, "publish", a).PublicURL
+	}
+	if again := publish(""); again != pub {
+		t.Errorf("republish: public_url %q, want the old %q", again, pub)
+	}
+	if a := s.get(t, pub, ""); expectStatus(t, "GET public_url after republish", a, http.StatusOK) && !bytes.Equal(a.Body, f.data) {
+		t.Errorf("GET public_url after republish: %d bytes that are not the sample", len(a.Body))
+	}
+	fresh := publish(`{"new_url": true}`)
+	if fresh == pub || !strings.HasPrefix(fresh, "/media/") {
+		t.Fatalf("publish with new_url: public_url %q (old %q)", fresh, pub)
+	}
+	expectStatus(t, "GET the old public_url after new_url", s.get(t, pub, ""), http.StatusNotFound)
+	if a := s.get(t, fresh, ""); expectStatus(t, "GET the new public_url", a, http.StatusOK) && !bytes.Equal(a.Body, f.data) {
+		t.Errorf("GET the new public_url: %d bytes that are not the sample", len(a.Body))
+	}
+	mustStatus(t, "unpublish", s.do(t, call{method: http.MethodDelete, path: itemPath(it.ID, "/publish"), token: s.owner.token}), http.StatusNoContent)
+	if again := publish(""); again != fresh {
+		t.Errorf("republish after new_url: public_url %q, want %q", again, fresh)
+	}
+	expectStatus(t, "GET the replaced public_url after republishing", s.get(t, pub, ""), http.StatusNotFound)
 }
 
 // withAppStopped runs fn while the app process is stopped with SIGSTOP.

@@ -148,3 +148,65 @@ func (d *Decider) Groups(ctx context.Context, p Principal) ([]Group, error) {
 	}
 	return out, nil
 }
+
+// RenameGroup renames a group; its grants and members stay, since they name
+// its id. p must be an admin.
+func (d *Decider) RenameGroup(ctx context.Context, p Principal, name, newName string) (Group, error) {
+	if err := requireAdmin(p); err != nil {
+		return Group{}, err
+	}
+	if !ValidGroupName(name) {
+		return Group{}, fmt.Errorf("%w: no group named %q", errs.ErrNotFound, name)
+	}
+	newName = strings.TrimSpace(newName)
+	if !ValidGroupName(newName) {
+		return Group{}, fmt.Errorf("%w: a group name is 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit (and not \"everyone\")", errs.ErrInvalid)
+	}
+	var g Group
+	err := d.change(ctx, func(tx pgx.Tx) error {
+		err := tx.QueryRow(ctx, `UPDATE groups SET name = $2 WHERE name = $1 RETURNING id, name,
+			COALESCE((SELECT array_agg(u.email ORDER BY u.email) FROM group_members gm JOIN users u ON u.id = gm.user_id
+				WHERE gm.group_id = groups.id), '{}')`, name, newName).Scan(&g.ID, &g.Name, &g.Members)
+		var pgErr *pgconn.PgError
+		switch {
+		case errors.Is(err, pgx.ErrNoRows):
+			return fmt.Errorf("%w: no group named %q", errs.ErrNotFound, name)
+		case errors.As(err, &pgErr) && pgErr.Code == "23505":
+			return fmt.Errorf("%w: a group named %q exists", errs.ErrConflict, newName)
+		}
+		return err
+	})
+	if err != nil {
+		return Group{}, fmt.Errorf("rename group: %w", err)
+	}
+	g.Size = len(g.Members)
+	return g, nil
+}
+
+// DeleteGroup removes a group, its memberships and every grant to it. p must
+// be an admin.
+func (d *Decider) DeleteGroup(ctx context.Context, p Principal, name string) error {
+	if err := requireAdmin(p); err != nil {
+		return err
+	}
+	if !ValidGroupName(name) {
+		return fmt.Errorf("%w: no group named %q", errs.ErrNotFound, name)
+	}
+	err := d.change(ctx, func(tx pgx.Tx) error {
+		var id string
+		err := tx.QueryRow(ctx, `DELETE FROM groups WHERE name = $1 RETURNING id`, name).Scan(&id)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return fmt.Errorf("%w: no group named %q", errs.ErrNotFound, name)
+		}
+		if err != nil {
+			return err
+		}
+		// Grants name their subject by id without a foreign key.
+		_, err = tx.Exec(ctx, `DELETE FROM grants WHERE subject_type = 'group' AND subject_id = $1`, id)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("delete group: %w", err)
+	}
+	return nil
+}

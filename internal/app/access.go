@@ -144,6 +144,7 @@ func (a *App) apiGetFolder(w http.ResponseWriter, r *http.Request) error {
 	q := r.URL.Query()
 	page, err := a.media.List(r.Context(), p, media.ListOptions{
 		Cursor: q.Get("cursor"), Limit: limit, InFolder: true, Folder: parent, Search: q.Get("q"), Sort: q.Get("sort"),
+		Paths: true,
 	})
 	if err != nil {
 		return err
@@ -269,6 +270,37 @@ func (a *App) apiCreateGroup(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	writeJSON(w, http.StatusCreated, g)
+	return nil
+}
+
+func (a *App) apiRenameGroup(w http.ResponseWriter, r *http.Request) error {
+	p, err := caller(r)
+	if err != nil {
+		return err
+	}
+	var body struct {
+		Name string `json:"name"`
+	}
+	if err := decodeJSON(r, &body); err != nil {
+		return err
+	}
+	g, err := a.decide.RenameGroup(r.Context(), p, chi.URLParam(r, "name"), body.Name)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, g)
+	return nil
+}
+
+func (a *App) apiDeleteGroup(w http.ResponseWriter, r *http.Request) error {
+	p, err := caller(r)
+	if err != nil {
+		return err
+	}
+	if err := a.decide.DeleteGroup(r.Context(), p, chi.URLParam(r, "name")); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
 	return nil
 }
 

@@ -33,6 +33,8 @@ type itemJSON struct {
 	URL         string        `json:"url"`
 	Owner       string        `json:"owner,omitempty"`
 	Folder      *string       `json:"folder"`
+	FolderPath  *string       `json:"folder_path,omitempty"`        // in listings and GET /api/media/{id}
+	PathHidden  bool          `json:"folder_path_hidden,omitempty"` // some folders of the path are "…"
 	PublicURL   string        `json:"public_url,omitempty"`
 	Permission  string        `json:"permission"`
 	Media       *mediaJSON    `json:"media,omitempty"`    // what the pipeline found, for video, audio and images
@@ -88,6 +90,9 @@ func toJSON(it media.Item) itemJSON {
 	if it.PublicName != "" {
 		j.PublicURL = config.PublicPrefix + it.PublicName
 	}
+	if it.Path != nil {
+		j.FolderPath, j.PathHidden = &it.Path.Path, it.Path.Hidden
+	}
 	return j
 }
 
@@ -125,9 +130,22 @@ func (a *App) apiListMedia(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	q := r.URL.Query()
-	page, err := a.media.List(r.Context(), p, media.ListOptions{
-		Cursor: q.Get("cursor"), Limit: limit, Search: q.Get("q"), Sort: q.Get("sort"),
-	})
+	o := media.ListOptions{Cursor: q.Get("cursor"), Limit: limit, Search: q.Get("q"), Sort: q.Get("sort"),
+		Type: q.Get("type"), Paths: true}
+	if f := q.Get("folder"); f != "" {
+		if o.Folder, err = folderParam(f); err != nil {
+			return err
+		}
+		o.InFolder = true
+	}
+	switch q.Get("subfolders") {
+	case "", "0":
+	case "1":
+		o.Subfolders = true
+	default:
+		return fmt.Errorf("%w: subfolders must be 1 or 0", errs.ErrInvalid)
+	}
+	page, err := a.media.List(r.Context(), p, o)
 	if err != nil {
 		return err
 	}
@@ -173,6 +191,11 @@ func (a *App) apiGetMedia(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	items := []media.Item{it}
+	if err := a.media.FolderPaths(r.Context(), p, items); err != nil {
+		return err
+	}
+	it = items[0]
 	j := withInfo(it, infos)
 	j.Captions = captionsJSON(captions)
 	writeJSON(w, http.StatusOK, j)
@@ -320,7 +343,17 @@ func (a *App) apiPublish(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	name, err := a.media.Publish(r.Context(), p, chi.URLParam(r, "id"))
+	var body struct {
+		NewURL bool `json:"new_url"`
+	}
+	if err := decodeOptionalJSON(r, &body); err != nil {
+		return err
+	}
+	publish := a.media.Publish
+	if body.NewURL {
+		publish = a.media.PublishNewURL
+	}
+	name, err := publish(r.Context(), p, chi.URLParam(r, "id"))
 	if err != nil {
 		return err
 	}

@@ -396,6 +396,37 @@ func TestPublishDirect(t *testing.T) {
 	wantStatus(t, h.do("DELETE", "/api/media/"+it.ID+"/publish", token, nil), 204)
 	wantStatus(t, h.do("GET", pub, "", nil), 404)
 	wantStatus(t, h.do("GET", it.URL, "", nil), 401)
+
+	// Publishing again brings the same URL back; new_url replaces it for good.
+	publish := func(body string) string {
+		t.Helper()
+		var r io.Reader
+		if body != "" {
+			r = strings.NewReader(body)
+		}
+		resp := h.do("POST", "/api/media/"+it.ID+"/publish", token, r)
+		wantStatus(t, resp, 200)
+		return decode[map[string]string](t, resp)["public_url"]
+	}
+	if again := publish(""); again != pub {
+		t.Errorf("republished at %q, want %q", again, pub)
+	}
+	wantStatus(t, h.do("GET", pub, "", nil), 200)
+	if again := publish(`{"new_url": false}`); again != pub {
+		t.Errorf("published with new_url false at %q, want %q", again, pub)
+	}
+	fresh := publish(`{"new_url": true}`)
+	if fresh == pub || !strings.HasPrefix(fresh, config.PublicPrefix) {
+		t.Errorf("new_url gave %q (old %q)", fresh, pub)
+	}
+	wantStatus(t, h.do("GET", pub, "", nil), 404)
+	wantStatus(t, h.do("GET", fresh, "", nil), 200)
+	if got := decode[itemJSON](t, h.do("GET", "/api/media/"+it.ID, token, nil)); got.PublicURL != fresh {
+		t.Errorf("item's public_url = %q, want %q", got.PublicURL, fresh)
+	}
+	wantStatus(t, h.do("POST", "/api/media/"+it.ID+"/publish", token, strings.NewReader(`{"new_url": "yes"}`)), 400)
+	wantStatus(t, h.do("POST", "/api/media/"+it.ID+"/publish", token, strings.NewReader(`{"path": "../x"}`)), 400)
+	wantStatus(t, h.do("GET", fresh, "", nil), 200)
 }
 
 func TestBrowserLoginFlow(t *testing.T) {

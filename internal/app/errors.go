@@ -1,9 +1,11 @@
 package app
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"strings"
@@ -85,20 +87,11 @@ func (a *App) fail(w http.ResponseWriter, r *http.Request, err error) {
 	if stall := stalled(r.Context()); stall != nil {
 		err = stall
 	}
-	status, code := classify(err)
-	msg := err.Error()
-	switch {
-	case status == http.StatusServiceUnavailable:
-		a.log.ErrorContext(r.Context(), "unavailable", "method", r.Method, "path", logPath(r.URL.Path), "err", err)
-		msg = "the service is temporarily unavailable, try again shortly"
+	status, body := a.describe(r, err)
+	switch status {
+	case http.StatusServiceUnavailable:
 		w.Header().Set("Retry-After", "5")
-	case status == http.StatusInsufficientStorage:
-		a.log.ErrorContext(r.Context(), "out of storage", "method", r.Method, "path", logPath(r.URL.Path), "err", err)
-		msg = outOfStorage
-	case status >= 500:
-		a.log.ErrorContext(r.Context(), "internal error", "method", r.Method, "path", logPath(r.URL.Path), "err", err)
-		msg = "internal error"
-	case status == http.StatusTooManyRequests:
+	case http.StatusTooManyRequests:
 		w.Header().Set("Retry-After", "900")
 	}
 	// A failed response must never be mistaken for a file: drop anything a
@@ -111,14 +104,34 @@ func (a *App) fail(w http.ResponseWriter, r *http.Request, err error) {
 		if status == http.StatusUnauthorized {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="mediagate"`)
 		}
-		writeJSON(w, status, errorJSON{Error: msg, Code: code})
+		writeJSON(w, status, body)
 		return
 	}
 	if status == http.StatusUnauthorized && isPage(r) {
 		http.Redirect(w, r, "/login?next="+url.QueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
 		return
 	}
-	a.renderError(w, r, status, msg)
+	a.renderError(w, r, status, body.Error)
+}
+
+// describe is what a client is told of err, made in r: its status, and its
+// sentence and code. Server-side errors are logged here, and their details
+// kept from the client.
+func (a *App) describe(r *http.Request, err error) (int, errorJSON) {
+	status, code := classify(err)
+	msg := err.Error()
+	switch {
+	case status == http.StatusServiceUnavailable:
+		a.log.ErrorContext(r.Context(), "unavailable", "method", r.Method, "path", logPath(r.URL.Path), "err", err)
+		msg = "the service is temporarily unavailable, try again shortly"
+	case status == http.StatusInsufficientStorage:
+		a.log.ErrorContext(r.Context(), "out of storage", "method", r.Method, "path", logPath(r.URL.Path), "err", err)
+		msg = outOfStorage
+	case status >= 500:
+		a.log.ErrorContext(r.Context(), "internal error", "method", r.Method, "path", logPath(r.URL.Path), "err", err)
+		msg = "internal error"
+	}
+	return status, errorJSON{Error: msg, Code: code}
 }
 
 // errorJSON is an error as the API answers it: the sentence for people, the
@@ -146,6 +159,20 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	w.Write(append(b, '\n'))
+}
+
+// decodeOptionalJSON is decodeJSON for a body that may be left out: an
+// empty one leaves v as it is.
+func decodeOptionalJSON(r *http.Request, v any) error {
+	b, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, 64<<10))
+	if err != nil {
+		return fmt.Errorf("%w: the body must be a JSON object: %w", errs.ErrInvalid, err)
+	}
+	if len(bytes.TrimSpace(b)) == 0 {
+		return nil
+	}
+	r.Body = io.NopCloser(bytes.NewReader(b))
+	return decodeJSON(r, v)
 }
 
 // decodeJSON reads a small JSON body into v.

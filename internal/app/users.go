@@ -131,3 +131,42 @@ func (a *App) apiCreateUser(w http.ResponseWriter, r *http.Request) error {
 	writeJSON(w, http.StatusCreated, u)
 	return nil
 }
+
+// apiResetPassword sets another user's password, for admins.
+func (a *App) apiResetPassword(w http.ResponseWriter, r *http.Request) error {
+	p, err := caller(r)
+	if err != nil {
+		return err
+	}
+	var body struct {
+		Password string `json:"password"`
+	}
+	if err := decodeJSON(r, &body); err != nil {
+		return err
+	}
+	if err := a.auth.Users.ResetPassword(r.Context(), p, chi.URLParam(r, "email"), body.Password); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// apiDeleteUser removes an account, for admins, handing what it owned to
+// another admin.
+func (a *App) apiDeleteUser(w http.ResponseWriter, r *http.Request) error {
+	p, err := caller(r)
+	if err != nil {
+		return err
+	}
+	var body struct {
+		ReassignTo string `json:"reassign_to"`
+	}
+	if err := decodeJSON(r, &body); err != nil {
+		return err
+	}
+	if err := a.auth.Users.Delete(r.Context(), p, chi.URLParam(r, "email"), body.ReassignTo); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}

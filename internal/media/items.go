@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -33,8 +34,9 @@ type Item struct {
 	Folder      *string // the folder's id; nil at the root
 	PublicName  string  // empty unless published
 	CreatedAt   time.Time
-	StoredAt    time.Time // when the content was first stored (Last-Modified)
-	Permission  acl.Level // the caller's
+	StoredAt    time.Time   // when the content was first stored (Last-Modified)
+	Permission  acl.Level   // the caller's
+	Path        *FolderPath // where it is; only when asked for (FolderPaths)
 }
 
 // Store keeps items in PostgreSQL and their content in Blobs, and keeps the
@@ -224,6 +226,12 @@ type ListOptions struct {
 	Search string
 	// Sort is one of Sorts; empty is SortNewest.
 	Sort string
+	// Subfolders widens InFolder to every folder below Folder too.
+	Subfolders bool
+	// Type keeps the items of one of Types; empty keeps all.
+	Type string
+	// Paths fills in each item's Path (one more round trip).
+	Paths bool
 }
 
 // The orders a listing can have.
@@ -276,6 +284,15 @@ func (s *Store) List(ctx context.Context, p acl.Principal, o ListOptions) (Page,
 	if !dbText(o.Search) {
 		return Page{}, fmt.Errorf("%w: search text must be UTF-8 without NUL", errs.ErrInvalid)
 	}
+	if o.Type != "" && !slices.Contains(Types, o.Type) {
+		return Page{}, fmt.Errorf("%w: type must be one of %s, not %q", errs.ErrInvalid, strings.Join(Types, ", "), o.Type)
+	}
+	if o.Subfolders && !o.InFolder {
+		return Page{}, fmt.Errorf("%w: subfolders needs a folder", errs.ErrInvalid)
+	}
+	if o.Subfolders && o.Folder == nil { // the root and everything below it
+		o.InFolder, o.Subfolders = false, false
+	}
 	after, afterID, err := decodeCursor(o.Sort, cursor)
 	if err != nil {
 		return Page{}, err
@@ -292,10 +309,15 @@ func (s *Store) List(ctx context.Context, p acl.Principal, o ListOptions) (Page,
 		SELECT `+itemColumns+`, lvl`+itemFrom+`
 		CROSS JOIN LATERAL mg_level($1, $2, m.id) AS lvl
 		WHERE lvl >= 1 AND ($3::text IS NULL OR (`+key.expr+`, m.id) `+cmp+` (`+key.after+`, $4::uuid))
-		AND (NOT $6 OR m.folder_id IS NOT DISTINCT FROM $7::uuid)
+		AND (NOT $6 OR m.folder_id IS NOT DISTINCT FROM $7::uuid OR ($9 AND m.folder_id IN (
+			WITH RECURSIVE below (id) AS (
+				SELECT f.id FROM folders f WHERE f.parent_id = $7::uuid
+				UNION SELECT f.id FROM folders f JOIN below ON f.parent_id = below.id)
+			SELECT id FROM below)))
 		AND ($8 = '' OR m.filename ILIKE $8 ESCAPE '\')
+		AND ($10 = '' OR `+typeExpr+` = $10)
 		ORDER BY `+key.expr+` `+dir+`, m.id `+dir+`
-		LIMIT $5`, p.UserID, string(p.Role), after, afterID, limit+1, o.InFolder, o.Folder, pattern)
+		LIMIT $5`, p.UserID, string(p.Role), after, afterID, limit+1, o.InFolder, o.Folder, pattern, o.Subfolders, o.Type)
 	if err != nil {
 		return Page{}, fmt.Errorf("list items: %w", err)
 	}
@@ -315,6 +337,11 @@ func (s *Store) List(ctx context.Context, p acl.Principal, o ListOptions) (Page,
 	}
 	if page.Items == nil {
 		page.Items = []Item{}
+	}
+	if o.Paths {
+		if err := s.FolderPaths(ctx, p, page.Items); err != nil {
+			return Page{}, err
+		}
 	}
 	return page, nil
 }
@@ -598,9 +625,20 @@ func (s *Store) publisher() (Publisher, error) {
 	return pub, nil
 }
 
-// Publish makes the item public at PublicPrefix + the returned name. It is
-// idempotent: a published item keeps its name.
+// Publish makes the item public at PublicPrefix + the returned name. An
+// item keeps one public name for its life: publishing again, published or
+// not since, gives the same name back (PublishNewURL makes another).
 func (s *Store) Publish(ctx context.Context, p acl.Principal, id string) (string, error) {
+	return s.publish(ctx, p, id, false)
+}
+
+// PublishNewURL is Publish under a fresh public name: the item's old name,
+// published or withdrawn, is gone for good and serves nothing any more.
+func (s *Store) PublishNewURL(ctx context.Context, p acl.Principal, id string) (string, error) {
+	return s.publish(ctx, p, id, true)
+}
+
+func (s *Store) publish(ctx context.Context, p acl.Principal, id string, fresh bool) (string, error) {
 	if err := s.decide.Require(ctx, p, id, acl.Manage); err != nil {
 		return "", err
 	}
@@ -613,24 +651,38 @@ func (s *Store) Publish(ctx context.Context, p acl.Principal, id string) (string
 		if err := publicLock(ctx, tx); err != nil {
 			return err
 		}
-		var sha, ext string
-		err := tx.QueryRow(ctx, `SELECT b.sha256, b.extension, COALESCE(m.public_name, '')
-			FROM media m JOIN blobs b ON b.sha256 = m.blob WHERE m.id = $1 FOR UPDATE OF m`, id).Scan(&sha, &ext, &name)
+		var sha, ext, published, withdrawn string
+		err := tx.QueryRow(ctx, `SELECT b.sha256, b.extension, COALESCE(m.public_name, ''), COALESCE(m.withdrawn_public_name, '')
+			FROM media m JOIN blobs b ON b.sha256 = m.blob WHERE m.id = $1 FOR UPDATE OF m`, id).Scan(&sha, &ext, &published, &withdrawn)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return fmt.Errorf("%w: no such media item", errs.ErrNotFound)
 		}
 		if err != nil {
 			return err
 		}
-		if name == "" {
+		switch {
+		case fresh:
 			name = newPublicName(ext)
-			if _, err := tx.Exec(ctx, `UPDATE media SET public_name = $2 WHERE id = $1`, id, name); err != nil {
+		case published != "":
+			name = published
+		case withdrawn != "":
+			name = withdrawn
+		default:
+			name = newPublicName(ext)
+		}
+		if name != published {
+			if _, err := tx.Exec(ctx, `UPDATE media SET public_name = $2, withdrawn_public_name = NULL WHERE id = $1`, id, name); err != nil {
 				return err
 			}
 		}
 		// A link made for a transaction that then fails is removed by Recover.
 		if err := pub.Publish(ctx, sha, name); err != nil {
 			return err
+		}
+		// The old name's file goes before the commit, as Unpublish's does: a
+		// failure here leaves the old name published.
+		if published != "" && published != name {
+			return pub.Unpublish(ctx, published)
 		}
 		return nil
 	})
@@ -641,8 +693,9 @@ func (s *Store) Publish(ctx context.Context, p acl.Principal, id string) (string
 	return name, nil
 }
 
-// Unpublish takes the item off PublicPrefix. The public file is gone before
-// this returns.
+// Unpublish takes the item off PublicPrefix: its public URL answers 404
+// until it is published again, under the same name. The public file is gone
+// before this returns.
 func (s *Store) Unpublish(ctx context.Context, p acl.Principal, id string) error {
 	if err := s.decide.Require(ctx, p, id, acl.Manage); err != nil {
 		return err
@@ -668,7 +721,7 @@ func (s *Store) Unpublish(ctx context.Context, p acl.Principal, id string) error
 		if err := pub.Unpublish(ctx, name); err != nil {
 			return err
 		}
-		_, err = tx.Exec(ctx, `UPDATE media SET public_name = NULL WHERE id = $1`, id)
+		_, err = tx.Exec(ctx, `UPDATE media SET public_name = NULL, withdrawn_public_name = $2 WHERE id = $1`, id, name)
 		return err
 	})
 	if err != nil {

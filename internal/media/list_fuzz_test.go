@@ -15,11 +15,12 @@ import (
 	"github.com/mediagate/mediagate/internal/testdb"
 )
 
-// FuzzList lists with any cursor and search text, in each order, against
-// real PostgreSQL. A cursor or search the client made up is either read or
-// refused as invalid (a 400), never an error of the database (a 500); a
-// cursor List made itself always reads back, and the next page goes on
-// from it, repeating nothing.
+// FuzzList lists with any cursor and search text, in each order and with
+// each type filter, against real PostgreSQL. A cursor or search the client
+// made up is either read or refused as invalid (a 400), never an error of
+// the database (a 500); a cursor List made itself always reads back, and
+// the next page goes on from it, repeating nothing; asked for, every item
+// has its folder's path.
 func FuzzList(f *testing.F) {
 	enc := func(s string) []byte { return []byte(s) }
 	const id = "|00000000-0000-0000-0000-000000000000"
@@ -55,18 +56,29 @@ func FuzzList(f *testing.F) {
 		f.Fatal(err)
 	}
 	p := u.Principal()
+	folder, err := acl.NewDecider(pool).CreateFolder(ctx, p, "Ä F", nil)
+	if err != nil {
+		f.Fatal(err)
+	}
 	for i, name := range []string{"b.mp4", "A.mp4", "a|b.txt", "Ä 日本.mov"} {
 		rec, err := disk.Receive(bytes.NewReader(content(name, 10+i*7)), 1<<20)
 		if err != nil {
 			f.Fatal(err)
 		}
-		if _, err := store.Create(ctx, p, rec, name, nil); err != nil {
+		var in *string
+		if i%2 == 1 {
+			in = &folder.ID
+		}
+		if _, err := store.Create(ctx, p, rec, name, in); err != nil {
 			f.Fatal(err)
 		}
 	}
 
 	f.Fuzz(func(t *testing.T, sort uint8, cursor []byte, encoded bool, search string, limit uint8) {
-		o := media.ListOptions{Sort: media.Sorts[int(sort)%len(media.Sorts)], Search: search, Limit: 1 + int(limit)%3}
+		// limit's upper bits pick a type filter too (none, or one of Types).
+		types := append([]string{""}, media.Types...)
+		o := media.ListOptions{Sort: media.Sorts[int(sort)%len(media.Sorts)], Search: search, Limit: 1 + int(limit)%3,
+			Type: types[int(limit)/3%len(types)], Paths: limit%2 == 0}
 		o.Cursor = string(cursor)
 		if encoded {
 			o.Cursor = base64.RawURLEncoding.EncodeToString(cursor)
@@ -84,6 +96,9 @@ func FuzzList(f *testing.F) {
 				t.Fatalf("List with its own cursor %q: %v", o.Cursor, err)
 			}
 			for _, it := range page.Items {
+				if want := map[bool]string{true: "Ä F", false: ""}[it.Folder != nil]; o.Paths && (it.Path == nil || it.Path.Path != want) {
+					t.Fatalf("List(%+v): %q has path %+v, want %q", o, it.Filename, it.Path, want)
+				}
 				if slices.ContainsFunc(seen, func(s media.Item) bool { return s.ID == it.ID }) {
 					t.Fatalf("List(%+v) repeats %s (%q)", o, it.ID, it.Filename)
 				}

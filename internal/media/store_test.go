@@ -507,11 +507,48 @@ func TestPublish(t *testing.T) {
 	}
 	e.assertConsistent()
 
-	// Publishing again gives a new name: the old URL stays dead.
-	name2, err := e.store.Publish(ctx, editor, video.ID)
-	if err != nil || name2 == name || !publishedMP4.MatchString(name2) {
-		t.Errorf("republish = %q, %v (old %q)", name2, err, name)
+	// Publishing again brings the same URL back.
+	if again, err := e.store.Publish(ctx, editor, video.ID); err != nil || again != name {
+		t.Errorf("republish = %q, %v; want the old name %q", again, err, name)
 	}
+	if got, err := e.store.ByPublicName(ctx, name); err != nil || got.ID != video.ID {
+		t.Errorf("ByPublicName after republish = %+v, %v", got, err)
+	}
+	if _, err := os.Stat(e.disk.PublicPath(name)); err != nil {
+		t.Errorf("public file after republish: %v", err)
+	}
+	e.assertConsistent()
+
+	// A new URL replaces the old one for good, published or withdrawn; the
+	// new name is random too.
+	if _, err := e.store.PublishNewURL(ctx, viewer, video.ID); !errors.Is(err, errs.ErrForbidden) {
+		t.Errorf("PublishNewURL with edit permission = %v, want ErrForbidden", err)
+	}
+	name2, err := e.store.PublishNewURL(ctx, editor, video.ID)
+	if err != nil || name2 == name || !publishedMP4.MatchString(name2) {
+		t.Errorf("PublishNewURL = %q, %v (old %q)", name2, err, name)
+	}
+	if names := dirNames(t, e.cfg.PublicDir()); !slices.Contains(names, name2) || slices.Contains(names, name) {
+		t.Errorf("public dir after PublishNewURL %v: want %s and not %s", names, name2, name)
+	}
+	if _, err := e.store.ByPublicName(ctx, name); !errors.Is(err, errs.ErrNotFound) {
+		t.Errorf("ByPublicName of the replaced name = %v, want ErrNotFound", err)
+	}
+	if err := e.store.Unpublish(ctx, editor, video.ID); err != nil {
+		t.Fatal(err)
+	}
+	name3, err := e.store.PublishNewURL(ctx, editor, video.ID)
+	if err != nil || name3 == name2 || name3 == name {
+		t.Errorf("PublishNewURL of a withdrawn item = %q, %v (old %q, %q)", name3, err, name2, name)
+	}
+	if again, err := e.store.Publish(ctx, editor, video.ID); err != nil || again != name3 {
+		t.Errorf("Publish after PublishNewURL = %q, %v; want %q", again, err, name3)
+	}
+	if _, err := e.store.ByPublicName(ctx, name2); !errors.Is(err, errs.ErrNotFound) {
+		t.Errorf("ByPublicName of the withdrawn, replaced name = %v, want ErrNotFound", err)
+	}
+	e.assertConsistent()
+	name2 = name3
 	// Deleting a published item takes its link down.
 	if err := e.store.Delete(ctx, editor, video.ID); err != nil {
 		t.Fatal(err)

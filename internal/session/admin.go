@@ -167,3 +167,90 @@ func (us *Users) DeleteToken(ctx context.Context, userID, tokenID string) error 
 	us.hub.Changed(invalidate.Auth)
 	return nil
 }
+
+// ResetPassword sets the password of the user with email, for an admin, and
+// ends all that user's sessions (the caller's own too, when it is theirs).
+// API tokens are not affected.
+func (us *Users) ResetPassword(ctx context.Context, actor acl.Principal, email, password string) error {
+	if err := requireAdmin(actor); err != nil {
+		return err
+	}
+	u, err := us.ByEmail(ctx, email)
+	if err != nil {
+		return err
+	}
+	return us.SetPassword(ctx, u.ID, password)
+}
+
+// Delete removes the user with email, for an admin: the items and folders
+// they own move to reassignTo, an active admin; their grants, group
+// memberships, API tokens and browser sessions go with them, all in one
+// transaction. Nobody deletes themselves, so an admin always remains.
+func (us *Users) Delete(ctx context.Context, actor acl.Principal, email, reassignTo string) error {
+	if err := requireAdmin(actor); err != nil {
+		return err
+	}
+	u, err := us.ByEmail(ctx, email)
+	if err != nil {
+		return err
+	}
+	if u.ID == actor.UserID {
+		return fmt.Errorf("%w: you can't delete yourself", errs.ErrConflict)
+	}
+	if reassignTo == "" {
+		return fmt.Errorf("%w: reassign_to must name the admin who takes over %s's items and folders", errs.ErrInvalid, u.Email)
+	}
+	heir, err := us.ByEmail(ctx, reassignTo)
+	if errors.Is(err, errs.ErrNotFound) {
+		return fmt.Errorf("%w: reassign_to: no user with email %q", errs.ErrInvalid, reassignTo)
+	}
+	if err != nil {
+		return err
+	}
+	if heir.ID == u.ID {
+		return fmt.Errorf("%w: reassign_to must be another user than the one deleted", errs.ErrInvalid)
+	}
+	err = pgx.BeginFunc(ctx, us.pool, func(tx pgx.Tx) error {
+		// The admins' rows are locked first, so that two admins deleting
+		// each other (or their heirs) one at a time can't leave none.
+		var heirOK bool
+		var admins int
+		if err := tx.QueryRow(ctx, `
+			WITH a AS (SELECT id FROM users WHERE role = 'admin' AND disabled_at IS NULL ORDER BY id FOR UPDATE)
+			SELECT EXISTS (SELECT 1 FROM a WHERE id = $1), (SELECT count(*) FROM a WHERE id <> $2)`, heir.ID, u.ID).
+			Scan(&heirOK, &admins); err != nil {
+			return err
+		}
+		if admins == 0 {
+			return fmt.Errorf("%w: %s is the last admin", errs.ErrConflict, u.Email)
+		}
+		if !heirOK {
+			return fmt.Errorf("%w: reassign_to must be an active admin; %s is not", errs.ErrInvalid, heir.Email)
+		}
+		for _, q := range []string{`UPDATE media SET owner_id = $2 WHERE owner_id = $1`, `UPDATE folders SET owner_id = $2 WHERE owner_id = $1`} {
+			if _, err := tx.Exec(ctx, q, u.ID, heir.ID); err != nil {
+				return err
+			}
+		}
+		if _, err := tx.Exec(ctx, `DELETE FROM grants WHERE subject_type = 'user' AND subject_id = $1`, u.ID); err != nil {
+			return err
+		}
+		// scs keeps a session's values gob-encoded, where the user id is a
+		// plain string: the sessions that carry it go. (Without the user row
+		// they would be anonymous anyway.)
+		if _, err := tx.Exec(ctx, `DELETE FROM sessions WHERE position(convert_to($1, 'UTF8') IN data) > 0`, u.ID); err != nil {
+			return err
+		}
+		// Memberships and tokens go by cascade.
+		tag, err := tx.Exec(ctx, `DELETE FROM users WHERE id = $1`, u.ID)
+		if err == nil && tag.RowsAffected() == 0 {
+			return fmt.Errorf("%w: no such user", errs.ErrNotFound)
+		}
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("delete user: %w", err)
+	}
+	us.changed()
+	return nil
+}
