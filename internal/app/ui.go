@@ -341,8 +341,6 @@ func (a *App) libraryData(r *http.Request, p acl.Principal) (map[string]any, err
 	data := map[string]any{
 		"User": p, "Nav": "library", "Q": search, "Sort": sort, "Sorts": sortOptions, "All": all,
 		"Type": typ, "Types": typeOptions, "Subfolders": within,
-		// Where an item is shows when the listing is not one folder's.
-		"ShowPath":  all || search != "" || within,
 		"MaxUpload": config.HumanSize(a.cfg.MaxUpload), "FolderID": folderID, "ParentID": "",
 	}
 	var trail []acl.Folder
@@ -375,7 +373,10 @@ func (a *App) libraryData(r *http.Request, p acl.Principal) (map[string]any, err
 	}
 	data["Tree"], data["Shared"] = mine, shared
 
-	opts := media.ListOptions{Cursor: q.Get("cursor"), Limit: 60, Search: search, Sort: sort}
+	opts := media.ListOptions{Cursor: q.Get("cursor"), Limit: 60, Search: search, Sort: sort, Type: typ, Paths: all || search != "" || within}
+	if within {
+		opts.InFolder, opts.Folder, opts.Subfolders = true, &current.ID, true
+	}
 	if search == "" && !all && !within {
 		opts.InFolder = true
 		var parent *string
@@ -409,7 +410,7 @@ func (a *App) libraryData(r *http.Request, p acl.Principal) (map[string]any, err
 	// first page what is shared with them, as All media lists it, rather
 	// than an empty library.
 	if opts.InFolder && current == nil && opts.Cursor == "" && len(roots) == 0 && len(page.Items) == 0 {
-		opts.InFolder, opts.Folder = false, nil
+		opts.InFolder, opts.Folder, opts.Paths = false, nil, true
 		if page, err = a.media.List(ctx, p, opts); err != nil {
 			return nil, err
 		}
