@@ -303,12 +303,13 @@ func folderParam(s string) (*string, error) {
 	return &s, nil
 }
 
+// apiDeleteMedia moves an item to the trash: DELETE /api/media/{id}.
 func (a *App) apiDeleteMedia(w http.ResponseWriter, r *http.Request) error {
 	p, err := caller(r)
 	if err != nil {
 		return err
 	}
-	if err := a.media.Delete(r.Context(), p, chi.URLParam(r, "id")); err != nil {
+	if err := a.media.Trash(r.Context(), p, chi.URLParam(r, "id")); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
