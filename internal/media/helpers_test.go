@@ -149,10 +149,12 @@ func (e *env) itemBlobs() map[string]string {
 	return out
 }
 
-// published returns public_name -> blob for every published item.
+// published returns public_name -> blob for every published item that is
+// not in the trash (a trashed one's file is withdrawn).
 func (e *env) published() map[string]string {
 	e.t.Helper()
-	rows, err := e.pool.Query(context.Background(), `SELECT public_name, blob FROM media WHERE public_name IS NOT NULL`)
+	rows, err := e.pool.Query(context.Background(), `SELECT public_name, blob FROM media m
+		WHERE public_name IS NOT NULL AND NOT (SELECT t FROM mg_media_trashed(m.id) t)`)
 	if err != nil {
 		e.t.Fatal(err)
 	}
