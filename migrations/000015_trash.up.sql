@@ -32,7 +32,8 @@ ALTER TABLE access_log ADD CONSTRAINT access_log_action_check
 
 -- mg_folder_access walks up from folder once: the principal's level from
 -- owning it or a folder above it and from the grants on them (0 for NULL,
--- the root), and whether it or a folder above it is in the trash. One row.
+-- the root), as 000004's mg_folder_level, and whether it or a folder above
+-- it is in the trash. One row.
 CREATE FUNCTION mg_folder_access(principal uuid, principal_role text, folder uuid)
 RETURNS TABLE (level smallint, trashed boolean)
 LANGUAGE sql STABLE AS $$

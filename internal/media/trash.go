@@ -87,37 +87,26 @@ func subtreeItems(ctx context.Context, tx pgx.Tx, folder string) ([]subtreeItem,
 	})
 }
 
-// withdraw takes the published files of items off the public URL prefix,
-// in a transaction holding publicLock; their names stay in the database for
-// a restore. If the transaction then fails, Recover relinks them.
-func (s *Store) withdraw(ctx context.Context, items []subtreeItem) error {
+// setPublished links the published files of items at their names (publish)
+// or takes them off the public URL prefix, in a transaction holding
+// publicLock; the names stay in the database either way, so a restore puts
+// a withdrawn file back at the same URL. If the transaction then fails,
+// Recover makes the files agree with the database again.
+func (s *Store) setPublished(ctx context.Context, items []subtreeItem, publish bool) error {
 	pub, ok := s.blobs.(Publisher)
 	if !ok {
 		return nil
 	}
 	for _, it := range items {
-		if it.public == "" {
-			continue
+		var err error
+		switch {
+		case it.public == "":
+		case publish:
+			err = pub.Publish(ctx, it.blob, it.public)
+		default:
+			err = pub.Unpublish(ctx, it.public)
 		}
-		if err := pub.Unpublish(ctx, it.public); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// republishItems links the published files of restored items again, at
-// their old names.
-func (s *Store) republishItems(ctx context.Context, items []subtreeItem) error {
-	pub, ok := s.blobs.(Publisher)
-	if !ok {
-		return nil
-	}
-	for _, it := range items {
-		if it.public == "" {
-			continue
-		}
-		if err := pub.Publish(ctx, it.blob, it.public); err != nil {
+		if err != nil {
 			return err
 		}
 	}
@@ -155,7 +144,7 @@ func (s *Store) Trash(ctx context.Context, p acl.Principal, id string) error {
 		if err != nil {
 			return err
 		}
-		if err := s.withdraw(ctx, []subtreeItem{it}); err != nil {
+		if err := s.setPublished(ctx, []subtreeItem{it}, false); err != nil {
 			return err
 		}
 		return recordChanges(ctx, tx, "trash", p.Email, []string{id})
@@ -194,7 +183,7 @@ func (s *Store) TrashFolder(ctx context.Context, p acl.Principal, id string) err
 		if err != nil {
 			return err
 		}
-		if err := s.withdraw(ctx, items); err != nil {
+		if err := s.setPublished(ctx, items, false); err != nil {
 			return err
 		}
 		return recordChanges(ctx, tx, "trash", p.Email, ids(items))
@@ -338,8 +327,7 @@ func (s *Store) Restore(ctx context.Context, p acl.Principal, id string) (Restor
 		if err != nil {
 			return err
 		}
-		// A link made for a transaction that then fails is removed by Recover.
-		if err := s.republishItems(ctx, items); err != nil {
+		if err := s.setPublished(ctx, items, true); err != nil {
 			return err
 		}
 		return recordChanges(ctx, tx, "restore", p.Email, ids(items))
