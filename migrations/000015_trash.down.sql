@@ -1,7 +1,7 @@
 -- Back to 000004's decision functions; what is in the trash is purged
 -- first (rows only: Recover removes the blobs nothing refers to any more).
 DELETE FROM media WHERE deleted_at IS NOT NULL OR (SELECT t FROM mg_folder_trashed(folder_id) t);
-DELETE FROM folders WHERE id IN (SELECT s.id FROM folders f CROSS JOIN LATERAL mg_subtree(f.id) s WHERE f.deleted_at IS NOT NULL);
+DELETE FROM folders WHERE id IN (SELECT s.id FROM folders f CROSS JOIN LATERAL mg_trash_subtree(f.id) s WHERE f.deleted_at IS NOT NULL);
 DELETE FROM access_log WHERE action IN ('trash', 'restore', 'purge');
 ALTER TABLE access_log DROP CONSTRAINT access_log_action_check;
 ALTER TABLE access_log ADD CONSTRAINT access_log_action_check CHECK (action IN ('read', 'replace'));
@@ -40,8 +40,8 @@ LANGUAGE sql STABLE AS $$
     ), 0::smallint) END
 $$;
 
-DROP FUNCTION mg_subtree(uuid);
-DROP FUNCTION mg_folder_path(uuid);
+DROP FUNCTION mg_trash_subtree(uuid);
+DROP FUNCTION mg_trash_path(uuid);
 DROP FUNCTION mg_media_trashed(uuid);
 DROP FUNCTION mg_folder_trashed(uuid);
 DROP FUNCTION mg_item_access(uuid, text, uuid);

@@ -108,9 +108,9 @@ LANGUAGE sql STABLE AS $$
         FROM media m WHERE m.id = item), false)
 $$;
 
--- mg_folder_path: the names from the root down to folder, joined by "/"
--- ("" for NULL).
-CREATE FUNCTION mg_folder_path(folder uuid) RETURNS SETOF text
+-- mg_trash_path: the names from the root down to folder, joined by "/"
+-- ("" for NULL): where a trash entry was deleted from.
+CREATE FUNCTION mg_trash_path(folder uuid) RETURNS SETOF text
 LANGUAGE sql STABLE AS $$
     WITH RECURSIVE chain (name, parent_id, depth) AS (
         SELECT f.name, f.parent_id, 0 FROM folders f WHERE f.id = folder
@@ -121,9 +121,10 @@ LANGUAGE sql STABLE AS $$
     SELECT COALESCE(string_agg(name, '/' ORDER BY depth DESC), '') FROM chain
 $$;
 
--- mg_subtree: folder and the folders below it that are not in the trash on
--- their own (a folder trashed by itself inside it is its own trash entry).
-CREATE FUNCTION mg_subtree(folder uuid) RETURNS TABLE (id uuid)
+-- mg_trash_subtree: folder and the folders below it that are not in the
+-- trash on their own (a folder trashed by itself inside it is its own trash
+-- entry): what a trash entry holds.
+CREATE FUNCTION mg_trash_subtree(folder uuid) RETURNS TABLE (id uuid)
 LANGUAGE sql STABLE AS $$
     WITH RECURSIVE tree (id, depth) AS (
         SELECT f.id, 0 FROM folders f WHERE f.id = folder

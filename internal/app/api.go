@@ -309,7 +309,7 @@ func (a *App) apiDeleteMedia(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if err := a.media.Trash(r.Context(), p, chi.URLParam(r, "id")); err != nil {
+	if err := a.media.Delete(r.Context(), p, chi.URLParam(r, "id")); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)

@@ -291,3 +291,12 @@ func bytesReader(b []byte) io.Reader { return bytes.NewReader(b) }
 
 // discardLog is a logger for code under test whose log is not checked.
 var discardLog = slog.New(slog.DiscardHandler)
+
+// deleteNow deletes the item and purges it from the trash at once: what a
+// delete was before the trash, and what the janitor does in the end.
+func deleteNow(ctx context.Context, s *media.Store, p acl.Principal, id string) error {
+	if err := s.Delete(ctx, p, id); err != nil {
+		return err
+	}
+	return s.Purge(ctx, p, id)
+}

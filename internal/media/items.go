@@ -467,44 +467,6 @@ func (s *Store) Update(ctx context.Context, p acl.Principal, id string, ch Chang
 	return it, err
 }
 
-// Delete removes the item at once, not through the trash (a purge does
-// the same). Its blob goes too when no other item, trashed or not, uses it:
-// after the commit, under the blob's lock and only if no row came back
-// meanwhile, so a delete that fails loses nothing and one cut short by a
-// crash leaves a blob without a row, which Recover removes.
-func (s *Store) Delete(ctx context.Context, p acl.Principal, id string) error {
-	if err := s.decide.Require(ctx, p, id, acl.Manage); err != nil {
-		return err
-	}
-	var publicName string
-	var gone []string // blobs nothing needs any more, their rows deleted
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		err := tx.QueryRow(ctx, `SELECT COALESCE(public_name, '') FROM media WHERE id = $1`, id).Scan(&publicName)
-		if errors.Is(err, pgx.ErrNoRows) {
-			return fmt.Errorf("%w: no such media item", errs.ErrNotFound)
-		}
-		if err != nil {
-			return err
-		}
-		gone, err = s.deleteItemTx(ctx, tx, id, p.Email)
-		return err
-	})
-	if err != nil {
-		return fmt.Errorf("delete item: %w", err)
-	}
-	s.changed()
-	ctx = context.WithoutCancel(ctx)
-	if publicName != "" {
-		if pub, ok := s.blobs.(Publisher); ok {
-			if err := pub.Unpublish(ctx, publicName); err != nil {
-				s.log.ErrorContext(ctx, "remove public file", "name", publicName, "err", err)
-			}
-		}
-	}
-	s.removeGone(ctx, gone)
-	return nil
-}
-
 // dropUnreferenced deletes, in tx, the rows of the candidate blobs that
 // nothing needs any more, and then of their derived files, each under its
 // lock, and returns them: their bytes go after the commit. A blob whose

@@ -69,9 +69,9 @@ func recordChanges(ctx context.Context, tx pgx.Tx, action, actor string, items [
 
 // subtreeItemsSQL lists the items below folder $1 that go with it: those not
 // in the trash on their own. A folder trashed by itself below it is not
-// part of its subtree (mg_subtree).
+// part of its subtree (mg_trash_subtree).
 const subtreeItemsSQL = `SELECT m.id, COALESCE(m.public_name, ''), m.blob
-	FROM mg_subtree($1) s JOIN media m ON m.folder_id = s.id WHERE m.deleted_at IS NULL`
+	FROM mg_trash_subtree($1) s JOIN media m ON m.folder_id = s.id WHERE m.deleted_at IS NULL`
 
 type subtreeItem struct{ id, public, blob string }
 
@@ -121,11 +121,11 @@ func ids(items []subtreeItem) []string {
 	return out
 }
 
-// Trash moves the item to the trash (p needs manage): from then on it is in
-// no listing and no decision, its share links answer as unknown and its
-// published file is withdrawn, until Restore; the janitor purges it after
-// the retention.
-func (s *Store) Trash(ctx context.Context, p acl.Principal, id string) error {
+// Delete moves the item to the trash (p needs manage): from then on it is
+// in no listing and no decision, its share links answer as unknown and its
+// published file is withdrawn, until Restore; Purge, or the janitor after
+// the retention, removes it for good.
+func (s *Store) Delete(ctx context.Context, p acl.Principal, id string) error {
 	if err := s.decide.Require(ctx, p, id, acl.Manage); err != nil {
 		return err
 	}
@@ -135,7 +135,7 @@ func (s *Store) Trash(ctx context.Context, p acl.Principal, id string) error {
 		}
 		it := subtreeItem{id: id}
 		err := tx.QueryRow(ctx, `UPDATE media m SET deleted_at = now(), deleted_by = $2,
-				deleted_path = (SELECT fp FROM mg_folder_path(m.folder_id) fp)
+				deleted_path = (SELECT fp FROM mg_trash_path(m.folder_id) fp)
 			WHERE m.id = $1 AND NOT (SELECT t FROM mg_media_trashed(m.id) t)
 			RETURNING COALESCE(m.public_name, ''), m.blob`, id, p.UserID).Scan(&it.public, &it.blob)
 		if errors.Is(err, pgx.ErrNoRows) { // trashed or purged meanwhile
@@ -157,7 +157,7 @@ func (s *Store) Trash(ctx context.Context, p acl.Principal, id string) error {
 }
 
 // TrashFolder moves the folder, and with it everything below it, to the
-// trash (p needs manage on it), as Trash does an item.
+// trash (p needs manage on it), as Delete does an item.
 func (s *Store) TrashFolder(ctx context.Context, p acl.Principal, id string) error {
 	if err := s.decide.RequireFolder(ctx, p, id, acl.Manage); err != nil {
 		return err
@@ -171,7 +171,7 @@ func (s *Store) TrashFolder(ctx context.Context, p acl.Principal, id string) err
 			return err
 		}
 		tag, err := tx.Exec(ctx, `UPDATE folders f SET deleted_at = now(), deleted_by = $2,
-				deleted_path = (SELECT fp FROM mg_folder_path(f.parent_id) fp)
+				deleted_path = (SELECT fp FROM mg_trash_path(f.parent_id) fp)
 			WHERE f.id = $1 AND NOT (SELECT t FROM mg_folder_trashed(f.id) t)`, id, p.UserID)
 		if err != nil {
 			return err
@@ -208,7 +208,7 @@ func (s *Store) ListTrash(ctx context.Context, p acl.Principal) ([]TrashEntry, e
 		WHERE m.deleted_at IS NOT NULL AND a.level >= 3
 		UNION ALL
 		SELECT f.id, 'folder', f.name, f.deleted_path, f.deleted_at, COALESCE(u.email, ''),
-			(SELECT COALESCE(sum(b.size), 0)::bigint FROM mg_subtree(f.id) st
+			(SELECT COALESCE(sum(b.size), 0)::bigint FROM mg_trash_subtree(f.id) st
 				JOIN media m ON m.folder_id = st.id AND m.deleted_at IS NULL JOIN blobs b ON b.sha256 = m.blob)
 		FROM folders f LEFT JOIN users u ON u.id = f.deleted_by
 		CROSS JOIN LATERAL mg_folder_access($1, $2, f.id) a
@@ -340,7 +340,10 @@ func (s *Store) Restore(ctx context.Context, p acl.Principal, id string) (Restor
 }
 
 // Purge removes the trash entry id for good now (p needs manage on it):
-// its rows, and the blobs nothing else refers to any more (see Delete).
+// its rows, and the blobs nothing else refers to any more. Their bytes go
+// after the commit, under each blob's lock and only if no row came back
+// meanwhile, so a purge that fails loses nothing and one cut short by a
+// crash leaves a blob without a row, which Recover removes.
 func (s *Store) Purge(ctx context.Context, p acl.Principal, id string) error {
 	var gone []string
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
@@ -367,8 +370,10 @@ func (s *Store) purgeTx(ctx context.Context, tx pgx.Tx, kind, id, actor string) 
 	if kind == TrashItem {
 		return s.deleteItemTx(ctx, tx, id, actor)
 	}
+	// The folder's own subtree: what is in the trash on its own below it
+	// is left out, and loses its folder.
 	var folders []string
-	if err := tx.QueryRow(ctx, `SELECT array_agg(id) FROM mg_subtree($1)`, id).Scan(&folders); err != nil {
+	if err := tx.QueryRow(ctx, `SELECT array_agg(id) FROM mg_trash_subtree($1)`, id).Scan(&folders); err != nil {
 		return nil, err
 	}
 	if _, err := tx.Exec(ctx, `UPDATE folders SET parent_id = NULL

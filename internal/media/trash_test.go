@@ -122,15 +122,15 @@ func TestTrashItem(t *testing.T) {
 		t.Fatalf("before the trash: %+v", got)
 	}
 
-	if err := e.store.Trash(ctx, viewer, it.ID); !errors.Is(err, errs.ErrForbidden) {
-		t.Errorf("Trash by a viewer = %v, want ErrForbidden", err)
+	if err := e.store.Delete(ctx, viewer, it.ID); !errors.Is(err, errs.ErrForbidden) {
+		t.Errorf("Delete by a viewer = %v, want ErrForbidden", err)
 	}
 	before := time.Now()
-	if err := e.store.Trash(ctx, editor, it.ID); err != nil {
+	if err := e.store.Delete(ctx, editor, it.ID); err != nil {
 		t.Fatal(err)
 	}
-	if err := e.store.Trash(ctx, editor, it.ID); !errors.Is(err, errs.ErrNotFound) {
-		t.Errorf("second Trash = %v, want ErrNotFound", err)
+	if err := e.store.Delete(ctx, editor, it.ID); !errors.Is(err, errs.ErrNotFound) {
+		t.Errorf("second Delete = %v, want ErrNotFound", err)
 	}
 	for _, p := range []acl.Principal{editor, viewer, admin} {
 		if got := e.reach(p, it, token, ""); got.get || got.listed || got.link || got.public != nil {
@@ -280,7 +280,7 @@ func TestRestoreWithoutFolder(t *testing.T) {
 	y := e.uploadIn(editor, content("y", 100), "y.bin", f)
 	keep := e.uploadIn(editor, content("keep", 100), "keep.bin", f)
 	for _, id := range []string{x.ID, y.ID} {
-		if err := e.store.Trash(ctx, editor, id); err != nil {
+		if err := e.store.Delete(ctx, editor, id); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -330,7 +330,7 @@ func TestPurgeKeepsReferencedBlobs(t *testing.T) {
 	data := content("shared", 2000)
 	a, b := e.upload(editor, data, "a.bin"), e.upload(editor, data, "b.bin")
 	for _, id := range []string{a.ID, b.ID} {
-		if err := e.store.Trash(ctx, editor, id); err != nil {
+		if err := e.store.Delete(ctx, editor, id); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -375,7 +375,7 @@ func TestTrashJanitor(t *testing.T) {
 	inF := e.uploadIn(editor, content("in-f", 500), "in.bin", f)
 	young := e.upload(editor, content("young", 500), "young.bin")
 	for _, id := range []string{old.ID, young.ID} {
-		if err := e.store.Trash(ctx, editor, id); err != nil {
+		if err := e.store.Delete(ctx, editor, id); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -426,7 +426,7 @@ func TestTrashJanitorsConcurrent(t *testing.T) {
 			data = shared
 		}
 		it := e.upload(editor, data, "x.bin")
-		if err := e.store.Trash(ctx, editor, it.ID); err != nil {
+		if err := e.store.Delete(ctx, editor, it.ID); err != nil {
 			t.Fatal(err)
 		}
 		entries++
