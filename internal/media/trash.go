@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -387,21 +388,36 @@ func (s *Store) purgeTx(ctx context.Context, tx pgx.Tx, kind, id, actor string) 
 	if err := tx.QueryRow(ctx, `SELECT COALESCE(array_agg(id), '{}') FROM media WHERE folder_id = ANY($1)`, folders).Scan(&items); err != nil {
 		return nil, err
 	}
-	var gone []string
+	var candidates []string
 	for _, it := range items {
-		g, err := s.deleteItemTx(ctx, tx, it, actor)
+		c, err := deleteItemRow(ctx, tx, it, actor)
 		if err != nil {
 			return nil, err
 		}
-		gone = append(gone, g...)
+		candidates = append(candidates, c...)
 	}
-	_, err := tx.Exec(ctx, `DELETE FROM folders WHERE id = ANY($1)`, folders)
-	return gone, err
+	if _, err := tx.Exec(ctx, `DELETE FROM folders WHERE id = ANY($1)`, folders); err != nil {
+		return nil, err
+	}
+	// The blobs' locks in one order, so that two purges sharing blobs can't
+	// deadlock.
+	slices.Sort(candidates)
+	return s.dropUnreferenced(ctx, tx, slices.Compact(candidates))
 }
 
 // deleteItemTx deletes the item's row in tx, with the rows of the blobs
 // nothing needs any more, which it returns, and audits the purge.
 func (s *Store) deleteItemTx(ctx context.Context, tx pgx.Tx, id, actor string) ([]string, error) {
+	candidates, err := deleteItemRow(ctx, tx, id, actor)
+	if err != nil {
+		return nil, err
+	}
+	return s.dropUnreferenced(ctx, tx, candidates)
+}
+
+// deleteItemRow deletes the item's row in tx, audits the purge and returns
+// the blobs the item used: its file, captions and chosen poster.
+func deleteItemRow(ctx context.Context, tx pgx.Tx, id, actor string) ([]string, error) {
 	var captions []string
 	err := tx.QueryRow(ctx, `SELECT COALESCE(array_agg(blob), '{}') FROM captions WHERE media_id = $1`, id).Scan(&captions)
 	if err != nil {
@@ -423,7 +439,7 @@ func (s *Store) deleteItemTx(ctx context.Context, tx pgx.Tx, id, actor string) (
 	if poster != nil {
 		candidates = append(candidates, *poster)
 	}
-	return s.dropUnreferenced(ctx, tx, candidates)
+	return candidates, nil
 }
 
 // janitorActor is who the audit says purged an expired entry.
