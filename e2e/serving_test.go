@@ -87,6 +87,7 @@ func (s *suite) runServing(t *testing.T) {
 		{"too-large", s.testTooLarge},
 		{"disconnect", s.testDisconnect},
 		{"dedup", s.testDedup},
+		{"trash", s.testTrash},
 	} {
 		t.Run(st.name, func(t *testing.T) { st.fn(t, f) })
 	}
@@ -993,7 +994,7 @@ func (s *suite) testDisconnect(t *testing.T, _ *servingFixture) {
 
 // testDedup checks that the same content uploaded twice is one blob file
 // with two items, that deleting one keeps the other playable, and that
-// deleting both removes the file.
+// deleting and purging both removes the file.
 func (s *suite) testDedup(t *testing.T, f *servingFixture) {
 	data := append(slices.Clone(f.data), []byte(rand.Text())...) // unique to this test
 	before := len(s.blobs(t))
@@ -1025,6 +1026,12 @@ func (s *suite) testDedup(t *testing.T, f *servingFixture) {
 
 	mustStatus(t, "delete the second copy", s.do(t, call{method: http.MethodDelete, path: itemPath(two.ID, ""), token: s.owner.token}), http.StatusNoContent)
 	expectStatus(t, "GET the second deleted copy", s.get(t, two.URL, s.owner.token), http.StatusNotFound)
+	if n := len(s.blobs(t)); n != before+1 {
+		t.Errorf("both copies in the trash: %d blob files, want %d (until the purge)", n, before+1)
+	}
+	for _, id := range []flexID{one.ID, two.ID} {
+		mustStatus(t, "purge a copy", s.do(t, call{method: http.MethodDelete, path: "/api/trash/" + string(id), token: s.owner.token}), http.StatusNoContent)
+	}
 	if !eventually(5*time.Second, func() bool { return len(s.blobs(t)) == before }) {
 		t.Errorf("after deleting both copies: %d blobs, want %d", len(s.blobs(t)), before)
 	}
@@ -1046,16 +1053,19 @@ func (s *suite) newTmpFiles(t testing.TB, before []string) []string {
 	return out
 }
 
-// deleteItem deletes an item a test made, tolerating one already gone.
+// deleteItem deletes an item a test made, and purges it from the trash,
+// tolerating one already gone.
 func (s *suite) deleteItem(t testing.TB, token string, id flexID) {
 	t.Helper()
-	a, err := s.try(call{method: http.MethodDelete, path: itemPath(id, ""), token: token})
-	if err != nil {
-		t.Errorf("deleting item %s: %v", id, err)
-		return
-	}
-	if a.Status != http.StatusNoContent && a.Status != http.StatusNotFound {
-		t.Errorf("deleting item %s: %s, want 204", id, a)
+	for _, path := range []string{itemPath(id, ""), "/api/trash/" + url.PathEscape(string(id))} {
+		a, err := s.try(call{method: http.MethodDelete, path: path, token: token})
+		if err != nil {
+			t.Errorf("deleting item %s: %v", id, err)
+			return
+		}
+		if a.Status != http.StatusNoContent && a.Status != http.StatusNotFound {
+			t.Errorf("DELETE %s: %s, want 204", path, a)
+		}
 	}
 }
 

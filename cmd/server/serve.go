@@ -96,6 +96,7 @@ func serve(ctx context.Context, e env, args []string) error {
 	defer closeStorage()
 	decide := acl.NewDecider(pool).Cached(hub)
 	store := media.NewStore(pool, storage, decide, e.log)
+	store.SetTrashRetention(cfg.TrashRetention)
 	if err := store.Recover(ctx); err != nil {
 		return fmt.Errorf("recover storage: %w", err)
 	}
@@ -140,6 +141,11 @@ func serve(ctx context.Context, e env, args []string) error {
 	janitorDone := make(chan struct{})
 	go func() { defer close(janitorDone); a.Uploads().Run(janitorCtx) }()
 	defer func() { stopJanitor(); <-janitorDone }()
+	// So is the trash's expired content, as safely.
+	trashCtx, stopTrash := context.WithCancel(context.Background())
+	trashDone := make(chan struct{})
+	go func() { defer close(trashDone); store.RunTrashJanitor(trashCtx) }()
+	defer func() { stopTrash(); <-trashDone }()
 
 	ln, removeSocket, err := listen(cfg)
 	if err != nil {

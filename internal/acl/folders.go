@@ -183,6 +183,13 @@ func (d *Decider) UpdateFolder(ctx context.Context, p Principal, id string, ch F
 			if cycle {
 				return fmt.Errorf("%w: a folder can't move into itself or a folder below it", errs.ErrConflict)
 			}
+			var trashed bool // since the check, under the lock the trash takes too
+			if err := tx.QueryRow(ctx, `SELECT t FROM mg_folder_trashed($1) t`, **ch.Parent).Scan(&trashed); err != nil {
+				return err
+			}
+			if trashed {
+				return fmt.Errorf("%w: no such folder", errs.ErrNotFound)
+			}
 			if _, err := tx.Exec(ctx, `UPDATE folders SET parent_id = $2 WHERE id = $1`, id, **ch.Parent); err != nil {
 				return folderConflict(err, "that name")
 			}
@@ -208,32 +215,4 @@ func (d *Decider) UpdateFolder(ctx context.Context, p Principal, id string, ch F
 		return Folder{}, fmt.Errorf("%w: load folder: %w", errs.ErrUnavailable, err)
 	}
 	return f, nil
-}
-
-// DeleteFolder removes an empty folder. p needs manage on it.
-func (d *Decider) DeleteFolder(ctx context.Context, p Principal, id string) error {
-	if err := d.RequireFolder(ctx, p, id, Manage); err != nil {
-		return err
-	}
-	err := d.change(ctx, func(tx pgx.Tx) error {
-		var busy bool
-		err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM folders WHERE parent_id = $1)
-			OR EXISTS (SELECT 1 FROM media WHERE folder_id = $1)`, id).Scan(&busy)
-		if err != nil {
-			return err
-		}
-		if busy {
-			return fmt.Errorf("%w: the folder is not empty", errs.ErrConflict)
-		}
-		_, err = tx.Exec(ctx, `DELETE FROM folders WHERE id = $1`, id)
-		var pgErr *pgconn.PgError
-		if errors.As(err, &pgErr) && pgErr.Code == "23503" { // something moved in meanwhile
-			return fmt.Errorf("%w: the folder is not empty", errs.ErrConflict)
-		}
-		return err
-	})
-	if err != nil {
-		return fmt.Errorf("delete folder: %w", err)
-	}
-	return nil
 }

@@ -321,9 +321,9 @@ func (ls *Links) Item(ctx context.Context, token, item string, unlocked func(lin
 	return acc.link, *acc.item, nil
 }
 
-// Items lists the items below the folder of l, a link Open answered,
-// ordered by folder path and name, at most limit of them; more reports
-// whether there were others.
+// Items lists the items below the folder of l, a link Open answered, but
+// not those in the trash, ordered by folder path and name, at most limit
+// of them; more reports whether there were others.
 func (ls *Links) Items(ctx context.Context, l Link, limit int) (items []SharedItem, more bool, err error) {
 	if l.FolderID == nil {
 		return nil, false, fmt.Errorf("%w: not a folder link", errs.ErrInvalid)
@@ -333,14 +333,15 @@ func (ls *Links) Items(ctx context.Context, l Link, limit int) (items []SharedIt
 	}
 	rows, err := ls.d.pool.Query(ctx, `
 		WITH RECURSIVE tree (id, path, depth) AS (
-			SELECT id, ''::text, 0 FROM folders WHERE id = $1
+			SELECT id, ''::text, 0 FROM folders WHERE id = $1 AND NOT (SELECT t FROM mg_folder_trashed($1) t)
 			UNION ALL
 			SELECT f.id, CASE WHEN t.path = '' THEN f.name ELSE t.path || '/' || f.name END, t.depth + 1
 			FROM folders f JOIN tree t ON f.parent_id = t.id
 			WHERE t.depth < 1000 -- a guard; moves refuse cycles
+				AND f.deleted_at IS NULL -- the trash is not shared
 		)
 		SELECT m.id, m.filename, b.sha256, b.size, b.content_type, m.created_at, b.created_at, t.path
-		FROM tree t JOIN media m ON m.folder_id = t.id JOIN blobs b ON b.sha256 = m.blob
+		FROM tree t JOIN media m ON m.folder_id = t.id AND m.deleted_at IS NULL JOIN blobs b ON b.sha256 = m.blob
 		ORDER BY t.path, lower(m.filename), m.id
 		LIMIT $2`, *l.FolderID, limit+1)
 	if err != nil {
@@ -380,17 +381,20 @@ var errNoLink = fmt.Errorf("%w: there is no such share link", errs.ErrNotFound)
 
 // resolveSQL finds the link by its token hash ($1) and the item ($2, or the
 // link's own item when NULL), and whether the item is the link's or lies
-// below its folder: the item's folder chain is walked up looking for it.
+// below its folder: the item's folder chain is walked up looking for it. A
+// link whose item or folder is in the trash (or below a folder that is) is
+// no link, and an item in the trash is not there.
 const resolveSQL = `
 	WITH RECURSIVE lk AS (
 		SELECT l.id, l.media_id, l.folder_id, l.created_at, l.expires_at, l.revoked_at IS NOT NULL AS revoked,
 			COALESCE(l.password_hash, '') AS password_hash, f.name AS folder_name
 		FROM links l LEFT JOIN folders f ON f.id = l.folder_id
 		WHERE l.token_hash = $1
+			AND NOT (SELECT t FROM mg_media_trashed(l.media_id) t) AND NOT (SELECT t FROM mg_folder_trashed(l.folder_id) t)
 	), it AS (
 		SELECT m.id, m.filename, m.folder_id, m.created_at, b.sha256, b.size, b.content_type, b.created_at AS stored_at
 		FROM media m JOIN blobs b ON b.sha256 = m.blob
-		WHERE m.id = COALESCE($2::uuid, (SELECT media_id FROM lk))
+		WHERE m.id = COALESCE($2::uuid, (SELECT media_id FROM lk)) AND NOT (SELECT t FROM mg_media_trashed(m.id) t)
 	), up (id, parent_id, depth) AS (
 		SELECT f.id, f.parent_id, 0 FROM folders f WHERE f.id = (SELECT folder_id FROM it)
 		UNION ALL

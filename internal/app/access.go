@@ -104,12 +104,13 @@ func (a *App) apiUpdateFolder(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
+// apiDeleteFolder moves a folder to the trash: DELETE /api/folders/{id}.
 func (a *App) apiDeleteFolder(w http.ResponseWriter, r *http.Request) error {
 	p, err := caller(r)
 	if err != nil {
 		return err
 	}
-	if err := a.decide.DeleteFolder(r.Context(), p, chi.URLParam(r, "id")); err != nil {
+	if err := a.media.TrashFolder(r.Context(), p, chi.URLParam(r, "id")); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)

@@ -107,9 +107,14 @@ func TestFoldersGroupsAndInheritance(t *testing.T) {
 	wantStatus(t, h.do("GET", it.URL, viewer, nil), 404)
 	// A folder can't move below itself.
 	wantStatus(t, h.do("PATCH", "/api/folders/"+sub.ID, editor, jsonBody(`{"parent":"`+deep.ID+`"}`)), 409)
-	// Only empty folders are deleted.
-	wantStatus(t, h.do("DELETE", "/api/folders/"+sub.ID, editor, nil), 409)
+	// Deleting a folder puts it in the trash with everything below it.
 	wantStatus(t, h.do("DELETE", "/api/folders/"+top.ID, editor, nil), 204)
+	wantStatus(t, h.do("GET", "/api/folders/"+top.ID, editor, nil), 404)
+	wantStatus(t, h.do("DELETE", "/api/folders/"+sub.ID, editor, nil), 204)
+	wantStatus(t, h.do("GET", "/api/folders/"+sub.ID, editor, nil), 404)
+	wantStatus(t, h.do("GET", it.URL, editor, nil), 404)
+	wantStatus(t, h.do("POST", "/api/trash/"+sub.ID+"/restore", editor, nil), 200)
+	wantStatus(t, h.do("GET", it.URL, editor, nil), 200)
 
 	// everyone: every signed-in user.
 	wantStatus(t, h.do("PUT", "/api/media/"+it.ID+"/grants/everyone", editor, jsonBody(`{"permission":"view"}`)), 200)

@@ -326,6 +326,7 @@ func folderParam(s string) (*string, error) {
 	return &s, nil
 }
 
+// apiDeleteMedia moves an item to the trash: DELETE /api/media/{id}.
 func (a *App) apiDeleteMedia(w http.ResponseWriter, r *http.Request) error {
 	p, err := caller(r)
 	if err != nil {

@@ -95,6 +95,7 @@ func startHarness(t *testing.T, cfg config.Config, pool *pgxpool.Pool) *harness 
 	t.Cleanup(func() { stopAudit(); reads.Wait() })
 	decide := acl.NewDecider(pool).Cached(hub)
 	store := media.NewStore(pool, media.Storage{Blobs: disk, Spool: disk.Spool, MaxUpload: cfg.MaxUpload}, decide, log)
+	store.SetTrashRetention(cfg.TrashRetention)
 	auth := session.NewAuth(pool, cfg, log, hub)
 	t.Cleanup(auth.Close)
 	a, err := New(cfg, pool, auth, decide, store, reads, log)

@@ -121,8 +121,21 @@ func TestDerivedFilesAreTheItem(t *testing.T) {
 		t.Errorf("read audit of the link: %d entries, want 1 (the rendition)", len(entries))
 	}
 
-	// Deleting the item takes every derived file with it.
+	// Deleting the item puts every derived file out of reach, for its owner
+	// and through the folder link, and a restore brings them back.
 	wantStatus(t, h.do("DELETE", "/api/media/"+it.ID, owner, nil), 204)
+	every("owner, the item in the trash", owner, 404)
+	for _, kind := range media.DerivedKinds {
+		if resp := b.get(fl.URL + "/download/" + it.ID + "/-/" + kind); resp.StatusCode != 404 {
+			t.Errorf("GET %s through the folder link, the item in the trash: %d, want 404", kind, resp.StatusCode)
+		}
+	}
+	wantStatus(t, h.do("POST", "/api/trash/"+it.ID+"/restore", owner, nil), 200)
+	every("owner after the restore", owner, 200)
+
+	// The purge takes every derived file with it.
+	wantStatus(t, h.do("DELETE", "/api/media/"+it.ID, owner, nil), 204)
+	wantStatus(t, h.do("DELETE", "/api/trash/"+it.ID, owner, nil), 204)
 	var n int
 	if err := h.pool.QueryRow(t.Context(), `SELECT count(*) FROM blobs`).Scan(&n); err != nil || n != 0 {
 		t.Errorf("%d blob rows left after the delete (%v)", n, err)
@@ -333,6 +346,10 @@ func TestPickPoster(t *testing.T) {
 	}
 	wantStatus(t, h.do("PUT", "/api/media/"+it.ID+"/poster?at=0.5", owner, nil), 204)
 	wantStatus(t, h.do("DELETE", "/api/media/"+it.ID, owner, nil), 204)
+	if st, _ := poster(); st != 404 {
+		t.Errorf("chosen poster of an item in the trash: %d, want 404", st)
+	}
+	wantStatus(t, h.do("DELETE", "/api/trash/"+it.ID, owner, nil), 204)
 	h.pool.QueryRow(t.Context(), `SELECT count(*) FROM blobs`).Scan(&n)
 	if n != 0 {
 		t.Errorf("%d blobs left after deleting the item", n)

@@ -155,6 +155,10 @@ func (a *App) router() chi.Router {
 			r.Post("/folders/{id}/links", a.handle(a.createLink(true)))
 			r.Delete("/links/{id}", a.handle(a.revokeLink))
 
+			r.Get("/trash", a.handle(a.apiListTrash))
+			r.Post("/trash/{id}/restore", a.handle(a.apiRestoreTrash))
+			r.Delete("/trash/{id}", a.handle(a.apiPurgeTrash))
+
 			r.Get("/groups", a.handle(a.apiListGroups))
 			r.Post("/groups", a.handle(a.apiCreateGroup))
 			r.Patch("/groups/{name}", a.handle(a.apiRenameGroup))

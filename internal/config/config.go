@@ -102,6 +102,7 @@ type Config struct {
 	SessionIdle     time.Duration
 	SessionLifetime time.Duration
 	UploadExpiry    time.Duration // resumable uploads idle this long are removed
+	TrashRetention  time.Duration // trashed items and folders are purged this long after their delete
 	PasswordHashes  int           // argon2id operations (19 MiB each) running at once
 	BodyIdleTimeout time.Duration // a request body that sends nothing this long is ended (nginx's client_body_timeout too)
 	JobWorkers      int           // media pipeline jobs worked at once by this instance; 0: none
@@ -154,6 +155,7 @@ func Default() Config {
 		SessionIdle:     12 * time.Hour,
 		SessionLifetime: 7 * 24 * time.Hour,
 		UploadExpiry:    24 * time.Hour,
+		TrashRetention:  720 * time.Hour,
 		PasswordHashes:  runtime.NumCPU(),
 		BodyIdleTimeout: 60 * time.Second,
 		JobWorkers:      1,
@@ -185,6 +187,7 @@ var Vars = []Var{
 	{"MEDIAGATE_SESSION_IDLE", "session-idle", "sign out after this long without a request"},
 	{"MEDIAGATE_SESSION_LIFETIME", "session-lifetime", "sign out this long after login, whatever happens"},
 	{"MEDIAGATE_UPLOAD_EXPIRY", "upload-expiry", "remove a resumable upload after this long without activity"},
+	{"MEDIAGATE_TRASH_RETENTION", "trash-retention", "purge a deleted item or folder from the trash this long after its delete"},
 	{"MEDIAGATE_PASSWORD_HASHES", "password-hashes", "password hashes and checks running at once, 19 MiB each (default: one per CPU)"},
 	{"MEDIAGATE_BODY_IDLE_TIMEOUT", "body-idle-timeout", "end a request whose body sends nothing, or a download whose client reads nothing, for this long (nginx's client_body_timeout and send_timeout too)"},
 	{"MEDIAGATE_JOB_WORKERS", "job-workers", "media pipeline jobs (probe, posters, faststart) this instance works at once; 0 works none"},
@@ -282,6 +285,7 @@ func (c *Config) apply(get func(flag string) string) error {
 	setDuration("session-idle", &c.SessionIdle)
 	setDuration("session-lifetime", &c.SessionLifetime)
 	setDuration("upload-expiry", &c.UploadExpiry)
+	setDuration("trash-retention", &c.TrashRetention)
 	setDuration("body-idle-timeout", &c.BodyIdleTimeout)
 	setDuration("ffmpeg-timeout", &c.FFmpegTimeout)
 	if s := get("ffmpeg-timeout"); c.FFmpegTimeout > maxFFmpegTimeout {
@@ -346,6 +350,9 @@ func (c *Config) Validate() error {
 	}
 	if c.UploadExpiry <= 0 {
 		return errors.New("upload-expiry: must be positive")
+	}
+	if c.TrashRetention <= 0 {
+		return errors.New("trash-retention: must be positive")
 	}
 	if c.PasswordHashes < 1 {
 		return errors.New("password-hashes: must be at least 1")

@@ -168,7 +168,7 @@ func TestLoadDefaults(t *testing.T) {
 	}
 	// Spot-check the defaults themselves, so a change to Default is deliberate.
 	if got.Accel != AccelAuto || got.MaxUpload != 4<<30 || got.CookieSecure ||
-		got.SessionIdle != 12*time.Hour || got.SessionLifetime != 7*24*time.Hour || got.UploadExpiry != 24*time.Hour ||
+		got.SessionIdle != 12*time.Hour || got.SessionLifetime != 7*24*time.Hour || got.UploadExpiry != 24*time.Hour || got.TrashRetention != 720*time.Hour ||
 		got.AdminEmail != "admin@localhost" || got.AdminPassword != "" || got.Addr != "127.0.0.1:8080" ||
 		got.BodyIdleTimeout != 60*time.Second || got.PasswordHashes != runtime.NumCPU() ||
 		got.MetricsAddr != "" || got.LogLevel != slog.LevelInfo || got.LogFormat != LogText {
@@ -199,6 +199,7 @@ func TestFromEnvValues(t *testing.T) {
 		"MEDIAGATE_SESSION_IDLE":      "30m",
 		"MEDIAGATE_SESSION_LIFETIME":  "48h",
 		"MEDIAGATE_UPLOAD_EXPIRY":     "90m",
+		"MEDIAGATE_TRASH_RETENTION":   "36h",
 		"MEDIAGATE_BODY_IDLE_TIMEOUT": "1500ms",
 		"MEDIAGATE_PASSWORD_HASHES":   "3",
 		"MEDIAGATE_JOB_WORKERS":       "2",
@@ -232,6 +233,7 @@ func TestFromEnvValues(t *testing.T) {
 		SessionIdle:     30 * time.Minute,
 		SessionLifetime: 48 * time.Hour,
 		UploadExpiry:    90 * time.Minute,
+		TrashRetention:  36 * time.Hour,
 		BodyIdleTimeout: 1500 * time.Millisecond,
 		PasswordHashes:  3,
 		JobWorkers:      2,
@@ -269,6 +271,7 @@ func TestVarsCoverEverySetting(t *testing.T) {
 		"MEDIAGATE_SESSION_IDLE":      "1m",
 		"MEDIAGATE_SESSION_LIFETIME":  "2m",
 		"MEDIAGATE_UPLOAD_EXPIRY":     "3m",
+		"MEDIAGATE_TRASH_RETENTION":   "5h",
 		"MEDIAGATE_BODY_IDLE_TIMEOUT": "4s",
 		"MEDIAGATE_PASSWORD_HASHES":   "1000",
 		"MEDIAGATE_JOB_WORKERS":       "0",
@@ -423,6 +426,7 @@ func TestLoadInvalid(t *testing.T) {
 		{"duration zero", nil, []string{"-session-lifetime", "0s"}, "session-lifetime", "0s"},
 		{"upload expiry", map[string]string{"MEDIAGATE_UPLOAD_EXPIRY": "1 day"}, nil, "upload-expiry", "1 day"},
 		{"upload expiry zero", nil, []string{"-upload-expiry", "0"}, "upload-expiry", "0"},
+		{"trash retention", map[string]string{"MEDIAGATE_TRASH_RETENTION": "30 days"}, nil, "trash-retention", "30 days"},
 		{"body idle timeout", map[string]string{"MEDIAGATE_BODY_IDLE_TIMEOUT": "60"}, nil, "body-idle-timeout", "60"},
 		{"body idle timeout negative", nil, []string{"-body-idle-timeout", "-1s"}, "body-idle-timeout", "-1s"},
 		{"password hashes", map[string]string{"MEDIAGATE_PASSWORD_HASHES": "many"}, nil, "password-hashes", "many"},

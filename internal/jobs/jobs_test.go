@@ -200,7 +200,7 @@ func TestVideoPipeline(t *testing.T) {
 
 	// Deleting both items removes the blob and every derived file.
 	for _, x := range []media.Item{it, again} {
-		if err := e.store.Delete(ctx, e.owner, x.ID); err != nil {
+		if err := deleteNow(ctx, e.store, e.owner, x.ID); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -325,7 +325,7 @@ func TestDeleteCancelsTheJob(t *testing.T) {
 	if len(list) != 1 || list[0].State != "available" || list[0].Blob != it.SHA256 {
 		t.Fatalf("jobs after the upload: %+v", list)
 	}
-	if err := e.store.Delete(ctx, e.owner, it.ID); err != nil {
+	if err := deleteNow(ctx, e.store, e.owner, it.ID); err != nil {
 		t.Fatal(err)
 	}
 	list, _ = e.jobs.List(ctx, 5)
@@ -342,4 +342,12 @@ func TestDeleteCancelsTheJob(t *testing.T) {
 		t.Errorf("States() = %v, Failures() = %d; want %v and 0", states, e.jobs.Failures(), want)
 	}
 	_ = io.Discard
+}
+
+// deleteNow deletes the item and purges it from the trash at once.
+func deleteNow(ctx context.Context, s *media.Store, p acl.Principal, id string) error {
+	if err := s.Delete(ctx, p, id); err != nil {
+		return err
+	}
+	return s.Purge(ctx, p, id)
 }

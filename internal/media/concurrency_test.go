@@ -75,7 +75,7 @@ func TestConcurrentCreateAndDelete(t *testing.T) {
 	more := make([]media.Item, 4)
 	run(8, func(i int) error {
 		if i < 4 {
-			return e.store.Delete(ctx, editor, items[i].ID)
+			return deleteNow(ctx, e.store, editor, items[i].ID)
 		}
 		it, err := create(fmt.Sprintf("more-%d.bin", i))
 		more[i-4] = it
@@ -91,7 +91,7 @@ func TestConcurrentCreateAndDelete(t *testing.T) {
 	// (and one older item), and finally keeps one upload in three.
 	old := slices.Concat(items[4:], more)
 	run(8, func(i int) error {
-		if err := e.store.Delete(ctx, editor, old[i].ID); err != nil {
+		if err := deleteNow(ctx, e.store, editor, old[i].ID); err != nil {
 			return fmt.Errorf("delete old %d: %w", i, err)
 		}
 		for j := range 4 {
@@ -102,7 +102,7 @@ func TestConcurrentCreateAndDelete(t *testing.T) {
 			if (i+j)%3 == 0 && j == 3 {
 				continue // keep it
 			}
-			if err := e.store.Delete(ctx, editor, it.ID); err != nil {
+			if err := deleteNow(ctx, e.store, editor, it.ID); err != nil {
 				return fmt.Errorf("churn delete: %w", err)
 			}
 		}
@@ -120,7 +120,7 @@ func TestConcurrentCreateAndDelete(t *testing.T) {
 	for id := range kept {
 		remaining = append(remaining, id)
 	}
-	run(len(remaining), func(i int) error { return e.store.Delete(ctx, editor, remaining[i]) })
+	run(len(remaining), func(i int) error { return deleteNow(ctx, e.store, editor, remaining[i]) })
 	if rows, files := e.blobRows(), blobFiles(t, e.disk, e.cfg); len(rows) != 0 || len(files) != 0 {
 		t.Errorf("after deleting everything: rows %v, files %v", rows, files)
 	}
@@ -155,7 +155,7 @@ func TestConcurrentDistinctContent(t *testing.T) {
 					mu.Lock()
 					keep = append(keep, it)
 					mu.Unlock()
-				} else if err := e.store.Delete(ctx, editor, it.ID); err != nil {
+				} else if err := deleteNow(ctx, e.store, editor, it.ID); err != nil {
 					t.Error(err)
 				}
 			}

@@ -162,7 +162,7 @@ func (s *Store) republish(ctx context.Context, dst Blobs) error {
 	if !ok {
 		return nil
 	}
-	rows, err := s.pool.Query(ctx, `SELECT public_name, blob FROM media WHERE public_name IS NOT NULL`)
+	rows, err := s.pool.Query(ctx, publishedSQL)
 	if err != nil {
 		return fmt.Errorf("list published items: %w", err)
 	}

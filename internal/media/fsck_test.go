@@ -332,7 +332,7 @@ func TestFsckWhileUploading(t *testing.T) {
 		if err != nil {
 			return err
 		}
-		return e.store.Delete(ctx, editor, it.ID)
+		return deleteNow(ctx, e.store, editor, it.ID)
 	})
 	deadline := time.Now().Add(3 * time.Second)
 	runs, inFlightDeletes := 0, 0

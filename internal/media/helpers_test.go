@@ -149,10 +149,12 @@ func (e *env) itemBlobs() map[string]string {
 	return out
 }
 
-// published returns public_name -> blob for every published item.
+// published returns public_name -> blob for every published item that is
+// not in the trash (a trashed one's file is withdrawn).
 func (e *env) published() map[string]string {
 	e.t.Helper()
-	rows, err := e.pool.Query(context.Background(), `SELECT public_name, blob FROM media WHERE public_name IS NOT NULL`)
+	rows, err := e.pool.Query(context.Background(), `SELECT public_name, blob FROM media m
+		WHERE public_name IS NOT NULL AND NOT (SELECT t FROM mg_media_trashed(m.id) t)`)
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -289,3 +291,12 @@ func bytesReader(b []byte) io.Reader { return bytes.NewReader(b) }
 
 // discardLog is a logger for code under test whose log is not checked.
 var discardLog = slog.New(slog.DiscardHandler)
+
+// deleteNow deletes the item and purges it from the trash at once: what a
+// delete was before the trash, and what the janitor does in the end.
+func deleteNow(ctx context.Context, s *media.Store, p acl.Principal, id string) error {
+	if err := s.Delete(ctx, p, id); err != nil {
+		return err
+	}
+	return s.Purge(ctx, p, id)
+}

@@ -53,6 +53,8 @@ type Store struct {
 	// items caches what Get answered, when the decider has a cache: the
 	// streaming path then costs no query at all.
 	items *invalidate.Cache[itemKey, Item]
+	// retention is how long trash entries stay (SetTrashRetention).
+	retention time.Duration
 }
 
 type itemKey struct{ user, role, id string }
@@ -67,7 +69,8 @@ type Storage struct {
 // NewStore returns a Store. It caches items when decide has a cache.
 func NewStore(pool *pgxpool.Pool, st Storage, decide *acl.Decider, log *slog.Logger) *Store {
 	return &Store{pool: pool, blobs: st.Blobs, spool: st.Spool, limit: st.MaxUpload, decide: decide, log: log,
-		items: invalidate.NewCache[itemKey, Item](decide.Hub(), invalidate.ACL, "items", 100_000)}
+		items:     invalidate.NewCache[itemKey, Item](decide.Hub(), invalidate.ACL, "items", 100_000),
+		retention: DefaultTrashRetention}
 }
 
 // changed drops this instance's cached decisions after a commit.
@@ -452,10 +455,27 @@ func (s *Store) Update(ctx context.Context, p acl.Principal, id string, ch Chang
 			}
 		}
 		if ch.Folder != nil {
-			_, err := tx.Exec(ctx, `UPDATE media SET folder_id = $2 WHERE id = $1`, id, *ch.Folder)
+			if *ch.Folder != nil {
+				// Not into a folder that went to the trash since the check:
+				// TrashFolder withdraws what is published inside under this lock.
+				if err := folderLock(ctx, tx); err != nil {
+					return err
+				}
+				var trashed bool
+				if err := tx.QueryRow(ctx, `SELECT t FROM mg_folder_trashed($1) t`, **ch.Folder).Scan(&trashed); err != nil {
+					return err
+				}
+				if trashed {
+					return fmt.Errorf("%w: no such folder", errs.ErrNotFound)
+				}
+			}
+			tag, err := tx.Exec(ctx, `UPDATE media SET folder_id = $2 WHERE id = $1 AND deleted_at IS NULL`, id, *ch.Folder)
 			var pgErr *pgconn.PgError
 			if errors.As(err, &pgErr) && pgErr.Code == "23503" {
 				return fmt.Errorf("%w: no such folder", errs.ErrNotFound)
+			}
+			if err == nil && tag.RowsAffected() == 0 {
+				return fmt.Errorf("%w: no such media item", errs.ErrNotFound)
 			}
 			return err
 		}
@@ -472,55 +492,6 @@ func (s *Store) Update(ctx context.Context, p acl.Principal, id string, ch Chang
 		return Item{}, fmt.Errorf("%w: no such media item", errs.ErrNotFound)
 	}
 	return it, err
-}
-
-// Delete removes the item. Its blob goes too when no other item uses it:
-// after the commit, under the blob's lock and only if no row came back
-// meanwhile, so a delete that fails loses nothing and one cut short by a
-// crash leaves a blob without a row, which Recover removes.
-func (s *Store) Delete(ctx context.Context, p acl.Principal, id string) error {
-	if err := s.decide.Require(ctx, p, id, acl.Manage); err != nil {
-		return err
-	}
-	var sha, publicName string
-	var gone []string // blobs nothing needs any more, their rows deleted
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		gone = nil
-		var captions []string
-		err := tx.QueryRow(ctx, `SELECT COALESCE(array_agg(blob), '{}') FROM captions WHERE media_id = $1`, id).Scan(&captions)
-		if err != nil {
-			return err
-		}
-		var poster *string
-		err = tx.QueryRow(ctx, `DELETE FROM media WHERE id = $1 RETURNING blob, COALESCE(public_name, ''), poster`, id).
-			Scan(&sha, &publicName, &poster)
-		if errors.Is(err, pgx.ErrNoRows) {
-			return fmt.Errorf("%w: no such media item", errs.ErrNotFound)
-		}
-		if err != nil {
-			return err
-		}
-		candidates := append([]string{sha}, captions...)
-		if poster != nil {
-			candidates = append(candidates, *poster)
-		}
-		gone, err = s.dropUnreferenced(ctx, tx, candidates)
-		return err
-	})
-	if err != nil {
-		return fmt.Errorf("delete item: %w", err)
-	}
-	s.changed()
-	ctx = context.WithoutCancel(ctx)
-	if publicName != "" {
-		if pub, ok := s.blobs.(Publisher); ok {
-			if err := pub.Unpublish(ctx, publicName); err != nil {
-				s.log.ErrorContext(ctx, "remove public file", "name", publicName, "err", err)
-			}
-		}
-	}
-	s.removeGone(ctx, gone)
-	return nil
 }
 
 // dropUnreferenced deletes, in tx, the rows of the candidate blobs that
@@ -652,8 +623,11 @@ func (s *Store) publish(ctx context.Context, p acl.Principal, id string, fresh b
 			return err
 		}
 		var sha, ext, published, withdrawn string
+		// Not an item that went to the trash since the check: Trash
+		// withdraws the published file under the same lock.
 		err := tx.QueryRow(ctx, `SELECT b.sha256, b.extension, COALESCE(m.public_name, ''), COALESCE(m.withdrawn_public_name, '')
-			FROM media m JOIN blobs b ON b.sha256 = m.blob WHERE m.id = $1 FOR UPDATE OF m`, id).Scan(&sha, &ext, &published, &withdrawn)
+			FROM media m JOIN blobs b ON b.sha256 = m.blob
+			WHERE m.id = $1 AND NOT (SELECT t FROM mg_media_trashed(m.id) t) FOR UPDATE OF m`, id).Scan(&sha, &ext, &published, &withdrawn)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return fmt.Errorf("%w: no such media item", errs.ErrNotFound)
 		}
@@ -732,12 +706,14 @@ func (s *Store) Unpublish(ctx context.Context, p acl.Principal, id string) error
 }
 
 // ByPublicName returns the published item with name, for serving it without
-// nginx. Only names of Publish's own form are looked up.
+// nginx; not while it is in the trash. Only names of Publish's own form are
+// looked up.
 func (s *Store) ByPublicName(ctx context.Context, name string) (Item, error) {
 	if !publicNameRE.MatchString(name) {
 		return Item{}, fmt.Errorf("%w: no such file", errs.ErrNotFound)
 	}
-	it, err := scanItem(s.pool.QueryRow(ctx, `SELECT `+itemColumns+itemFrom+`WHERE m.public_name = $1`, name))
+	it, err := scanItem(s.pool.QueryRow(ctx, `SELECT `+itemColumns+itemFrom+
+		`WHERE m.public_name = $1 AND NOT (SELECT t FROM mg_media_trashed(m.id) t)`, name))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return Item{}, fmt.Errorf("%w: no such file", errs.ErrNotFound)
 	}
@@ -786,11 +762,14 @@ func (s *Store) Replace(ctx context.Context, p acl.Principal, id string, body io
 		if _, err := tx.Exec(ctx, `UPDATE media SET blob = $2, poster = NULL WHERE id = $1`, id, rec.SHA256); err != nil {
 			return err
 		}
-		if _, err := tx.Exec(ctx, `INSERT INTO access_log (at, media_id, actor, allowed, action) VALUES (now(), $1, $2, true, 'replace')`,
-			id, p.Email); err != nil {
+		if err := recordChanges(ctx, tx, "replace", p.Email, []string{id}); err != nil {
 			return err
 		}
-		if public != "" {
+		var trashed bool
+		if err := tx.QueryRow(ctx, `SELECT t FROM mg_media_trashed($1) t`, id).Scan(&trashed); err != nil {
+			return err
+		}
+		if public != "" && !trashed {
 			// The same public URL, the new content.
 			if pub, ok := s.blobs.(Publisher); ok {
 				if err := pub.Unpublish(ctx, public); err != nil {

@@ -68,6 +68,11 @@ func (s *Store) sweepOrphanBlobs(ctx context.Context) error {
 	return nil
 }
 
+// publishedSQL lists the (public name, blob) of the items whose published
+// files should be there: not those in the trash.
+const publishedSQL = `SELECT m.public_name, m.blob FROM media m
+	WHERE m.public_name IS NOT NULL AND NOT (SELECT t FROM mg_media_trashed(m.id) t)`
+
 // syncPublic makes the published files exactly those the database says are
 // published. It holds the lock Publish and Unpublish take, so it never sees
 // one of them half done.
@@ -80,7 +85,7 @@ func (s *Store) syncPublic(ctx context.Context) error {
 		if err := publicLock(ctx, tx); err != nil {
 			return err
 		}
-		rows, err := tx.Query(ctx, `SELECT public_name, blob FROM media WHERE public_name IS NOT NULL`)
+		rows, err := tx.Query(ctx, publishedSQL)
 		if err != nil {
 			return err
 		}

@@ -324,7 +324,7 @@ func TestRecoverWhileAnotherInstanceWorks(t *testing.T) {
 					t.Errorf("Create: %v", err)
 					return
 				}
-				if err := e.store.Delete(ctx, editor, it.ID); err != nil {
+				if err := deleteNow(ctx, e.store, editor, it.ID); err != nil {
 					t.Errorf("Delete: %v", err)
 					return
 				}

@@ -163,27 +163,27 @@ func TestDedupAndDelete(t *testing.T) {
 
 	// Who may not delete.
 	e.grant(a.ID, viewer, acl.Edit)
-	if err := e.store.Delete(ctx, viewer, a.ID); !errors.Is(err, errs.ErrForbidden) {
+	if err := deleteNow(ctx, e.store, viewer, a.ID); !errors.Is(err, errs.ErrForbidden) {
 		t.Errorf("Delete with edit permission = %v, want ErrForbidden", err)
 	}
-	if err := e.store.Delete(ctx, other, a.ID); !errors.Is(err, errs.ErrNotFound) {
+	if err := deleteNow(ctx, e.store, other, a.ID); !errors.Is(err, errs.ErrNotFound) {
 		t.Errorf("Delete by a stranger = %v, want ErrNotFound", err)
 	}
-	if err := e.store.Delete(ctx, editor, "not-an-id"); !errors.Is(err, errs.ErrNotFound) {
+	if err := deleteNow(ctx, e.store, editor, "not-an-id"); !errors.Is(err, errs.ErrNotFound) {
 		t.Errorf("Delete of a malformed id = %v, want ErrNotFound", err)
 	}
-	if err := e.store.Delete(ctx, acl.Principal{}, a.ID); !errors.Is(err, errs.ErrUnauthenticated) {
+	if err := deleteNow(ctx, e.store, acl.Principal{}, a.ID); !errors.Is(err, errs.ErrUnauthenticated) {
 		t.Errorf("Delete without a principal = %v, want ErrUnauthenticated", err)
 	}
 
 	// Deleting one keeps the shared file.
-	if err := e.store.Delete(ctx, editor, a.ID); err != nil {
+	if err := deleteNow(ctx, e.store, editor, a.ID); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := e.store.Get(ctx, editor, a.ID); !errors.Is(err, errs.ErrNotFound) {
 		t.Errorf("Get after Delete = %v, want ErrNotFound", err)
 	}
-	if err := e.store.Delete(ctx, editor, a.ID); !errors.Is(err, errs.ErrNotFound) {
+	if err := deleteNow(ctx, e.store, editor, a.ID); !errors.Is(err, errs.ErrNotFound) {
 		t.Errorf("second Delete = %v, want ErrNotFound", err)
 	}
 	if _, err := os.Stat(e.disk.BlobPath(a.SHA256)); err != nil {
@@ -196,7 +196,7 @@ func TestDedupAndDelete(t *testing.T) {
 
 	// Deleting the last one (by an admin) removes file and row.
 	admin := e.user(acl.RoleAdmin)
-	if err := e.store.Delete(ctx, admin, b.ID); err != nil {
+	if err := deleteNow(ctx, e.store, admin, b.ID); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := os.Stat(e.disk.BlobPath(a.SHA256)); !errors.Is(err, os.ErrNotExist) {
@@ -550,7 +550,7 @@ func TestPublish(t *testing.T) {
 	e.assertConsistent()
 	name2 = name3
 	// Deleting a published item takes its link down.
-	if err := e.store.Delete(ctx, editor, video.ID); err != nil {
+	if err := deleteNow(ctx, e.store, editor, video.ID); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := os.Stat(e.disk.PublicPath(name2)); !errors.Is(err, os.ErrNotExist) {

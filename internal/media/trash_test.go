@@ -1,0 +1,471 @@
+package media_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/mediagate/mediagate/internal/acl"
+	"github.com/mediagate/mediagate/internal/errs"
+	"github.com/mediagate/mediagate/internal/media"
+)
+
+// folder makes a folder of p's under parent ("" for the root).
+func (e *env) folder(p acl.Principal, name, parent string) string {
+	e.t.Helper()
+	var par *string
+	if parent != "" {
+		par = &parent
+	}
+	f, err := acl.NewDecider(e.pool).CreateFolder(context.Background(), p, name, par)
+	if err != nil {
+		e.t.Fatalf("create folder %s: %v", name, err)
+	}
+	return f.ID
+}
+
+// uploadIn is upload into folder.
+func (e *env) uploadIn(p acl.Principal, content []byte, name, folder string) media.Item {
+	e.t.Helper()
+	it, err := e.store.Create(context.Background(), p, e.receive(content), name, &folder)
+	if err != nil {
+		e.t.Fatalf("create %s: %v", name, err)
+	}
+	return it
+}
+
+// link makes a share link on an item or a folder and returns its token.
+func (e *env) link(p acl.Principal, id string, folder bool) string {
+	e.t.Helper()
+	_, token, err := acl.NewLinks(acl.NewDecider(e.pool), nil).Create(context.Background(), p,
+		acl.LinkTarget{Folder: folder, ID: id}, acl.LinkOptions{})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return token
+}
+
+// reachable reports whether each way to an item answers: its owner's Get,
+// the listing, the share link token (through item when it is a folder
+// link), and the public file's bytes (nil when there is none).
+type reach struct {
+	get, listed, link bool
+	public            []byte
+}
+
+func (e *env) reach(p acl.Principal, it media.Item, token, via string) reach {
+	e.t.Helper()
+	ctx := context.Background()
+	var r reach
+	_, err := e.store.Get(ctx, p, it.ID)
+	r.get = err == nil
+	page, err := e.store.List(ctx, p, media.ListOptions{Limit: 200})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	r.listed = slices.ContainsFunc(page.Items, func(x media.Item) bool { return x.ID == it.ID })
+	if token != "" {
+		_, _, err := acl.NewLinks(acl.NewDecider(e.pool), nil).Item(ctx, token, via, nil)
+		r.link = err == nil
+	}
+	if it.PublicName != "" {
+		r.public, _ = os.ReadFile(e.disk.PublicPath(it.PublicName))
+	}
+	return r
+}
+
+func (e *env) publish(p acl.Principal, id string) media.Item {
+	e.t.Helper()
+	ctx := context.Background()
+	if _, err := e.store.Publish(ctx, p, id); err != nil {
+		e.t.Fatal(err)
+	}
+	it, err := e.store.Get(ctx, p, id)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return it
+}
+
+func (e *env) trashEntries(p acl.Principal) map[string]media.TrashEntry {
+	e.t.Helper()
+	list, err := e.store.ListTrash(context.Background(), p)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	out := map[string]media.TrashEntry{}
+	for _, en := range list {
+		out[en.ID] = en
+	}
+	return out
+}
+
+// TestTrashItem: a trashed item is gone from every way in (its owner's and a
+// grantee's Get, the listing, an admin's decision, its share link, its
+// published file) and comes back whole with Restore.
+func TestTrashItem(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	editor, viewer, admin := e.user(acl.RoleEditor), e.user(acl.RoleViewer), e.user(acl.RoleAdmin)
+	f := e.folder(editor, "Shows", "")
+	data := content("trash-item", 5000)
+	it := e.publish(editor, e.uploadIn(editor, data, "clip.mp4", f).ID)
+	e.grant(it.ID, viewer, acl.View)
+	token := e.link(editor, it.ID, false)
+	live := reach{get: true, listed: true, link: true, public: data}
+	if got := e.reach(editor, it, token, ""); got.get != live.get || got.listed != live.listed || got.link != live.link || !bytes.Equal(got.public, data) {
+		t.Fatalf("before the trash: %+v", got)
+	}
+
+	if err := e.store.Delete(ctx, viewer, it.ID); !errors.Is(err, errs.ErrForbidden) {
+		t.Errorf("Delete by a viewer = %v, want ErrForbidden", err)
+	}
+	before := time.Now()
+	if err := e.store.Delete(ctx, editor, it.ID); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.store.Delete(ctx, editor, it.ID); !errors.Is(err, errs.ErrNotFound) {
+		t.Errorf("second Delete = %v, want ErrNotFound", err)
+	}
+	for _, p := range []acl.Principal{editor, viewer, admin} {
+		if got := e.reach(p, it, token, ""); got.get || got.listed || got.link || got.public != nil {
+			t.Errorf("in the trash, for %s: %+v, want nothing", p.Role, got)
+		}
+		if l, err := acl.NewDecider(e.pool).Level(ctx, p, it.ID); err != nil || l != acl.None {
+			t.Errorf("decision for %s = %v, %v; want none", p.Role, l, err)
+		}
+	}
+	if _, err := e.store.ByPublicName(ctx, it.PublicName); !errors.Is(err, errs.ErrNotFound) {
+		t.Errorf("ByPublicName in the trash = %v, want ErrNotFound", err)
+	}
+	if _, err := e.store.Publish(ctx, admin, it.ID); !errors.Is(err, errs.ErrNotFound) {
+		t.Errorf("Publish in the trash = %v, want ErrNotFound", err)
+	}
+	// The blob stays (a restore needs it) and nothing disagrees.
+	if _, err := os.Stat(e.disk.BlobPath(it.SHA256)); err != nil {
+		t.Errorf("blob of a trashed item: %v", err)
+	}
+	e.assertConsistent()
+
+	en, ok := e.trashEntries(editor)[it.ID]
+	if !ok {
+		t.Fatalf("the owner's trash lacks the item")
+	}
+	if en.Kind != media.TrashItem || en.Name != "clip.mp4" || en.FolderPath != "Shows" || en.DeletedBy != editor.Email ||
+		en.Size != int64(len(data)) || en.DeletedAt.Before(before.Add(-time.Second)) || !en.PurgeAt.Equal(en.DeletedAt.Add(media.DefaultTrashRetention)) {
+		t.Errorf("entry %+v", en)
+	}
+	if _, ok := e.trashEntries(admin)[it.ID]; !ok {
+		t.Errorf("an admin's trash lacks the item")
+	}
+	if got := e.trashEntries(viewer); len(got) != 0 {
+		t.Errorf("a viewer (view only) sees %v in the trash", got)
+	}
+
+	if _, err := e.store.Restore(ctx, viewer, it.ID); !errors.Is(err, errs.ErrForbidden) {
+		t.Errorf("Restore by a viewer = %v, want ErrForbidden", err)
+	}
+	stranger := e.user(acl.RoleEditor)
+	if _, err := e.store.Restore(ctx, stranger, it.ID); !errors.Is(err, errs.ErrNotFound) {
+		t.Errorf("Restore by a stranger = %v, want ErrNotFound", err)
+	}
+	if err := e.store.Purge(ctx, stranger, it.ID); !errors.Is(err, errs.ErrNotFound) {
+		t.Errorf("Purge by a stranger = %v, want ErrNotFound", err)
+	}
+	r, err := e.store.Restore(ctx, editor, it.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r != (media.Restored{ID: it.ID, Kind: media.TrashItem, Name: "clip.mp4"}) {
+		t.Errorf("Restore = %+v", r)
+	}
+	back, err := e.store.Get(ctx, viewer, it.ID) // the grant is back
+	if err != nil || back.PublicName != it.PublicName || back.Folder == nil || *back.Folder != f {
+		t.Fatalf("after Restore, the grantee's Get = %+v, %v", back, err)
+	}
+	if got := e.reach(editor, it, token, ""); !got.get || !got.listed || !got.link || !bytes.Equal(got.public, data) {
+		t.Errorf("after Restore: %+v", got)
+	}
+	if _, err := e.store.Restore(ctx, editor, it.ID); !errors.Is(err, errs.ErrNotFound) {
+		t.Errorf("second Restore = %v, want ErrNotFound", err)
+	}
+	if got := e.trashEntries(editor); len(got) != 0 {
+		t.Errorf("trash after Restore: %v", got)
+	}
+	e.assertConsistent()
+}
+
+// TestTrashFolder: a trashed folder takes everything below it out of reach
+// (items, subfolders, folder links, published files) and one restore
+// brings it all back; its name is free meanwhile, and a restore into a
+// taken name is a conflict.
+func TestTrashFolder(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	editor, admin := e.user(acl.RoleEditor), e.user(acl.RoleAdmin)
+	d := acl.NewDecider(e.pool)
+	top := e.folder(editor, "Top", "")
+	sub := e.folder(editor, "Sub", top)
+	a := e.uploadIn(editor, content("folder-a", 3000), "a.bin", top)
+	bData := content("folder-b", 4000)
+	b := e.publish(editor, e.uploadIn(editor, bData, "b.bin", sub).ID)
+	token := e.link(editor, top, true)
+
+	if err := e.store.TrashFolder(ctx, editor, top); err != nil {
+		t.Fatal(err)
+	}
+	for _, it := range []media.Item{a, b} {
+		if got := e.reach(admin, it, token, it.ID); got.get || got.listed || got.link || got.public != nil {
+			t.Errorf("%s below a trashed folder: %+v", it.Filename, got)
+		}
+	}
+	for _, id := range []string{top, sub} {
+		if l, err := d.FolderLevel(ctx, admin, id); err != nil || l != acl.None {
+			t.Errorf("folder decision = %v, %v; want none", l, err)
+		}
+	}
+	if kids, err := d.Children(ctx, admin, nil); err != nil || len(kids) != 0 {
+		t.Errorf("root folders with Top in the trash: %v, %v", kids, err)
+	}
+	if _, err := acl.NewLinks(d, nil).Open(ctx, token, nil); !errors.Is(err, errs.ErrNotFound) {
+		t.Errorf("folder link of a trashed folder = %v, want ErrNotFound", err)
+	}
+	if _, err := e.store.Update(ctx, editor, e.upload(editor, content("mover", 10), "m.bin").ID, media.Change{Folder: ptr(&sub)}); !errors.Is(err, errs.ErrNotFound) {
+		t.Errorf("move into a trashed folder = %v, want ErrNotFound", err)
+	}
+	en, ok := e.trashEntries(editor)[top]
+	if !ok || en.Kind != media.TrashFolder || en.Name != "Top" || en.FolderPath != "" || en.Size != 7000 {
+		t.Errorf("folder entry %+v (%v)", en, ok)
+	}
+	e.assertConsistent()
+
+	// The name is free now; restoring over it is a conflict until it is
+	// free again.
+	other := e.folder(editor, "top", "")
+	if _, err := e.store.Restore(ctx, editor, top); !errors.Is(err, errs.ErrConflict) {
+		t.Errorf("Restore into a taken name = %v, want ErrConflict", err)
+	}
+	if err := e.store.TrashFolder(ctx, editor, other); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.store.Restore(ctx, editor, top); err != nil {
+		t.Fatal(err)
+	}
+	for _, it := range []media.Item{a, b} {
+		if got := e.reach(editor, it, token, it.ID); !got.get || !got.listed || !got.link {
+			t.Errorf("%s after Restore: %+v", it.Filename, got)
+		}
+	}
+	if got := e.reach(editor, b, "", ""); !bytes.Equal(got.public, bData) {
+		t.Errorf("published file after Restore: %d bytes", len(got.public))
+	}
+	e.assertConsistent()
+}
+
+func ptr[T any](v *T) **T { return &v }
+
+// TestRestoreWithoutFolder: an item whose folder is in the trash, or was
+// purged, is restored to the root, with a note.
+func TestRestoreWithoutFolder(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	editor := e.user(acl.RoleEditor)
+	f := e.folder(editor, "Gone", "")
+	x := e.uploadIn(editor, content("x", 100), "x.bin", f)
+	y := e.uploadIn(editor, content("y", 100), "y.bin", f)
+	keep := e.uploadIn(editor, content("keep", 100), "keep.bin", f)
+	for _, id := range []string{x.ID, y.ID} {
+		if err := e.store.Delete(ctx, editor, id); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := e.store.TrashFolder(ctx, editor, f); err != nil {
+		t.Fatal(err)
+	}
+	r, err := e.store.Restore(ctx, editor, x.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Note == "" {
+		t.Errorf("restore out of a trashed folder: no note")
+	}
+	if it, err := e.store.Get(ctx, editor, x.ID); err != nil || it.Folder != nil {
+		t.Errorf("restored item %+v, %v; want it at the root", it, err)
+	}
+	// Purging the folder takes keep along but leaves y, trashed on its own.
+	if err := e.store.Purge(ctx, editor, f); err != nil {
+		t.Fatal(err)
+	}
+	entries := e.trashEntries(editor)
+	if _, ok := entries[y.ID]; !ok || len(entries) != 1 {
+		t.Fatalf("trash after the folder's purge: %v, want only y", entries)
+	}
+	if entries[y.ID].FolderPath != "Gone" {
+		t.Errorf("y's folder path = %q", entries[y.ID].FolderPath)
+	}
+	if _, ok := e.itemBlobs()[keep.ID]; ok {
+		t.Errorf("an item of the purged folder is still there")
+	}
+	r, err = e.store.Restore(ctx, editor, y.ID)
+	if err != nil || r.Note == "" {
+		t.Errorf("restore out of a purged folder = %+v, %v; want a note", r, err)
+	}
+	if it, err := e.store.Get(ctx, editor, y.ID); err != nil || it.Folder != nil {
+		t.Errorf("restored item %+v, %v; want it at the root", it, err)
+	}
+	e.assertConsistent()
+}
+
+// TestPurgeKeepsReferencedBlobs: a purge removes the blob only once no item,
+// trashed or not, refers to it; fsck sees no orphan in between.
+func TestPurgeKeepsReferencedBlobs(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	editor := e.user(acl.RoleEditor)
+	data := content("shared", 2000)
+	a, b := e.upload(editor, data, "a.bin"), e.upload(editor, data, "b.bin")
+	for _, id := range []string{a.ID, b.ID} {
+		if err := e.store.Delete(ctx, editor, id); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if rep := e.fsck(media.FsckOptions{}); len(rep.Findings) != 0 {
+		t.Errorf("fsck with trashed items: %v", kinds(rep))
+	}
+	if err := e.store.Purge(ctx, editor, a.ID); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.store.Purge(ctx, editor, a.ID); !errors.Is(err, errs.ErrNotFound) {
+		t.Errorf("second Purge = %v, want ErrNotFound", err)
+	}
+	if _, err := os.Stat(e.disk.BlobPath(a.SHA256)); err != nil {
+		t.Errorf("blob still held by trashed b is gone: %v", err)
+	}
+	e.assertConsistent()
+	if err := e.store.Purge(ctx, editor, b.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(e.disk.BlobPath(a.SHA256)); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("blob after the last purge: %v", err)
+	}
+	if rows := e.blobRows(); len(rows) != 0 {
+		t.Errorf("blob rows after the last purge: %v", rows)
+	}
+	var purges int
+	if err := e.pool.QueryRow(ctx, `SELECT count(*) FROM access_log WHERE action IN ('trash', 'purge')`).Scan(&purges); err != nil || purges != 4 {
+		t.Errorf("audit has %d trash and purge entries (%v), want 4", purges, err)
+	}
+	e.assertConsistent()
+}
+
+// TestTrashJanitor: PurgeExpired purges what was deleted more than the
+// retention before the time it is given, and nothing younger.
+func TestTrashJanitor(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	e.store.SetTrashRetention(time.Hour)
+	editor := e.user(acl.RoleEditor)
+	old := e.upload(editor, content("old", 500), "old.bin")
+	f := e.folder(editor, "Old", "")
+	inF := e.uploadIn(editor, content("in-f", 500), "in.bin", f)
+	young := e.upload(editor, content("young", 500), "young.bin")
+	for _, id := range []string{old.ID, young.ID} {
+		if err := e.store.Delete(ctx, editor, id); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := e.store.TrashFolder(ctx, editor, f); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.pool.Exec(ctx, `UPDATE media SET deleted_at = deleted_at - interval '2 hours' WHERE id = $1`, old.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.pool.Exec(ctx, `UPDATE folders SET deleted_at = deleted_at - interval '2 hours' WHERE id = $1`, f); err != nil {
+		t.Fatal(err)
+	}
+	n, err := e.store.PurgeExpired(ctx, time.Now())
+	if err != nil || n != 2 {
+		t.Fatalf("PurgeExpired = %d, %v; want 2", n, err)
+	}
+	items := e.itemBlobs()
+	for _, it := range []media.Item{old, inF} {
+		if _, ok := items[it.ID]; ok {
+			t.Errorf("%s survived the janitor", it.Filename)
+		}
+	}
+	if _, ok := items[young.ID]; !ok {
+		t.Errorf("the young entry was purged")
+	}
+	// An hour and a bit later it is due too.
+	if n, err := e.store.PurgeExpired(ctx, time.Now().Add(61*time.Minute)); err != nil || n != 1 {
+		t.Errorf("later PurgeExpired = %d, %v; want 1", n, err)
+	}
+	if rows := e.blobRows(); len(rows) != 0 {
+		t.Errorf("blob rows after the janitor: %v", rows)
+	}
+	e.assertConsistent()
+}
+
+// TestTrashJanitorsConcurrent: two instances' janitors purging the same
+// expired entries purge each once, between them, and leave the database and
+// the disk in agreement.
+func TestTrashJanitorsConcurrent(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	editor := e.user(acl.RoleEditor)
+	shared := content("shared", 700)
+	var entries int
+	for i := range 30 {
+		data := content("item"+string(rune('a'+i)), 300+i)
+		if i%3 == 0 {
+			data = shared
+		}
+		it := e.upload(editor, data, "x.bin")
+		if err := e.store.Delete(ctx, editor, it.ID); err != nil {
+			t.Fatal(err)
+		}
+		entries++
+	}
+	for i := range 4 {
+		f := e.folder(editor, "F"+string(rune('a'+i)), "")
+		e.uploadIn(editor, shared, "s.bin", f)
+		e.uploadIn(editor, content("f"+string(rune('a'+i)), 100), "t.bin", f)
+		if err := e.store.TrashFolder(ctx, editor, f); err != nil {
+			t.Fatal(err)
+		}
+		entries++
+	}
+	kept := e.upload(editor, shared, "kept.bin")
+
+	stores := []*media.Store{e.store, e.secondInstance()}
+	counts := make([]int, len(stores))
+	errList := make([]error, len(stores))
+	var wg sync.WaitGroup
+	later := time.Now().Add(media.DefaultTrashRetention + time.Minute)
+	for i, s := range stores {
+		wg.Go(func() { counts[i], errList[i] = s.PurgeExpired(ctx, later) })
+	}
+	wg.Wait()
+	if err := errors.Join(errList...); err != nil {
+		t.Fatal(err)
+	}
+	if counts[0]+counts[1] != entries {
+		t.Errorf("janitors purged %v, want %d in all", counts, entries)
+	}
+	if got := e.itemBlobs(); len(got) != 1 || got[kept.ID] != kept.SHA256 {
+		t.Errorf("items after the janitors: %v, want only %s", got, kept.ID)
+	}
+	if rows := e.blobRows(); !slices.Equal(rows, []string{kept.SHA256}) {
+		t.Errorf("blob rows %v, want the kept item's", rows)
+	}
+	var audited int
+	if err := e.pool.QueryRow(ctx, `SELECT count(*) FROM access_log WHERE action = 'purge'`).Scan(&audited); err != nil || audited != 38 {
+		t.Errorf("%d purges audited (%v), want 38", audited, err)
+	}
+	e.assertConsistent()
+}
