@@ -581,7 +581,7 @@ func (a *App) trashPage(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	a.render(w, http.StatusOK, "trash", map[string]any{"User": p, "Nav": "trash", "Retention": retentionLabel(720 * time.Hour)})
+	a.render(w, http.StatusOK, "trash", map[string]any{"User": p, "Nav": "trash", "Retention": retentionLabel(a.cfg.TrashRetention)})
 	return nil
 }
 

@@ -3,8 +3,10 @@ package app
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/mediagate/mediagate/internal/acl"
+	"github.com/mediagate/mediagate/internal/config"
 )
 
 // TestLibraryFiltersAndTrashPage checks the library's type filter, the
@@ -13,7 +15,7 @@ import (
 // trash page.
 func TestLibraryFiltersAndTrashPage(t *testing.T) {
 	t.Parallel()
-	h := newHarness(t, nil)
+	h := newHarness(t, func(c *config.Config) { c.TrashRetention = 36 * time.Hour })
 	_, editor := h.user(acl.RoleEditor)
 	a := h.folder(editor, "Shoots", nil)
 	b := h.folder(editor, "Day <1>", &a.ID)
@@ -55,7 +57,7 @@ func TestLibraryFiltersAndTrashPage(t *testing.T) {
 		[]string{"clip-one.mp4", `data-testid="item-path"`})
 	page("the root", "/", []string{"clip-notes.txt", "data-drop-root", `data-testid="nav-trash"`}, []string{`data-testid="search-here"`})
 
-	page("trash", "/trash", []string{`data-testid="trash"`, `href="/trash" aria-current="page"`, "stays here for 30 days"}, nil)
+	page("trash", "/trash", []string{`data-testid="trash"`, `href="/trash" aria-current="page"`, "stays here for 36 hours"}, nil)
 	if resp, _ := h.page("/trash", ""); resp.StatusCode != 303 || !strings.HasPrefix(resp.Header.Get("Location"), "/login?next=") {
 		t.Errorf("anonymous GET /trash: %d %q, want 303 to /login", resp.StatusCode, resp.Header.Get("Location"))
 	}
