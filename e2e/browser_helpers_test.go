@@ -319,9 +319,10 @@ func (c *chrome) login(t testing.TB, u *user) {
 	)
 	c.screenshot(t, "login-form")
 	c.do(t, "signing in", 0, chromedp.Click(chromedp.CSS(`[data-testid=login-submit]`)))
+	// Its scripts too: they are modules, which run once they are all there.
 	pollJS(t, c, "the library after signing in as "+u.email, 0,
-		`location.pathname + "|" + (document.body ? document.body.dataset.page : "") + "|" + ((document.querySelector(".who-email") || {}).textContent || "")`,
-		func(v string) bool { return v == "/|library|"+u.email })
+		`location.pathname + "|" + (document.body ? document.body.dataset.page : "") + "|" + ((document.querySelector(".who-email") || {}).textContent || "") + "|" + (document.documentElement.dataset.ready || "")`,
+		func(v string) bool { return v == "/|library|"+u.email+"|true" })
 }
 
 // videoState is what a test reads of the page's #player.

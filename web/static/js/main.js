@@ -24,6 +24,8 @@ function start() {
     trash: initTrash,
   }[document.body.dataset.page];
   if (init) init();
+  // The page's controls are wired: what a test (or a script) may wait for.
+  document.documentElement.dataset.ready = "true";
 }
 
 if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);

@@ -214,6 +214,12 @@ export function initUploads(folder, uploaded) {
     input.value = "";
   });
   form.addEventListener("submit", (e) => { e.preventDefault(); add(Array.from(input.files)); });
+  // Files picked before the scripts ran are not lost.
+  if (input.files && input.files.length) {
+    const early = Array.from(input.files);
+    input.value = "";
+    queueMicrotask(() => add(early));
+  }
   $("[data-action=close-uploads]").addEventListener("click", () => { panel.hidden = true; });
 
   // Drag and drop anywhere on the page.
