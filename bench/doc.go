@@ -5,7 +5,8 @@
 // The serving benchmarks build ./cmd/server, start it against a fresh
 // PostgreSQL database with a real nginx in front (as the e2e suite does) and
 // load it with wrk on 127.0.0.1 only, each run bounded in time and
-// connections. The S3 variants run a second such stack on
+// connections; BenchmarkSmedia1KB also starts a second app instance on a
+// Unix socket behind its own nginx. The S3 variants run a second such stack on
 // MEDIAGATE_STORAGE=s3 with a SeaweedFS of its own (internal/testweed) and
 // compare it with nginx proxying a presigned URL without the app, and an
 // upload through the app with the SDK's own PutObject. The decision

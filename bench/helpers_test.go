@@ -312,7 +312,12 @@ func (p *process) tail() string {
 
 // waitHealthy polls url until it answers 200.
 func waitHealthy(p *process, url string) error {
-	c := &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
+	return waitHealthyVia(p, url, &http.Transport{DisableKeepAlives: true})
+}
+
+// waitHealthyVia is waitHealthy through tr (a Unix socket's).
+func waitHealthyVia(p *process, url string, tr *http.Transport) error {
+	c := &http.Client{Timeout: 2 * time.Second, Transport: tr}
 	deadline := time.Now().Add(startTimeout)
 	last := "no answer yet"
 	for {

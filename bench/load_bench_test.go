@@ -160,10 +160,25 @@ func BenchmarkOpenLoop1KB(b *testing.B) {
 			for _, t := range targets {
 				m := attack(t.t, rate, openLoopDuration)
 				ok := m.StatusCodes["200"]
-				b.Logf("open loop %2d%% (%5d req/s) %-6s p50 %-9s p99 %-9s p99.9 %-9s max %-9s (%d sent, %d answered 200, %d errors)",
-					pct, rate, t.name, round2(m.Latencies.P50), round2(m.Latencies.P99), round2(m.Latencies.Quantile(0.999)), round2(m.Latencies.Max),
-					m.Requests, ok, len(m.Errors))
+				// A generator that shares the machine with what it loads may
+				// fall behind its plan: then the step measured a lower rate
+				// than it names, and says so.
+				planned := int64(rate) * int64(openLoopDuration/time.Second)
+				sent := float64(m.Requests) / float64(planned)
+				behind := ""
+				if sent < 0.95 {
+					behind = "; GENERATOR BEHIND PLAN"
+				}
+				b.Logf("open loop %2d%% %-6s planned %5d req/s, sent %5.0f req/s (%d of %d, %.2f%s); p50 %-9s p99 %-9s p99.9 %-9s max %-9s (%d answered 200, %d errors)",
+					pct, t.name, rate, m.Rate, m.Requests, planned, sent, behind,
+					round2(m.Latencies.P50), round2(m.Latencies.P99), round2(m.Latencies.Quantile(0.999)), round2(m.Latencies.Max),
+					ok, len(m.Errors))
+				note(b, "open loop %2d%% %-6s planned %5d req/s, sent %5.0f req/s (%d of %d planned, %.2f%s)",
+					pct, t.name, rate, m.Rate, m.Requests, planned, sent, behind)
 				key := fmt.Sprintf("%s-%d%%-", t.name, pct)
+				out[key+"planned-req/s"] = float64(rate)
+				out[key+"sent-req/s"] = m.Rate
+				out[key+"sent/planned"] = sent
 				out[key+"p50-ms"] = ms(m.Latencies.P50)
 				out[key+"p99-ms"] = ms(m.Latencies.P99)
 				out[key+"p99.9-ms"] = ms(m.Latencies.Quantile(0.999))

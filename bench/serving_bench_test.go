@@ -75,6 +75,7 @@ type stack struct {
 	base          string // nginx in front of the app
 	stubNginx     *process
 	stubBase      string // nginx in front of the stub
+	unix          *unixVariant
 	token         string // the owner's API token
 	cookie        string // "mediagate_session=..." of a signed-in viewer
 	small, big    served
@@ -261,12 +262,18 @@ func (s *stack) startNginx(name, upstream string, patch func(string) (string, er
 }
 
 // startStub serves X-Accel-Redirect answers for the stack's two items and
-// 200 on /healthz, in this process.
+// 200 on /healthz, in this process, on a loopback TCP port.
 func (s *stack) startStub() (string, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return "", err
 	}
+	return s.serveStub(ln)
+}
+
+// serveStub is startStub on ln; it returns ln's address as nginx-config
+// takes it (host:port, or unix:/path).
+func (s *stack) serveStub(ln net.Listener) (string, error) {
 	byPath := map[string]served{s.small.smedia: s.small, s.big.smedia: s.big}
 	srv := &http.Server{
 		ReadHeaderTimeout: 10 * time.Second,
@@ -286,7 +293,80 @@ func (s *stack) startStub() (string, error) {
 	}
 	go srv.Serve(ln)
 	atExit(func() { srv.Close() })
+	if ln.Addr().Network() == "unix" {
+		return config.UnixPrefix + ln.Addr().String(), nil
+	}
 	return ln.Addr().String(), nil
+}
+
+// unixVariant is the stack's hop over Unix sockets: a second app instance
+// on the same database listening on MEDIAGATE_ADDR=unix:..., an nginx in
+// front of it, and the stub on a Unix socket behind an nginx of its own.
+// The viewer's session and the items are the stack's.
+type unixVariant struct {
+	app               *process
+	nginx, stubNginx  *process
+	base, stubBase    string
+	appSock, stubSock string
+}
+
+var unixOnce once[*unixVariant]
+
+// unixHop starts the stack's Unix-socket variant on first use.
+func (s *stack) unixHop(b *testing.B) *unixVariant {
+	b.Helper()
+	u, err := unixOnce.get(func() (*unixVariant, error) {
+		u := &unixVariant{appSock: filepath.Join(s.root, "app.sock"), stubSock: filepath.Join(s.root, "stub.sock")}
+		// No job workers: the first instance works the pipeline.
+		cmd := exec.Command(s.bin)
+		cmd.Env = append(slices.Clone(s.env), "MEDIAGATE_ADDR="+config.UnixPrefix+u.appSock, "MEDIAGATE_JOB_WORKERS=0") // exec keeps the last of a duplicate
+		cmd.Dir = s.root
+		var err error
+		if u.app, err = startProcess("mediagate-unix", cmd, filepath.Join(s.root, "mediagate-unix.log")); err != nil {
+			return nil, err
+		}
+		atExit(u.app.stop)
+		if err := waitHealthyVia(u.app, "http://mediagate/healthz", unixTransport(u.appSock)); err != nil {
+			return nil, err
+		}
+		if u.nginx, u.base, err = s.startNginx("nginx-unix", config.UnixPrefix+u.appSock, nil); err != nil {
+			return nil, err
+		}
+		ln, err := net.Listen("unix", u.stubSock)
+		if err != nil {
+			return nil, err
+		}
+		stubAddr, err := s.serveStub(ln)
+		if err != nil {
+			return nil, err
+		}
+		if u.stubNginx, u.stubBase, err = s.startNginx("nginx-stub-unix", stubAddr, nil); err != nil {
+			return nil, err
+		}
+		if err := check(u.base+s.small.smedia, s.cookie, s.small); err != nil {
+			return nil, fmt.Errorf("smedia over the Unix socket: %w", err)
+		}
+		if err := check(u.stubBase+s.small.smedia, "", s.small); err != nil {
+			return nil, fmt.Errorf("stub over the Unix socket: %w", err)
+		}
+		if err := check(u.base+s.small.smedia, "", s.small); err == nil {
+			return nil, fmt.Errorf("anonymous GET %s over the Unix socket answered the file", s.small.smedia)
+		}
+		s.unix = u
+		return u, nil
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return u
+}
+
+// unixTransport dials the Unix socket at path whatever the URL's host.
+func unixTransport(path string) *http.Transport {
+	return &http.Transport{DisableKeepAlives: true, DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+		var d net.Dialer
+		return d.DialContext(ctx, "unix", path)
+	}}
 }
 
 // cli runs a mediagate subcommand with the stack's environment.
@@ -535,7 +615,7 @@ func load(b *testing.B, sh shape, targets []target, procs map[string]func(int, i
 			if r.Non2xx > 0 || r.Errors > 0 {
 				b.Fatalf("%s: %d non-2xx answers, %d socket errors:\n%s", t.name, r.Non2xx, r.Errors, r.Raw)
 			}
-			note(b, "round %d %-7s %9.0f req/s  %7.1f MiB/s  p50 %-9s p99 %-9s (%d requests)",
+			note(b, "round %d %-11s %9.0f req/s  %7.1f MiB/s  p50 %-9s p99 %-9s (%d requests)",
 				round, t.name, r.RPS, r.BytesPerSec/(1<<20), round2(r.P50), round2(r.P99), r.Requests)
 			m.runs = append(m.runs, r)
 		}
@@ -563,7 +643,7 @@ func cpuPerRequest(b *testing.B, targets []target, ms map[string]*measurement) {
 				parts = append(parts, fmt.Sprintf("%s %.1fµs", k, us(d)/float64(m.requests())))
 			}
 		}
-		note(b, "CPU per request, %-7s %s; other processes used %.0f%% of the machine meanwhile", t.name,
+		note(b, "CPU per request, %-11s %s; other processes used %.0f%% of the machine meanwhile", t.name,
 			strings.Join(parts, ", "), 100*m.otherShare())
 	}
 }
@@ -594,9 +674,14 @@ func (s *stack) procs() map[string]func(int, int, string) bool {
 	if s.stubNginx != nil {
 		nginx = anyOf(nginx, pidOrChildOf(s.stubNginx.pid()))
 	}
+	app := pidOrChildOf(s.app.pid())
+	if u := s.unix; u != nil {
+		nginx = anyOf(nginx, pidOrChildOf(u.nginx.pid()), pidOrChildOf(u.stubNginx.pid()))
+		app = anyOf(app, pidOrChildOf(u.app.pid()))
+	}
 	return map[string]func(int, int, string) bool{
 		"nginx":    nginx,
-		"app":      pidOrChildOf(s.app.pid()),
+		"app":      app,
 		"postgres": backendsOf(s.dbName),
 		"bench":    self,
 	}
@@ -634,12 +719,19 @@ func mergeProcs(ms ...map[string]func(int, int, string) bool) map[string]func(in
 // browser session (nginx -> app decides from its caches -> X-Accel-Redirect
 // -> nginx sends the file) against nginx serving the same file statically
 // from its published /media/ URL, and against nginx in front of a stub that
-// only answers X-Accel-Redirect: 64 connections, 3 interleaved rounds of 10 s.
-// Targets: at least 0.30 of static's requests/s, p99 under 5 ms.
+// only answers X-Accel-Redirect; then the same hop and stub with nginx
+// reaching them over Unix sockets (smedia-unix, stub-unix: a second app
+// instance on MEDIAGATE_ADDR=unix:...): 64 connections, 3 interleaved rounds
+// of 10 s. Targets: at least 0.30 of static's requests/s, p99 under 5 ms
+// (TCP); over the Unix sockets at least 0.9 of the stub's and 0.35 of
+// static's requests/s.
 func BenchmarkSmedia1KB(b *testing.B) {
 	measureOnce(b, func(b *testing.B) map[string]float64 {
 		s := serving(b)
-		targets := s.targets(s.small, true)
+		u := s.unixHop(b)
+		targets := append(s.targets(s.small, true),
+			target{name: "smedia-unix", url: u.base + s.small.smedia, header: []string{"Cookie: " + s.cookie}},
+			target{name: "stub-unix", url: u.stubBase + s.small.smedia})
 		waitQuiet(b)
 		m := load(b, smallLoad, targets, s.procs())
 		cpuPerRequest(b, targets, m)
@@ -652,33 +744,52 @@ func BenchmarkSmedia1KB(b *testing.B) {
 			ratio, ratios(perRound), verdict(ratio >= 0.30), round2(smedia.p99()), round2(smedia.worstP99()), verdict(smedia.p99() < 5*time.Millisecond))
 		b.Logf("stub/static %.3f, smedia/stub %.3f; static %.0f req/s, smedia %.0f, stub %.0f",
 			stub.rps()/static.rps(), smedia.rps()/stub.rps(), static.rps(), smedia.rps(), stub.rps())
+		smediaUnix, stubUnix := m["smedia-unix"], m["stub-unix"]
+		unixStub := smediaUnix.rps() / stubUnix.rps()
+		unixStatic := smediaUnix.rps() / static.rps()
+		unixStubRounds, unixStubMedian := roundRatios(smediaUnix, stubUnix, rps)
+		unixStaticRounds, unixStaticMedian := roundRatios(smediaUnix, static, rps)
+		b.Logf("Unix sockets: smedia-unix/stub-unix %.3f (rounds %s; target >= 0.9: %s), smedia-unix/static %.3f (rounds %s; target >= 0.35: %s); smedia-unix %.0f req/s, stub-unix %.0f, smedia-unix p99 %s",
+			unixStub, ratios(unixStubRounds), verdict(unixStub >= 0.9), unixStatic, ratios(unixStaticRounds), verdict(unixStatic >= 0.35),
+			smediaUnix.rps(), stubUnix.rps(), round2(smediaUnix.p99()))
+		note(b, "smedia/stub %.3f (TCP), smedia-unix/stub-unix %.3f (rounds %s; target >= 0.9: %s), smedia-unix/static %.3f (rounds %s; target >= 0.35: %s), stub-unix/static %.3f, smedia/static %.3f",
+			smedia.rps()/stub.rps(), unixStub, ratios(unixStubRounds), verdict(unixStub >= 0.9), unixStatic, ratios(unixStaticRounds),
+			verdict(unixStatic >= 0.35), stubUnix.rps()/static.rps(), ratio)
 		other := 0.0
 		for _, t := range targets {
 			other += m[t.name].otherShare() / float64(len(targets))
 		}
 		return map[string]float64{
-			"smedia-req/s":            smedia.rps(),
-			"static-req/s":            static.rps(),
-			"stub-req/s":              stub.rps(),
-			"smedia/static":           ratio,
-			"smedia/static-median":    median,
-			"stub/static":             stub.rps() / static.rps(),
-			"stub/static-median":      stubMedian,
-			"smedia/stub":             smedia.rps() / stub.rps(),
-			"smedia-p50-ms":           ms(smedia.p50()),
-			"smedia-p99-ms":           ms(smedia.p99()),
-			"smedia-p99-worst-ms":     ms(smedia.worstP99()),
-			"smedia-p99/5ms":          ms(smedia.p99()) / 5,
-			"static-p50-ms":           ms(static.p50()),
-			"static-p99-ms":           ms(static.p99()),
-			"stub-p50-ms":             ms(stub.p50()),
-			"stub-p99-ms":             ms(stub.p99()),
-			"app-cpu-us/req":          us(smedia.cpu["app"]) / float64(smedia.requests()),
-			"stub-handler-cpu-us/req": us(stub.cpu["bench"]) / float64(stub.requests()),
-			"pg-cpu-us/req":           us(smedia.cpu["postgres"]) / float64(smedia.requests()),
-			"nginx-cpu-us/req":        us(smedia.cpu["nginx"]) / float64(smedia.requests()),
-			"static-nginx-cpu-us/req": us(static.cpu["nginx"]) / float64(static.requests()),
-			"other-cpu-%":             100 * other,
+			"smedia-req/s":                 smedia.rps(),
+			"static-req/s":                 static.rps(),
+			"stub-req/s":                   stub.rps(),
+			"smedia/static":                ratio,
+			"smedia/static-median":         median,
+			"stub/static":                  stub.rps() / static.rps(),
+			"stub/static-median":           stubMedian,
+			"smedia/stub":                  smedia.rps() / stub.rps(),
+			"smedia-p50-ms":                ms(smedia.p50()),
+			"smedia-p99-ms":                ms(smedia.p99()),
+			"smedia-p99-worst-ms":          ms(smedia.worstP99()),
+			"smedia-p99/5ms":               ms(smedia.p99()) / 5,
+			"static-p50-ms":                ms(static.p50()),
+			"static-p99-ms":                ms(static.p99()),
+			"stub-p50-ms":                  ms(stub.p50()),
+			"stub-p99-ms":                  ms(stub.p99()),
+			"app-cpu-us/req":               us(smedia.cpu["app"]) / float64(smedia.requests()),
+			"stub-handler-cpu-us/req":      us(stub.cpu["bench"]) / float64(stub.requests()),
+			"pg-cpu-us/req":                us(smedia.cpu["postgres"]) / float64(smedia.requests()),
+			"nginx-cpu-us/req":             us(smedia.cpu["nginx"]) / float64(smedia.requests()),
+			"static-nginx-cpu-us/req":      us(static.cpu["nginx"]) / float64(static.requests()),
+			"other-cpu-%":                  100 * other,
+			"smedia-unix-req/s":            smediaUnix.rps(),
+			"stub-unix-req/s":              stubUnix.rps(),
+			"smedia-unix/stub-unix":        unixStub,
+			"smedia-unix/stub-unix-median": unixStubMedian,
+			"smedia-unix/static":           unixStatic,
+			"smedia-unix/static-median":    unixStaticMedian,
+			"stub-unix/static":             stubUnix.rps() / static.rps(),
+			"smedia-unix-p99-ms":           ms(smediaUnix.p99()),
 		}
 	})
 }

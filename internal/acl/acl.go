@@ -6,7 +6,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"regexp"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -73,11 +72,30 @@ type Principal struct {
 // Valid reports whether p names a signed-in user.
 func (p Principal) Valid() bool { return p.UserID != "" }
 
-var uuidRE = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$`)
-
-// ValidID reports whether s has the form of an item id. Checking it before a
-// query turns a malformed id into a plain not-found.
-func ValidID(s string) bool { return uuidRE.MatchString(s) }
+// ValidID reports whether s has the form of an item id: PostgreSQL's uuid
+// output, 8-4-4-4-12 lower-case hex digits. Checking it before a query turns
+// a malformed id into a plain not-found. It is on every request of the
+// streaming path, hence a loop rather than a regular expression (a fifth of
+// that path's CPU).
+func ValidID(s string) bool {
+	if len(s) != 36 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch i {
+		case 8, 13, 18, 23:
+			if c != '-' {
+				return false
+			}
+		default:
+			if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
+				return false
+			}
+		}
+	}
+	return true
+}
 
 // Decider answers access questions from the database, through an
 // in-process cache when it has one.

@@ -17,6 +17,7 @@ import (
 
 	"github.com/mediagate/mediagate/internal/config"
 	"github.com/mediagate/mediagate/internal/errs"
+	"github.com/mediagate/mediagate/internal/header"
 )
 
 // pageCSP is the Content-Security-Policy of every answer but media: our own
@@ -31,12 +32,11 @@ const pageCSP = "default-src 'none'; script-src 'self'; style-src 'self'; img-sr
 // set their own, stricter CSP.
 func securityHeaders(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		h := w.Header()
-		h.Set("X-Content-Type-Options", "nosniff")
-		h.Set("Referrer-Policy", "same-origin")
-		if !isMedia(r.URL.Path) {
-			h.Set("Content-Security-Policy", pageCSP)
-			h.Set("X-Frame-Options", "DENY")
+		if isMedia(r.URL.Path) {
+			header.Set(w.Header(), "X-Content-Type-Options", "nosniff", "Referrer-Policy", "same-origin")
+		} else {
+			header.Set(w.Header(), "X-Content-Type-Options", "nosniff", "Referrer-Policy", "same-origin",
+				"Content-Security-Policy", pageCSP, "X-Frame-Options", "DENY")
 		}
 		next.ServeHTTP(w, r)
 	})
@@ -51,9 +51,7 @@ func securityHeaders(next http.Handler) http.Handler {
 func callerHeaders(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if p := r.URL.Path; !strings.HasPrefix(p, "/static/") && !strings.HasPrefix(p, config.PublicPrefix) && p != "/healthz" && p != "/readyz" {
-			h := w.Header()
-			h.Set("Vary", config.CallerVary)
-			h.Set("Cache-Control", "no-store")
+			header.Set(w.Header(), "Vary", config.CallerVary, "Cache-Control", "no-store")
 		}
 		next.ServeHTTP(w, r)
 	})

@@ -175,20 +175,24 @@ func scanItem(row pgx.Row, extra ...any) (Item, error) {
 	return it, err
 }
 
+// errNoItem is Get's answer for an item that does not exist and one the
+// caller may not view alike. Made once: Get is on every request of the
+// streaming path.
+var errNoItem = fmt.Errorf("%w: no such media item", errs.ErrNotFound)
+
 // Get returns the item with id if p may view it, with p's permission, in one
 // round trip. Without view permission the item does not exist (ErrNotFound).
 func (s *Store) Get(ctx context.Context, p acl.Principal, id string) (Item, error) {
 	if !p.Valid() {
 		return Item{}, errs.ErrUnauthenticated
 	}
-	notFound := fmt.Errorf("%w: no such media item", errs.ErrNotFound)
 	if !acl.ValidID(id) {
-		return Item{}, notFound
+		return Item{}, errNoItem
 	}
 	return s.items.Get(ctx, itemKey{p.UserID, string(p.Role), id}, func(ctx context.Context) (Item, error) {
 		it, err := s.load(ctx, p, id)
 		if errors.Is(err, pgx.ErrNoRows) || (err == nil && it.Permission < acl.View) {
-			return Item{}, notFound
+			return Item{}, errNoItem
 		}
 		return it, err
 	})

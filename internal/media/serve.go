@@ -12,8 +12,10 @@ import (
 	"strings"
 	"time"
 	"unicode"
+	"unicode/utf8"
 
 	"github.com/mediagate/mediagate/internal/config"
+	"github.com/mediagate/mediagate/internal/header"
 )
 
 // Sender delivers blobs: handed to the web server in front (nginx or Caddy
@@ -103,10 +105,9 @@ func (s *Sender) Handoff(r *http.Request) Handoff {
 
 // SendPrivate answers r with the item's bytes for someone already authorized.
 func (s *Sender) SendPrivate(w http.ResponseWriter, r *http.Request, it Item) {
-	h := w.Header()
-	h.Set("Content-Type", it.ContentType)
-	h.Set("Content-Disposition", ContentDisposition(it.Filename, Inline(it.ContentType) || Previewable(it.ContentType)))
-	h.Set("Cache-Control", config.PrivateCacheControl)
+	header.Set(w.Header(), "Content-Type", it.ContentType,
+		"Content-Disposition", ContentDisposition(it.Filename, Inline(it.ContentType) || Previewable(it.ContentType)),
+		"Cache-Control", config.PrivateCacheControl)
 	switch s.Handoff(r) {
 	case HandoffAccel:
 		if acc, ok := s.blobs.(Accelerator); ok {
@@ -144,8 +145,8 @@ func (s *Sender) accel(w http.ResponseWriter, r *http.Request, it Item, acc Acce
 		s.failed(w, r, it, err)
 		return
 	}
-	handoffHeaders(h)
-	h.Set(AccelHeader, target)
+	header.Set(h, "X-Content-Type-Options", "nosniff", "Content-Security-Policy", config.MediaCSPFor(h.Get("Content-Type")),
+		"Referrer-Policy", config.MediaReferrerPolicy, AccelHeader, target) // handoffHeaders', at once
 	w.WriteHeader(http.StatusOK)
 }
 
@@ -321,7 +322,7 @@ func (w *idleWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 // downloaded: audio, video and raster images. Everything else, and anything
 // active such as SVG, HTML or XML, is an attachment.
 func Inline(contentType string) bool {
-	mt, _, _ := mime.ParseMediaType(contentType)
+	mt := mediaType(contentType)
 	switch {
 	case strings.HasPrefix(mt, "video/"), strings.HasPrefix(mt, "audio/"):
 		return true
@@ -336,8 +337,38 @@ func Inline(contentType string) bool {
 // which the browser's viewer renders in its own origin under MediaCSP, so
 // nothing in them runs in ours.
 func Previewable(contentType string) bool {
-	mt, _, _ := mime.ParseMediaType(contentType)
-	return mt == "application/pdf"
+	return mediaType(contentType) == "application/pdf"
+}
+
+// mediaType is the media type of mime.ParseMediaType(v), lower-case, or ""
+// when v does not parse. What the store keeps for nearly every item, a bare
+// type in lower case or a text type with "; charset=utf-8", is answered
+// without the parameter map ParseMediaType makes.
+func mediaType(v string) string {
+	if bareType(v) {
+		return v
+	}
+	if base, ok := strings.CutSuffix(v, "; charset=utf-8"); ok && bareType(base) {
+		return base
+	}
+	mt, _, _ := mime.ParseMediaType(v)
+	return mt
+}
+
+// bareType reports whether v is type/subtype in lower case, made of
+// characters that need neither quoting nor case folding.
+func bareType(v string) bool {
+	slash := 0
+	for i := 0; i < len(v); i++ {
+		switch c := v[i]; {
+		case c == '/' && slash == 0 && i > 0 && i < len(v)-1:
+			slash = i
+		case 'a' <= c && c <= 'z', '0' <= c && c <= '9', c == '+', c == '-', c == '.', c == '_':
+		default:
+			return false
+		}
+	}
+	return slash > 0
 }
 
 // ContentDisposition returns the header for a file named name (RFC 6266):
@@ -348,38 +379,53 @@ func ContentDisposition(name string, inline bool) string {
 	if inline {
 		kind = "inline"
 	}
-	fallback := strings.Map(func(r rune) rune {
+	// One string built in place: it is on every request of the streaming
+	// path. Room for the usual case; a name with many escapes grows it.
+	var b strings.Builder
+	b.Grow(len(kind) + len(`; filename=""; filename*=UTF-8''`) + len("download") + 4*len(name))
+	b.WriteString(kind)
+	b.WriteString(`; filename="`)
+	// The fallback: printable ASCII, '_' for what could break the quoted
+	// string or be decoded (and for anything else), no control characters.
+	start := b.Len()
+	for _, r := range name {
 		switch {
 		case r == '"' || r == '\\' || r == ';' || r == '%':
-			return '_'
+			b.WriteByte('_')
 		case r < 0x20 || r == 0x7f:
-			return -1
 		case r > 0x7e:
-			return '_'
+			b.WriteByte('_')
+		default:
+			b.WriteByte(byte(r))
 		}
-		return r
-	}, name)
-	if fallback == "" {
-		fallback = "download"
 	}
-	return fmt.Sprintf(`%s; filename="%s"; filename*=UTF-8''%s`, kind, fallback, encodeRFC8187(name))
+	if b.Len() == start {
+		b.WriteString("download")
+	}
+	b.WriteString(`"; filename*=UTF-8''`)
+	writeRFC8187(&b, name)
+	return b.String()
 }
 
-// encodeRFC8187 percent-encodes everything but RFC 8187's attr-char.
-func encodeRFC8187(s string) string {
-	var b strings.Builder
-	for _, c := range []byte(strings.Map(func(r rune) rune {
+// writeRFC8187 writes s without its control characters, percent-encoding
+// everything but RFC 8187's attr-char. A byte that is not UTF-8 is written
+// as U+FFFD.
+func writeRFC8187(b *strings.Builder, s string) {
+	const hex = "0123456789ABCDEF"
+	var enc [utf8.UTFMax]byte
+	for _, r := range s {
 		if unicode.IsControl(r) {
-			return -1
-		}
-		return r
-	}, s)) {
-		if c < 0x80 && (c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' ||
-			strings.IndexByte("!#$&+-.^_`|~", c) >= 0) {
-			b.WriteByte(c)
 			continue
 		}
-		fmt.Fprintf(&b, "%%%02X", c)
+		for _, c := range utf8.AppendRune(enc[:0], r) {
+			if c < 0x80 && (c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' ||
+				strings.IndexByte("!#$&+-.^_`|~", c) >= 0) {
+				b.WriteByte(c)
+				continue
+			}
+			b.WriteByte('%')
+			b.WriteByte(hex[c>>4])
+			b.WriteByte(hex[c&0xf])
+		}
 	}
-	return b.String()
 }

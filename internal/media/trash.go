@@ -308,6 +308,12 @@ func (s *Store) Restore(ctx context.Context, p acl.Principal, id string) (Restor
 		} else if e.path != "" {
 			r.Note = fmt.Sprintf("its folder %q is gone: restored to the root", e.path)
 		}
+		// Moved to the root, it must be p's to put there, as a move would.
+		if parent == nil && r.Note != "" {
+			if err := s.decide.RequirePlace(ctx, p, nil); err != nil {
+				return fmt.Errorf("%w (its folder %q is no longer there: someone who may create at the root can restore it)", err, e.path)
+			}
+		}
 		var items []subtreeItem
 		if e.kind == TrashItem {
 			it := subtreeItem{id: id}

@@ -318,6 +318,29 @@ func TestRestoreWithoutFolder(t *testing.T) {
 	if it, err := e.store.Get(ctx, editor, y.ID); err != nil || it.Folder != nil {
 		t.Errorf("restored item %+v, %v; want it at the root", it, err)
 	}
+
+	// A viewer who manages an item may trash it; with its folder gone,
+	// restoring it would put it at the root, where a viewer's role may
+	// not put anything: refused, and it stays in the trash.
+	viewer := e.user(acl.RoleViewer)
+	f2 := e.folder(editor, "Also gone", "")
+	z := e.uploadIn(editor, content("z", 100), "z.bin", f2)
+	e.grant(z.ID, viewer, acl.Manage)
+	if err := e.store.Delete(ctx, viewer, z.ID); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.store.TrashFolder(ctx, editor, f2); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.store.Restore(ctx, viewer, z.ID); !errors.Is(err, errs.ErrForbidden) {
+		t.Errorf("a viewer's restore to the root: %v, want ErrForbidden", err)
+	}
+	if _, ok := e.trashEntries(editor)[z.ID]; !ok {
+		t.Errorf("z left the trash on a refused restore")
+	}
+	if r, err := e.store.Restore(ctx, editor, z.ID); err != nil || r.Note == "" {
+		t.Errorf("the editor's restore of z = %+v, %v; want it at the root with a note", r, err)
+	}
 	e.assertConsistent()
 }
 
