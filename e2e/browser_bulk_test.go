@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/chromedp/cdproto/input"
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
 
@@ -320,27 +321,71 @@ func TestBrowserBulk(t *testing.T) {
 	})
 }
 
-// drag drags the element at from onto the element at to, with the events
-// HTML5 drag and drop fires (dragstart, dragover, drop, dragend), sharing
-// one DataTransfer, as the browser does; it fails t when the drop target
-// does not take the drop.
+// drag drags the element at from onto the element at to as a person does:
+// the mouse presses on it and moves away, the browser starts a drag (the
+// page's dragstart fills its DataTransfer), and the drag is then carried
+// over the target and dropped there through Input.dispatchDragEvent, which
+// fires the page's dragenter, dragover and drop with that data. It fails t
+// when no drag starts.
 func (c *chrome) drag(t testing.TB, from, to string) {
 	t.Helper()
-	js := fmt.Sprintf(`(() => {
-		const src = document.querySelector(%q), dst = document.querySelector(%q);
-		if (!src || !dst) return "missing " + (!src ? "source" : "target");
-		const dataTransfer = new DataTransfer();
-		const fire = (el, type) => el.dispatchEvent(new DragEvent(type, { bubbles: true, cancelable: true, dataTransfer }));
-		fire(src, "dragstart");
-		fire(dst, "dragenter");
-		if (fire(dst, "dragover")) return "the target refused the dragover";
-		const taken = !fire(dst, "drop");
-		fire(src, "dragend");
-		return taken ? "" : "the target did not take the drop";
-	})()`, from, to)
-	if msg := evalJS[string](t, c, js); msg != "" {
-		c.fail(t, "dragging %s onto %s: %s", from, to, msg)
+	ctx, cancel := context.WithTimeout(c.ctx, chromeStepTimeout)
+	defer cancel()
+	center := func(sel string) (float64, float64) {
+		p := evalJS[[]float64](t, c, fmt.Sprintf(`(() => { const e = document.querySelector(%q); if (!e) return [];
+			e.scrollIntoView({block: "center"}); const r = e.getBoundingClientRect(); return [r.left + r.width / 2, r.top + r.height / 2] })()`, sel))
+		if len(p) != 2 {
+			c.fail(t, "dragging: no element %s", sel)
+		}
+		return p[0], p[1]
 	}
+	fx, fy := center(from)
+	tx, ty := center(to)
+	fx, fy = center(from) // the target's scrolling may have moved it
+	got := make(chan *input.DragData, 1)
+	lctx, stop := context.WithCancel(ctx)
+	defer stop()
+	if err := chromedp.Listen(lctx, func(ev any) {
+		if d, ok := ev.(*input.EventDragIntercepted); ok {
+			select {
+			case got <- d.Data:
+			default:
+			}
+		}
+	}); err != nil {
+		c.fail(t, "dragging: %v", err)
+	}
+	held := func(p *input.DispatchMouseEventParams) { p.Button, p.Buttons = input.MouseButtonLeft, 1 }
+	drag := func(typ input.DispatchDragEventType, data *input.DragData) chromedp.Action[chromedp.Void] {
+		return chromedp.Func(func(ctx context.Context, _ *chromedp.Target) error {
+			_, err := chromedp.Call(ctx, input.DispatchDragEvent, input.DispatchDragEventParams{Type: typ, X: tx, Y: ty, Data: data})
+			return err
+		})
+	}
+	c.do(t, "pressing on "+from+" and moving away", 0,
+		chromedp.Func(func(ctx context.Context, _ *chromedp.Target) error {
+			_, err := chromedp.Call(ctx, input.SetInterceptDrags, input.SetInterceptDragsParams{Enabled: true})
+			return err
+		}),
+		chromedp.MouseEvent(input.DispatchMouseEventTypeMouseMoved, fx, fy),
+		chromedp.MouseEvent(input.DispatchMouseEventTypeMousePressed, fx, fy, chromedp.ButtonType(input.MouseButtonLeft), chromedp.ClickCount(1)),
+		chromedp.MouseEvent(input.DispatchMouseEventTypeMouseMoved, fx+20, fy+20, held),
+		chromedp.MouseEvent(input.DispatchMouseEventTypeMouseMoved, tx, ty, held))
+	var data *input.DragData
+	select {
+	case data = <-got:
+	case <-ctx.Done():
+		c.fail(t, "dragging %s: no drag started", from)
+	}
+	c.do(t, "dropping onto "+to, 0,
+		drag(input.DispatchDragEventTypeDragEnter, data),
+		drag(input.DispatchDragEventTypeDragOver, data),
+		drag(input.DispatchDragEventTypeDrop, data),
+		chromedp.MouseEvent(input.DispatchMouseEventTypeMouseReleased, tx, ty, chromedp.ButtonType(input.MouseButtonLeft), chromedp.ClickCount(1)),
+		chromedp.Func(func(ctx context.Context, _ *chromedp.Target) error {
+			_, err := chromedp.Call(ctx, input.SetInterceptDrags, input.SetInterceptDragsParams{Enabled: false})
+			return err
+		}))
 }
 
 // click clicks the element at sel with the mouse, holding modifiers.
