@@ -339,9 +339,8 @@ func (c *chrome) drag(t testing.TB, from, to string) {
 		}
 		return p[0], p[1]
 	}
-	fx, fy := center(from)
 	tx, ty := center(to)
-	fx, fy = center(from) // the target's scrolling may have moved it
+	fx, fy := center(from) // after the target's scrolling, which may have moved it
 	got := make(chan *input.DragData, 1)
 	lctx, stop := context.WithCancel(ctx)
 	defer stop()
