@@ -133,12 +133,16 @@ func (h *Hub) setHealthy(ok bool) {
 	if h.healthy.Load() == ok {
 		return
 	}
+	// Healthy is true before WaitHealthy's waiters wake, and false before
+	// a new waiter can find the fresh channel: one who returns from
+	// WaitHealthy sees Healthy.
 	if ok {
+		h.healthy.Store(true)
 		close(h.up)
 	} else {
 		h.up = make(chan struct{})
+		h.healthy.Store(false)
 	}
-	h.healthy.Store(ok)
 }
 
 // WaitHealthy blocks until the hub is healthy or ctx ends.
