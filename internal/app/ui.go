@@ -575,13 +575,17 @@ func (a *App) accountPage(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// trashPage is the caller's trash; the script lists it from /api/trash.
+// trashPage lists what the caller may restore or purge (admins: all).
 func (a *App) trashPage(w http.ResponseWriter, r *http.Request) error {
 	p, err := caller(r)
 	if err != nil {
 		return err
 	}
-	a.render(w, http.StatusOK, "trash", map[string]any{"User": p, "Nav": "trash", "Retention": retentionLabel(a.cfg.TrashRetention)})
+	entries, err := a.media.ListTrash(r.Context(), p)
+	if err != nil {
+		return err
+	}
+	a.render(w, http.StatusOK, "trash", map[string]any{"User": p, "Nav": "trash", "Entries": entries, "Retention": retentionLabel(a.cfg.TrashRetention)})
 	return nil
 }
 

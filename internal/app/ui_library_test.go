@@ -22,6 +22,7 @@ func TestLibraryFiltersAndTrashPage(t *testing.T) {
 	h.uploadTo(editor, b.ID, "clip-one.mp4", sampleMP4(t))
 	h.uploadTo(editor, a.ID, "clip-still.png", samplePNG(t))
 	h.upload(editor, "clip-notes.txt", []byte("notes at the root"))
+	trashed := h.upload(editor, "trashed <draft>.txt", []byte("deleted, to be listed in the trash"))
 
 	page := func(name, path string, must, not []string) string {
 		t.Helper()
@@ -57,7 +58,11 @@ func TestLibraryFiltersAndTrashPage(t *testing.T) {
 		[]string{"clip-one.mp4", `data-testid="item-path"`})
 	page("the root", "/", []string{"clip-notes.txt", "data-drop-root", `data-testid="nav-trash"`}, []string{`data-testid="search-here"`})
 
-	page("trash", "/trash", []string{`data-testid="trash"`, `href="/trash" aria-current="page"`, "stays here for 36 hours"}, nil)
+	page("empty trash", "/trash", []string{`data-testid="trash"`, `href="/trash" aria-current="page"`, "stays here for 36 hours",
+		`data-testid="trash-table" hidden`}, []string{`data-testid="trash-row"`, `data-testid="trash-empty" hidden`})
+	wantStatus(t, h.do("DELETE", "/api/media/"+trashed.ID, editor, nil), 204)
+	page("trash", "/trash", []string{`<tr data-id="` + trashed.ID + `" data-kind="item" data-name="trashed &lt;draft&gt;.txt" data-testid="trash-row">`,
+		`<td>Library</td>`, `data-testid="trash-restore"`, `data-testid="trash-purge"`, `data-testid="trash-empty" hidden`}, []string{`data-testid="trash-table" hidden`})
 	if resp, _ := h.page("/trash", ""); resp.StatusCode != 303 || !strings.HasPrefix(resp.Header.Get("Location"), "/login?next=") {
 		t.Errorf("anonymous GET /trash: %d %q, want 303 to /login", resp.StatusCode, resp.Header.Get("Location"))
 	}

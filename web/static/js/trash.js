@@ -1,9 +1,10 @@
-// The trash: what was deleted, until it is restored or purged. The page
-// lists GET /api/trash; restoring puts an entry back where it was, with its
-// access, links and public URL; "Delete forever" purges it after asking.
+// The trash: what was deleted, until it is restored or purged. Restoring
+// puts an entry back where it was, with its access, links and public URL;
+// "Delete forever" purges it after asking. Deleting elsewhere leaves an
+// Undo (deferUndo) that restores the same way.
 import { api } from "mg/api.js";
 import { confirmAction } from "mg/dialogs.js";
-import { $, el, humanSize, when, toast, showError, busy } from "mg/dom.js";
+import { $, el, toast, showError, busy } from "mg/dom.js";
 
 const PARALLEL = 4;
 
@@ -58,68 +59,52 @@ export function showDeferredUndo(box, after) {
   box.hidden = false;
 }
 
+// initTrash wires the rows the server listed: Restore, and Delete forever
+// after asking. A row goes once its entry is back or gone.
 export function initTrash() {
   const section = $("#trash");
-  const body = $("tbody", section);
   const table = $("table", section);
   const empty = $("[data-testid=trash-empty]", section);
 
-  async function load() {
+  function gone(row) {
+    row.remove();
+    const left = $("tbody tr", table);
+    table.hidden = !left;
+    empty.hidden = !!left;
+    (left ? $("button", left) : $("#main")).focus();
+  }
+
+  async function act(button, fn) {
+    busy(button, true);
     showError(section, "");
-    let data;
     try {
-      data = await api("GET", "/api/trash");
+      await fn();
+      gone(button.closest("tr"));
     } catch (err) {
       showError(section, err.message);
+      busy(button, false);
+    }
+  }
+
+  section.addEventListener("click", async (e) => {
+    const button = e.target.closest("[data-action=trash-restore], [data-action=trash-purge]");
+    if (!button) return;
+    const row = button.closest("tr");
+    const { id, kind, name } = row.dataset;
+    const path = "/api/trash/" + encodeURIComponent(id);
+    if (button.dataset.action === "trash-restore") {
+      act(button, async () => {
+        const r = await api("POST", path + "/restore");
+        toast((kind === "folder" ? "Folder “" : "“") + r.name + "” restored." + (r.note ? " " + r.note : ""));
+      });
       return;
     }
-    const entries = data.entries || [];
-    body.replaceChildren(...entries.map(row));
-    table.hidden = !entries.length;
-    empty.hidden = !!entries.length;
-    section.setAttribute("aria-busy", "false");
-  }
-
-  function row(e) {
-    const restore = el("button", { type: "button", class: "btn btn-small", "data-testid": "trash-restore", "aria-label": "Restore " + e.name, text: "Restore" });
-    const purge = el("button", { type: "button", class: "btn btn-small btn-danger-quiet", "data-testid": "trash-purge", "aria-label": "Delete " + e.name + " forever", text: "Delete forever" });
-    restore.addEventListener("click", async () => {
-      busy(restore, true);
-      showError(section, "");
-      try {
-        const r = await api("POST", "/api/trash/" + encodeURIComponent(e.id) + "/restore");
-        toast((r.kind === "folder" ? "Folder “" : "“") + r.name + "” restored." + (r.note ? " " + r.note : ""));
-        await load();
-      } catch (err) {
-        showError(section, err.message);
-        busy(restore, false);
-      }
+    const what = kind === "folder" ? "The folder “" + name + "” and everything in it" : "“" + name + "”";
+    const ok = await confirmAction("Delete forever?", what + " will be deleted for good, with its access, share links and public URL. This can't be undone.", "Delete forever");
+    if (!ok) return;
+    act(button, async () => {
+      await api("DELETE", path);
+      toast(name + " deleted forever.");
     });
-    purge.addEventListener("click", async () => {
-      const what = e.kind === "folder" ? "The folder “" + e.name + "” and everything in it" : "“" + e.name + "”";
-      const ok = await confirmAction("Delete forever?", what + " will be deleted for good, with its access, share links and public URL. This can't be undone.", "Delete forever");
-      if (!ok) return;
-      busy(purge, true);
-      showError(section, "");
-      try {
-        await api("DELETE", "/api/trash/" + encodeURIComponent(e.id));
-        toast(e.name + " deleted forever.");
-        await load();
-      } catch (err) {
-        showError(section, err.message);
-        busy(purge, false);
-      }
-    });
-    const icon = $("#icon-" + (e.kind === "folder" ? "folder" : "file"));
-    const name = el("th", { scope: "row" }, el("span", { class: "trash-name" }, icon ? icon.content.firstElementChild.cloneNode(true) : null, el("span", { text: e.name })));
-    return el("tr", { "data-id": e.id, "data-kind": e.kind, "data-testid": "trash-row" },
-      name,
-      el("td", { text: e.folder_path ? e.folder_path : "Library" }),
-      el("td", {}, el("time", { datetime: e.deleted_at, text: when(e.deleted_at) }), e.deleted_by ? el("span", { class: "muted", text: " by " + e.deleted_by }) : null),
-      el("td", { class: "num", text: humanSize(e.size || 0) }),
-      el("td", {}, el("time", { datetime: e.purge_at, text: when(e.purge_at) })),
-      el("td", { class: "row-actions" }, restore, purge));
-  }
-
-  load();
+  });
 }
