@@ -21,15 +21,7 @@ export async function api(method, path, body, again) {
     opts.headers["Content-Type"] = "application/json";
     opts.body = JSON.stringify(body);
   }
-  let res;
-  try {
-    res = await fetch(path, opts);
-  } catch (_) {
-    throw new Error("Network error: check your connection and try again.");
-  }
-  const text = await res.text();
-  let data = null;
-  try { data = text ? JSON.parse(text) : null; } catch (_) { /* not JSON */ }
+  const { res, text, data } = await exchange(path, opts);
   if (!res.ok) {
     const code = (data && data.code) || ""; // the API's stable code, such as "not_found"
     // The session ended: sign in again in a dialog, then send the same
@@ -123,18 +115,10 @@ function askSignIn(dlg) {
 // query's fields with it) and, like api, throws an Error with the API's
 // own message.
 export async function sendFile(method, path, file) {
-  let res;
-  try {
-    res = await fetch(path, {
-      method, body: file, credentials: "same-origin",
-      headers: { Accept: "application/json", "Content-Type": "application/octet-stream" },
-    });
-  } catch (_) {
-    throw new Error("Network error: check your connection and try again.");
-  }
-  const text = await res.text();
-  let data = null;
-  try { data = text ? JSON.parse(text) : null; } catch (_) { /* not JSON */ }
+  const { res, data } = await exchange(path, {
+    method, body: file, credentials: "same-origin",
+    headers: { Accept: "application/json", "Content-Type": "application/octet-stream" },
+  });
   if (!res.ok) {
     if (res.status === 401) {
       location.href = "/login?next=" + encodeURIComponent(location.pathname + location.search);
@@ -144,6 +128,21 @@ export async function sendFile(method, path, file) {
     throw err;
   }
   return data;
+}
+
+// exchange sends one request and reads the whole answer: the response,
+// its text, and that text as JSON (null when it is not JSON).
+async function exchange(path, opts) {
+  let res;
+  try {
+    res = await fetch(path, opts);
+  } catch (_) {
+    throw new Error("Network error: check your connection and try again.");
+  }
+  const text = await res.text();
+  let data = null;
+  try { data = text ? JSON.parse(text) : null; } catch (_) { /* not JSON */ }
+  return { res, text, data };
 }
 
 // retryable tells the answers that trying again can fix: none (the
