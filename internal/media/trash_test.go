@@ -6,6 +6,7 @@ import (
 	"errors"
 	"os"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -305,8 +306,13 @@ func TestRestoreWithoutFolder(t *testing.T) {
 	if _, ok := entries[y.ID]; !ok || len(entries) != 1 {
 		t.Fatalf("trash after the folder's purge: %v, want only y", entries)
 	}
-	if entries[y.ID].FolderPath != "Gone" {
-		t.Errorf("y's folder path = %q", entries[y.ID].FolderPath)
+	// Who could see the purged folder is no longer known: only an admin
+	// is told its name.
+	if entries[y.ID].FolderPath != "…" {
+		t.Errorf("y's folder path = %q, want …", entries[y.ID].FolderPath)
+	}
+	if path := e.trashEntries(e.user(acl.RoleAdmin))[y.ID].FolderPath; path != "Gone" {
+		t.Errorf("y's folder path for an admin = %q, want Gone", path)
 	}
 	if _, ok := e.itemBlobs()[keep.ID]; ok {
 		t.Errorf("an item of the purged folder is still there")
@@ -491,4 +497,57 @@ func TestTrashJanitorsConcurrent(t *testing.T) {
 		t.Errorf("%d purges audited (%v), want 38", audited, err)
 	}
 	e.assertConsistent()
+}
+
+// TestTrashPathsOutOfReach: the trash says where an entry was deleted from
+// as FolderPaths says where an item is: the folders the caller may not see
+// are one "…", in the listing and in a restore's note, and their names
+// never reach the caller.
+func TestTrashPathsOutOfReach(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	owner, other, admin := e.user(acl.RoleEditor), e.user(acl.RoleEditor), e.user(acl.RoleAdmin)
+	secret := e.folder(owner, "Secret plans", "")
+	inner := e.folder(owner, "Inner", secret)
+	shared := e.folder(owner, "Shared", secret)
+	x := e.uploadIn(owner, content("x", 100), "x.bin", inner)
+	y := e.uploadIn(owner, content("y", 100), "y.bin", shared)
+	e.grant(x.ID, other, acl.Manage)
+	if _, err := e.pool.Exec(ctx, `INSERT INTO grants (folder_id, subject_type, subject_id, permission) VALUES ($1,'user',$2,$3)`,
+		shared, other.UserID, int16(acl.Manage)); err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{x.ID, y.ID} {
+		if err := e.store.Delete(ctx, other, id); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := map[string]string{x.ID: "…", y.ID: "…/Shared"}
+	check := func(when string) {
+		t.Helper()
+		got := e.trashEntries(other)
+		for id, path := range want {
+			if got[id].FolderPath != path {
+				t.Errorf("%s: the grantee's folder path of %s = %q, want %q", when, got[id].Name, got[id].FolderPath, path)
+			}
+		}
+		for _, p := range []acl.Principal{owner, admin} {
+			got := e.trashEntries(p)
+			if got[x.ID].FolderPath != "Secret plans/Inner" || got[y.ID].FolderPath != "Secret plans/Shared" {
+				t.Errorf("%s: %s's folder paths %q, %q", when, p.Role, got[x.ID].FolderPath, got[y.ID].FolderPath)
+			}
+		}
+	}
+	check("in their folders")
+	if err := e.store.TrashFolder(ctx, owner, secret); err != nil {
+		t.Fatal(err)
+	}
+	check("their folders in the trash too")
+	r, err := e.store.Restore(ctx, other, x.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Note == "" || strings.Contains(r.Note, "Secret") || strings.Contains(r.Note, "Inner") {
+		t.Errorf("the grantee's restore note %q: want one naming no folder out of their reach", r.Note)
+	}
 }
