@@ -551,3 +551,124 @@ func TestTrashPathsOutOfReach(t *testing.T) {
 		t.Errorf("the grantee's restore note %q: want one naming no folder out of their reach", r.Note)
 	}
 }
+
+// waitLockWaiters polls until n backends of the test's database wait for a
+// lock, or done is closed (what was to wait did not).
+func (e *env) waitLockWaiters(n int, done <-chan struct{}) {
+	e.t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		var waiting int
+		if err := e.pool.QueryRow(context.Background(), `SELECT count(*) FROM pg_stat_activity
+			WHERE datname = current_database() AND wait_event_type = 'Lock'`).Scan(&waiting); err != nil {
+			e.t.Fatal(err)
+		}
+		select {
+		case <-done:
+			return
+		default:
+		}
+		if waiting >= n {
+			return
+		}
+		if time.Now().After(deadline) {
+			e.t.Fatalf("%d backends wait for a lock, want %d", waiting, n)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// TestMoveOutOfFolderBeingTrashed: a move decided just before the folder
+// it leaves went to the trash either happens first or finds it in the
+// trash; it never brings an item or folder out of the trash after the
+// trash withdrew their published files (the database would say published,
+// the public URL answer 404).
+func TestMoveOutOfFolderBeingTrashed(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	editor := e.user(acl.RoleEditor)
+	var root *string
+
+	// An item: its move waits for its row, held here, after the decision;
+	// meanwhile its folder goes to the trash.
+	f1 := e.folder(editor, "Doomed 1", "")
+	x := e.publish(editor, e.uploadIn(editor, content("x", 300), "x.bin", f1).ID)
+	hold, err := e.pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer hold.Rollback(ctx)
+	if _, err := hold.Exec(ctx, `SELECT 1 FROM media WHERE id = $1 FOR NO KEY UPDATE`, x.ID); err != nil {
+		t.Fatal(err)
+	}
+	moved := make(chan error, 1)
+	go func() {
+		_, err := e.store.Update(ctx, editor, x.ID, media.Change{Folder: &root})
+		moved <- err
+	}()
+	e.waitLockWaiters(1, nil)
+	trashed := make(chan error, 1)
+	go func() { trashed <- e.store.TrashFolder(ctx, editor, f1) }()
+	e.waitLockWaiters(2, trashDone(trashed))
+	if err := hold.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	checkMove(t, e, editor, x, <-moved, <-trashed)
+
+	// A folder: its move is decided while the trash of the folder above it
+	// waits for the folder tree's lock, held here, and waits behind it.
+	f2 := e.folder(editor, "Doomed 2", "")
+	sub := e.folder(editor, "Sub", f2)
+	y := e.publish(editor, e.uploadIn(editor, content("y", 300), "y.bin", sub).ID)
+	hold, err = e.pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer hold.Rollback(ctx)
+	if _, err := hold.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended('mediagate.folders', 0))`); err != nil {
+		t.Fatal(err)
+	}
+	go func() { trashed <- e.store.TrashFolder(ctx, editor, f2) }()
+	e.waitLockWaiters(1, nil)
+	go func() {
+		_, err := acl.NewDecider(e.pool).UpdateFolder(ctx, editor, sub, acl.FolderChange{Parent: &root})
+		moved <- err
+	}()
+	e.waitLockWaiters(2, nil)
+	if err := hold.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	trashErr := <-trashed
+	checkMove(t, e, editor, y, <-moved, trashErr)
+	e.assertConsistent()
+}
+
+// trashDone is closed once the trash in c answered (and puts its answer back).
+func trashDone(c chan error) <-chan struct{} {
+	done := make(chan struct{})
+	go func() {
+		err := <-c
+		close(done)
+		c <- err
+	}()
+	return done
+}
+
+// checkMove checks what a move racing the trash left of it: moved out
+// (live, its published file there), or refused as not found (in the trash).
+func checkMove(t *testing.T, e *env, p acl.Principal, it media.Item, moveErr, trashErr error) {
+	t.Helper()
+	if trashErr != nil {
+		t.Fatalf("trash the folder: %v", trashErr)
+	}
+	_, getErr := e.store.Get(context.Background(), p, it.ID)
+	_, fileErr := os.Stat(e.disk.PublicPath(it.PublicName))
+	switch {
+	case moveErr == nil && (getErr != nil || fileErr != nil):
+		t.Errorf("%s moved out: Get %v, its published file %v; want it live and published", it.Filename, getErr, fileErr)
+	case moveErr != nil && !errors.Is(moveErr, errs.ErrNotFound):
+		t.Errorf("%s's move = %v, want nil or ErrNotFound", it.Filename, moveErr)
+	case moveErr != nil && getErr == nil:
+		t.Errorf("%s's move refused but it is not in the trash", it.Filename)
+	}
+}
