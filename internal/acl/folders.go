@@ -168,6 +168,17 @@ func (d *Decider) UpdateFolder(ctx context.Context, p Principal, id string, ch F
 		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended('mediagate.folders', 0))`); err != nil {
 			return err
 		}
+		if ch.Parent != nil {
+			// Not out of the trash: the folder, or one above it, may have
+			// gone there since the check, its published files withdrawn.
+			var trashed bool
+			if err := tx.QueryRow(ctx, `SELECT t FROM mg_folder_trashed($1) t`, id).Scan(&trashed); err != nil {
+				return err
+			}
+			if trashed {
+				return fmt.Errorf("%w: no such folder", errs.ErrNotFound)
+			}
+		}
 		if ch.Parent != nil && *ch.Parent != nil {
 			var cycle bool
 			err := tx.QueryRow(ctx, `

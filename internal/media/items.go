@@ -453,6 +453,14 @@ func (s *Store) Update(ctx context.Context, p acl.Principal, id string, ch Chang
 		name = n
 	}
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if ch.Folder != nil {
+			// Neither into nor out of a folder that went to the trash since
+			// the check: TrashFolder withdraws what is published inside
+			// under this lock. Taken first, as Restore takes it.
+			if err := folderLock(ctx, tx); err != nil {
+				return err
+			}
+		}
 		if ch.Filename != nil {
 			if _, err := tx.Exec(ctx, `UPDATE media SET filename = $2 WHERE id = $1`, id, name); err != nil {
 				return err
@@ -460,11 +468,6 @@ func (s *Store) Update(ctx context.Context, p acl.Principal, id string, ch Chang
 		}
 		if ch.Folder != nil {
 			if *ch.Folder != nil {
-				// Not into a folder that went to the trash since the check:
-				// TrashFolder withdraws what is published inside under this lock.
-				if err := folderLock(ctx, tx); err != nil {
-					return err
-				}
 				var trashed bool
 				if err := tx.QueryRow(ctx, `SELECT t FROM mg_folder_trashed($1) t`, **ch.Folder).Scan(&trashed); err != nil {
 					return err
@@ -473,7 +476,8 @@ func (s *Store) Update(ctx context.Context, p acl.Principal, id string, ch Chang
 					return fmt.Errorf("%w: no such folder", errs.ErrNotFound)
 				}
 			}
-			tag, err := tx.Exec(ctx, `UPDATE media SET folder_id = $2 WHERE id = $1 AND deleted_at IS NULL`, id, *ch.Folder)
+			tag, err := tx.Exec(ctx, `UPDATE media m SET folder_id = $2
+				WHERE m.id = $1 AND NOT (SELECT t FROM mg_media_trashed(m.id) t)`, id, *ch.Folder)
 			var pgErr *pgconn.PgError
 			if errors.As(err, &pgErr) && pgErr.Code == "23503" {
 				return fmt.Errorf("%w: no such folder", errs.ErrNotFound)

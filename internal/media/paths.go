@@ -56,51 +56,9 @@ func (s *Store) FolderPaths(ctx context.Context, p acl.Principal, items []Item) 
 			ids = append(ids, *it.Folder)
 		}
 	}
-	paths := map[string]FolderPath{}
-	if len(ids) > 0 {
-		// Each folder's chain up to the root, deepest first, with p's level
-		// on every folder of it.
-		rows, err := s.pool.Query(ctx, `
-			WITH RECURSIVE chain (start, id, parent_id, name, depth) AS (
-				SELECT f.id, f.id, f.parent_id, f.name, 0 FROM folders f WHERE f.id = ANY($3::uuid[])
-				UNION ALL
-				SELECT c.start, f.id, f.parent_id, f.name, c.depth + 1
-				FROM folders f JOIN chain c ON f.id = c.parent_id
-				WHERE c.depth < 1000 -- a guard; moves refuse cycles
-			)
-			SELECT c.start, c.name, lvl >= 1 FROM chain c CROSS JOIN LATERAL mg_folder_level($1, $2, c.id) lvl
-			ORDER BY c.start, c.depth DESC`, p.UserID, string(p.Role), ids)
-		if err != nil {
-			return fmt.Errorf("%w: folder paths: %w", errs.ErrUnavailable, err)
-		}
-		type segment struct {
-			start, name string
-			visible     bool
-		}
-		segs, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (segment, error) {
-			var sg segment
-			return sg, row.Scan(&sg.start, &sg.name, &sg.visible)
-		})
-		if err != nil {
-			return fmt.Errorf("%w: folder paths: %w", errs.ErrUnavailable, err)
-		}
-		names := map[string][]string{}
-		for _, sg := range segs {
-			fp := paths[sg.start]
-			if !sg.visible {
-				fp.Hidden = true
-				if len(names[sg.start]) == 0 {
-					names[sg.start] = []string{hiddenFolders}
-				}
-			} else {
-				names[sg.start] = append(names[sg.start], sg.name)
-			}
-			paths[sg.start] = fp
-		}
-		for id, fp := range paths {
-			fp.Path = strings.Join(names[id], "/")
-			paths[id] = fp
-		}
+	paths, err := folderPaths(ctx, s.pool, p, ids, liveLevel)
+	if err != nil {
+		return err
 	}
 	for i, it := range items {
 		fp := FolderPath{}
@@ -113,4 +71,70 @@ func (s *Store) FolderPaths(ctx context.Context, p acl.Principal, items []Item) 
 		items[i].Path = &fp
 	}
 	return nil
+}
+
+// The levels folderPaths may decide a folder's visibility by, as a FROM
+// item l(level) on the chain's folder c.id: the decision (none for a folder
+// in the trash), or the trash's own (as if nothing were in the trash).
+const (
+	liveLevel  = `mg_folder_level($1, $2, c.id) AS l(level)`
+	trashLevel = `mg_folder_access($1, $2, c.id) l`
+)
+
+// querier is a pool or a transaction.
+type querier interface {
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+}
+
+// folderPaths is the path of each folder of ids as p may see it by level,
+// in one round trip; a folder that does not exist has none.
+func folderPaths(ctx context.Context, q querier, p acl.Principal, ids []string, level string) (map[string]FolderPath, error) {
+	paths := map[string]FolderPath{}
+	if len(ids) == 0 {
+		return paths, nil
+	}
+	// Each folder's chain up to the root, deepest first, with p's level
+	// on every folder of it.
+	rows, err := q.Query(ctx, `
+		WITH RECURSIVE chain (start, id, parent_id, name, depth) AS (
+			SELECT f.id, f.id, f.parent_id, f.name, 0 FROM folders f WHERE f.id = ANY($3::uuid[])
+			UNION ALL
+			SELECT c.start, f.id, f.parent_id, f.name, c.depth + 1
+			FROM folders f JOIN chain c ON f.id = c.parent_id
+			WHERE c.depth < 1000 -- a guard; moves refuse cycles
+		)
+		SELECT c.start, c.name, l.level >= 1 FROM chain c CROSS JOIN LATERAL `+level+`
+		ORDER BY c.start, c.depth DESC`, p.UserID, string(p.Role), ids)
+	if err != nil {
+		return nil, fmt.Errorf("%w: folder paths: %w", errs.ErrUnavailable, err)
+	}
+	type segment struct {
+		start, name string
+		visible     bool
+	}
+	segs, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (segment, error) {
+		var sg segment
+		return sg, row.Scan(&sg.start, &sg.name, &sg.visible)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("%w: folder paths: %w", errs.ErrUnavailable, err)
+	}
+	names := map[string][]string{}
+	for _, sg := range segs {
+		fp := paths[sg.start]
+		if !sg.visible {
+			fp.Hidden = true
+			if len(names[sg.start]) == 0 {
+				names[sg.start] = []string{hiddenFolders}
+			}
+		} else {
+			names[sg.start] = append(names[sg.start], sg.name)
+		}
+		paths[sg.start] = fp
+	}
+	for id, fp := range paths {
+		fp.Path = strings.Join(names[id], "/")
+		paths[id] = fp
+	}
+	return paths, nil
 }

@@ -203,14 +203,15 @@ func (s *Store) ListTrash(ctx context.Context, p acl.Principal) ([]TrashEntry, e
 		return nil, errs.ErrUnauthenticated
 	}
 	rows, err := s.pool.Query(ctx, `
-		SELECT m.id, 'item', m.filename, m.deleted_path, m.deleted_at, COALESCE(u.email, ''), b.size
+		SELECT m.id, 'item', m.filename, m.deleted_path, m.deleted_at, COALESCE(u.email, ''), b.size, m.folder_id
 		FROM media m JOIN blobs b ON b.sha256 = m.blob LEFT JOIN users u ON u.id = m.deleted_by
 		CROSS JOIN LATERAL mg_item_access($1, $2, m.id) a
 		WHERE m.deleted_at IS NOT NULL AND a.level >= 3
 		UNION ALL
 		SELECT f.id, 'folder', f.name, f.deleted_path, f.deleted_at, COALESCE(u.email, ''),
 			(SELECT COALESCE(sum(b.size), 0)::bigint FROM mg_trash_subtree(f.id) st
-				JOIN media m ON m.folder_id = st.id AND m.deleted_at IS NULL JOIN blobs b ON b.sha256 = m.blob)
+				JOIN media m ON m.folder_id = st.id AND m.deleted_at IS NULL JOIN blobs b ON b.sha256 = m.blob),
+			f.parent_id
 		FROM folders f LEFT JOIN users u ON u.id = f.deleted_by
 		CROSS JOIN LATERAL mg_folder_access($1, $2, f.id) a
 		WHERE f.deleted_at IS NOT NULL AND a.level >= 3
@@ -218,17 +219,68 @@ func (s *Store) ListTrash(ctx context.Context, p acl.Principal) ([]TrashEntry, e
 	if err != nil {
 		return nil, fmt.Errorf("list trash: %w", err)
 	}
+	var parents []*string
 	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (TrashEntry, error) {
 		var e TrashEntry
-		err := row.Scan(&e.ID, &e.Kind, &e.Name, &e.FolderPath, &e.DeletedAt, &e.DeletedBy, &e.Size)
+		var parent *string
+		err := row.Scan(&e.ID, &e.Kind, &e.Name, &e.FolderPath, &e.DeletedAt, &e.DeletedBy, &e.Size, &parent)
 		e.PurgeAt = e.DeletedAt.Add(s.retention)
+		parents = append(parents, parent)
 		return e, err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("list trash: %w", err)
 	}
+	stored := make([]string, len(out))
+	for i, e := range out {
+		stored[i] = e.FolderPath
+	}
+	shown, err := shownPaths(ctx, s.pool, p, parents, stored)
+	if err != nil {
+		return nil, fmt.Errorf("list trash: %w", err)
+	}
+	for i := range out {
+		out[i].FolderPath = shown[i]
+	}
 	if out == nil {
 		out = []TrashEntry{}
+	}
+	return out, nil
+}
+
+// shownPaths is where trash entries were deleted from (stored, each one's
+// deleted_path) as p may see it: the folders out of p's reach never leave
+// the server. An admin sees the stored path. Anyone else sees the path of
+// the folder the entry would go back to (parents[i]), as FolderPaths shows
+// it with the folders out of their reach as one "…", but with the trash's
+// levels (a folder in the trash is still seen by who could see it); once
+// that folder is purged, only "…" is left.
+func shownPaths(ctx context.Context, q querier, p acl.Principal, parents []*string, stored []string) ([]string, error) {
+	out := slices.Clone(stored)
+	if p.Role == acl.RoleAdmin {
+		return out, nil
+	}
+	var ids []string
+	for _, par := range parents {
+		if par != nil {
+			ids = append(ids, *par)
+		}
+	}
+	live, err := folderPaths(ctx, q, p, ids, trashLevel)
+	if err != nil {
+		return nil, err
+	}
+	for i, par := range parents {
+		switch {
+		case par != nil:
+			fp, ok := live[*par]
+			out[i] = fp.Path
+			if !ok {
+				out[i] = hiddenFolders
+			}
+		case stored[i] != "":
+			out[i] = hiddenFolders
+		}
 	}
 	return out, nil
 }
@@ -295,6 +347,11 @@ func (s *Store) Restore(ctx context.Context, p acl.Principal, id string) (Restor
 			return err
 		}
 		r = Restored{ID: id, Kind: e.kind, Name: e.name}
+		shown, err := shownPaths(ctx, tx, p, []*string{e.parent}, []string{e.path})
+		if err != nil {
+			return err
+		}
+		path := shown[0]
 		parent := e.parent
 		if parent != nil {
 			var trashed bool
@@ -303,15 +360,15 @@ func (s *Store) Restore(ctx context.Context, p acl.Principal, id string) (Restor
 			}
 			if trashed {
 				parent = nil
-				r.Note = fmt.Sprintf("its folder %q is in the trash: restored to the root", e.path)
+				r.Note = fmt.Sprintf("its folder %q is in the trash: restored to the root", path)
 			}
 		} else if e.path != "" {
-			r.Note = fmt.Sprintf("its folder %q is gone: restored to the root", e.path)
+			r.Note = fmt.Sprintf("its folder %q is gone: restored to the root", path)
 		}
 		// Moved to the root, it must be p's to put there, as a move would.
 		if parent == nil && r.Note != "" {
 			if err := s.decide.RequirePlace(ctx, p, nil); err != nil {
-				return fmt.Errorf("%w (its folder %q is no longer there: someone who may create at the root can restore it)", err, e.path)
+				return fmt.Errorf("%w (its folder %q is no longer there: someone who may create at the root can restore it)", err, path)
 			}
 		}
 		var items []subtreeItem

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"os"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -305,8 +306,13 @@ func TestRestoreWithoutFolder(t *testing.T) {
 	if _, ok := entries[y.ID]; !ok || len(entries) != 1 {
 		t.Fatalf("trash after the folder's purge: %v, want only y", entries)
 	}
-	if entries[y.ID].FolderPath != "Gone" {
-		t.Errorf("y's folder path = %q", entries[y.ID].FolderPath)
+	// Who could see the purged folder is no longer known: only an admin
+	// is told its name.
+	if entries[y.ID].FolderPath != "…" {
+		t.Errorf("y's folder path = %q, want …", entries[y.ID].FolderPath)
+	}
+	if path := e.trashEntries(e.user(acl.RoleAdmin))[y.ID].FolderPath; path != "Gone" {
+		t.Errorf("y's folder path for an admin = %q, want Gone", path)
 	}
 	if _, ok := e.itemBlobs()[keep.ID]; ok {
 		t.Errorf("an item of the purged folder is still there")
@@ -491,4 +497,178 @@ func TestTrashJanitorsConcurrent(t *testing.T) {
 		t.Errorf("%d purges audited (%v), want 38", audited, err)
 	}
 	e.assertConsistent()
+}
+
+// TestTrashPathsOutOfReach: the trash says where an entry was deleted from
+// as FolderPaths says where an item is: the folders the caller may not see
+// are one "…", in the listing and in a restore's note, and their names
+// never reach the caller.
+func TestTrashPathsOutOfReach(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	owner, other, admin := e.user(acl.RoleEditor), e.user(acl.RoleEditor), e.user(acl.RoleAdmin)
+	secret := e.folder(owner, "Secret plans", "")
+	inner := e.folder(owner, "Inner", secret)
+	shared := e.folder(owner, "Shared", secret)
+	x := e.uploadIn(owner, content("x", 100), "x.bin", inner)
+	y := e.uploadIn(owner, content("y", 100), "y.bin", shared)
+	e.grant(x.ID, other, acl.Manage)
+	if _, err := e.pool.Exec(ctx, `INSERT INTO grants (folder_id, subject_type, subject_id, permission) VALUES ($1,'user',$2,$3)`,
+		shared, other.UserID, int16(acl.Manage)); err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{x.ID, y.ID} {
+		if err := e.store.Delete(ctx, other, id); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := map[string]string{x.ID: "…", y.ID: "…/Shared"}
+	check := func(when string) {
+		t.Helper()
+		got := e.trashEntries(other)
+		for id, path := range want {
+			if got[id].FolderPath != path {
+				t.Errorf("%s: the grantee's folder path of %s = %q, want %q", when, got[id].Name, got[id].FolderPath, path)
+			}
+		}
+		for _, p := range []acl.Principal{owner, admin} {
+			got := e.trashEntries(p)
+			if got[x.ID].FolderPath != "Secret plans/Inner" || got[y.ID].FolderPath != "Secret plans/Shared" {
+				t.Errorf("%s: %s's folder paths %q, %q", when, p.Role, got[x.ID].FolderPath, got[y.ID].FolderPath)
+			}
+		}
+	}
+	check("in their folders")
+	if err := e.store.TrashFolder(ctx, owner, secret); err != nil {
+		t.Fatal(err)
+	}
+	check("their folders in the trash too")
+	r, err := e.store.Restore(ctx, other, x.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Note == "" || strings.Contains(r.Note, "Secret") || strings.Contains(r.Note, "Inner") {
+		t.Errorf("the grantee's restore note %q: want one naming no folder out of their reach", r.Note)
+	}
+}
+
+// waitLockWaiters polls until n backends of the test's database wait for a
+// lock, or done is closed (what was to wait did not).
+func (e *env) waitLockWaiters(n int, done <-chan struct{}) {
+	e.t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		var waiting int
+		if err := e.pool.QueryRow(context.Background(), `SELECT count(*) FROM pg_stat_activity
+			WHERE datname = current_database() AND wait_event_type = 'Lock'`).Scan(&waiting); err != nil {
+			e.t.Fatal(err)
+		}
+		select {
+		case <-done:
+			return
+		default:
+		}
+		if waiting >= n {
+			return
+		}
+		if time.Now().After(deadline) {
+			e.t.Fatalf("%d backends wait for a lock, want %d", waiting, n)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// TestMoveOutOfFolderBeingTrashed: a move decided just before the folder
+// it leaves went to the trash either happens first or finds it in the
+// trash; it never brings an item or folder out of the trash after the
+// trash withdrew their published files (the database would say published,
+// the public URL answer 404).
+func TestMoveOutOfFolderBeingTrashed(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	editor := e.user(acl.RoleEditor)
+	var root *string
+
+	// An item: its move waits for its row, held here, after the decision;
+	// meanwhile its folder goes to the trash.
+	f1 := e.folder(editor, "Doomed 1", "")
+	x := e.publish(editor, e.uploadIn(editor, content("x", 300), "x.bin", f1).ID)
+	hold, err := e.pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer hold.Rollback(ctx)
+	if _, err := hold.Exec(ctx, `SELECT 1 FROM media WHERE id = $1 FOR NO KEY UPDATE`, x.ID); err != nil {
+		t.Fatal(err)
+	}
+	moved := make(chan error, 1)
+	go func() {
+		_, err := e.store.Update(ctx, editor, x.ID, media.Change{Folder: &root})
+		moved <- err
+	}()
+	e.waitLockWaiters(1, nil)
+	trashed := make(chan error, 1)
+	go func() { trashed <- e.store.TrashFolder(ctx, editor, f1) }()
+	e.waitLockWaiters(2, trashDone(trashed))
+	if err := hold.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	checkMove(t, e, editor, x, <-moved, <-trashed)
+
+	// A folder: its move is decided while the trash of the folder above it
+	// waits for the folder tree's lock, held here, and waits behind it.
+	f2 := e.folder(editor, "Doomed 2", "")
+	sub := e.folder(editor, "Sub", f2)
+	y := e.publish(editor, e.uploadIn(editor, content("y", 300), "y.bin", sub).ID)
+	hold, err = e.pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer hold.Rollback(ctx)
+	if _, err := hold.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended('mediagate.folders', 0))`); err != nil {
+		t.Fatal(err)
+	}
+	go func() { trashed <- e.store.TrashFolder(ctx, editor, f2) }()
+	e.waitLockWaiters(1, nil)
+	go func() {
+		_, err := acl.NewDecider(e.pool).UpdateFolder(ctx, editor, sub, acl.FolderChange{Parent: &root})
+		moved <- err
+	}()
+	e.waitLockWaiters(2, nil)
+	if err := hold.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	trashErr := <-trashed
+	checkMove(t, e, editor, y, <-moved, trashErr)
+	e.assertConsistent()
+}
+
+// trashDone is closed once the trash in c answered (and puts its answer back).
+func trashDone(c chan error) <-chan struct{} {
+	done := make(chan struct{})
+	go func() {
+		err := <-c
+		close(done)
+		c <- err
+	}()
+	return done
+}
+
+// checkMove checks what a move racing the trash left of it: moved out
+// (live, its published file there), or refused as not found (in the trash).
+func checkMove(t *testing.T, e *env, p acl.Principal, it media.Item, moveErr, trashErr error) {
+	t.Helper()
+	if trashErr != nil {
+		t.Fatalf("trash the folder: %v", trashErr)
+	}
+	_, getErr := e.store.Get(context.Background(), p, it.ID)
+	_, fileErr := os.Stat(e.disk.PublicPath(it.PublicName))
+	switch {
+	case moveErr == nil && (getErr != nil || fileErr != nil):
+		t.Errorf("%s moved out: Get %v, its published file %v; want it live and published", it.Filename, getErr, fileErr)
+	case moveErr != nil && !errors.Is(moveErr, errs.ErrNotFound):
+		t.Errorf("%s's move = %v, want nil or ErrNotFound", it.Filename, moveErr)
+	case moveErr != nil && getErr == nil:
+		t.Errorf("%s's move refused but it is not in the trash", it.Filename)
+	}
 }
