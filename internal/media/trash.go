@@ -352,24 +352,26 @@ func (s *Store) Restore(ctx context.Context, p acl.Principal, id string) (Restor
 			return err
 		}
 		path := shown[0]
-		parent := e.parent
+		// Where it was is no longer there: it goes to the root, which must
+		// be p's to put it in, as a move there would.
+		parent, gone := e.parent, ""
 		if parent != nil {
 			var trashed bool
 			if err := tx.QueryRow(ctx, `SELECT t FROM mg_folder_trashed($1) t`, *parent).Scan(&trashed); err != nil {
 				return err
 			}
 			if trashed {
-				parent = nil
-				r.Note = fmt.Sprintf("its folder %q is in the trash: restored to the root", path)
+				gone = "is in the trash"
 			}
 		} else if e.path != "" {
-			r.Note = fmt.Sprintf("its folder %q is gone: restored to the root", path)
+			gone = "is gone"
 		}
-		// Moved to the root, it must be p's to put there, as a move would.
-		if parent == nil && r.Note != "" {
+		if gone != "" {
 			if err := s.decide.RequirePlace(ctx, p, nil); err != nil {
 				return fmt.Errorf("%w (its folder %q is no longer there: someone who may create at the root can restore it)", err, path)
 			}
+			parent = nil
+			r.Note = fmt.Sprintf("its folder %q %s: restored to the root", path, gone)
 		}
 		var items []subtreeItem
 		if e.kind == TrashItem {
