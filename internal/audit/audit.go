@@ -1,6 +1,7 @@
 // Package audit records who read what: every decision on the streaming path
-// goes through a bounded in-memory buffer and is written to PostgreSQL in
-// batches with COPY, so the hot path never waits for the database.
+// goes into a bounded in-memory buffer, where repeats of the same request
+// fold into one row, and is written to PostgreSQL in batches with COPY, so
+// the hot path never waits for the database.
 package audit
 
 import (
@@ -11,10 +12,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/mediagate/mediagate/internal/errs"
@@ -22,16 +25,21 @@ import (
 
 // Entry is one decision: at what time, on which item, for whom (a user's
 // email or link:<id>), allowed or denied, the Range asked for, how the
-// reader got in (see Via) and the bytes the answer carried.
+// reader got in (see Via) and the bytes the answer carried. Read back, an
+// entry may stand for several identical requests (see FoldWindow): then
+// Requests counts them, Last is the time of the last one and Bytes is
+// their sum.
 type Entry struct {
-	At      time.Time `json:"at"`
-	MediaID string    `json:"-"`
-	Actor   string    `json:"who"`
-	Allowed bool      `json:"allowed"`
-	Range   string    `json:"range,omitempty"`
-	Action  string    `json:"action,omitempty"` // "" for a read; "replace" when the file was replaced
-	Via     string    `json:"via,omitempty"`
-	Bytes   int64     `json:"bytes"`
+	At       time.Time `json:"at"`
+	Last     time.Time `json:"last_at,omitzero"`
+	MediaID  string    `json:"-"`
+	Actor    string    `json:"who"`
+	Allowed  bool      `json:"allowed"`
+	Range    string    `json:"range,omitempty"`
+	Action   string    `json:"action,omitempty"` // "" for a read; "replace" when the file was replaced
+	Via      string    `json:"via,omitempty"`
+	Bytes    int64     `json:"bytes"`
+	Requests int64     `json:"requests"`
 	// UserID and Role are the signed-in reader's: the writer finds Via from
 	// them (mg_via) when it is empty, off the streaming path.
 	UserID string `json:"-"`
@@ -41,11 +49,20 @@ type Entry struct {
 // ViaLink is the Via of a read through a share link (Actor link:<id>).
 const ViaLink = "share link"
 
+// FoldWindow is how long a row of the audit may stand for identical
+// requests (same item, reader, way in, outcome, action and Range): a player
+// or a script asking for the same thing again and again, or a flood of
+// refused requests, costs the database a row per FoldWindow (at most one per
+// batch) instead of one per request. A request with another Range, or one
+// past the window, starts a row of its own; the grouping into viewings
+// (ViewGap) is the same either way.
+const FoldWindow = time.Second
+
 // Options size the buffer and the batches.
 type Options struct {
-	Buffer   int           // entries held before new ones are dropped; default 65536
-	Batch    int           // entries per COPY at most; default 5000
-	Interval time.Duration // how long an entry may wait for its batch; default 200ms
+	Buffer   int           // rows held before new ones are dropped; default 65536
+	Batch    int           // rows per COPY at most; default 5000
+	Interval time.Duration // how long a row may wait for its batch; default 200ms
 }
 
 // Log is the read audit.
@@ -53,9 +70,19 @@ type Log struct {
 	pool    *pgxpool.Pool
 	log     *slog.Logger
 	opt     Options
-	ch      chan Entry
 	dropped atomic.Int64
+	full    chan struct{} // a batch is ready: wakes Run before its tick
 	done    chan struct{}
+
+	mu      sync.Mutex
+	pending []Entry         // rows waiting for their batch
+	last    map[foldKey]int // the newest pending row of each kind of request
+}
+
+// foldKey is what identical requests share.
+type foldKey struct {
+	media, actor, rng, action, via, user, role string
+	allowed                                    bool
 }
 
 // New returns a Log; Run must be running for entries to be written.
@@ -69,19 +96,43 @@ func New(pool *pgxpool.Pool, log *slog.Logger, opt Options) *Log {
 	if opt.Interval <= 0 {
 		opt.Interval = 200 * time.Millisecond
 	}
-	return &Log{pool: pool, log: log, opt: opt, ch: make(chan Entry, opt.Buffer), done: make(chan struct{})}
+	return &Log{pool: pool, log: log, opt: opt, full: make(chan struct{}, 1), done: make(chan struct{}),
+		last: make(map[foldKey]int)}
 }
 
-// Record queues e. It never blocks: when the buffer is full (the database
-// is slower than the traffic, or down) the entry is dropped and counted.
+// Record queues e. It never blocks on the database: when the buffer is
+// full (the database is slower than the traffic, or down) the entry is
+// dropped and counted. An entry identical to a pending row that began less
+// than FoldWindow before it is added to that row instead of making its own.
 func (l *Log) Record(e Entry) {
 	if e.At.IsZero() {
 		e.At = time.Now()
 	}
-	select {
-	case l.ch <- e:
-	default:
+	k := foldKey{e.MediaID, e.Actor, e.Range, e.Action, e.Via, e.UserID, e.Role, e.Allowed}
+	l.mu.Lock()
+	if i, ok := l.last[k]; ok {
+		row := &l.pending[i]
+		if last := cmp.Or(row.Last, row.At); !e.At.Before(last) && e.At.Sub(row.At) < FoldWindow {
+			row.Last, row.Requests, row.Bytes = e.At, row.Requests+1, row.Bytes+e.Bytes
+			l.mu.Unlock()
+			return
+		}
+	}
+	if len(l.pending) >= l.opt.Buffer {
+		l.mu.Unlock()
 		l.dropped.Add(1)
+		return
+	}
+	e.Last, e.Requests = time.Time{}, 1
+	l.pending = append(l.pending, e)
+	l.last[k] = len(l.pending) - 1
+	ready := len(l.pending) == l.opt.Batch
+	l.mu.Unlock()
+	if ready {
+		select {
+		case l.full <- struct{}{}:
+		default:
+		}
 	}
 }
 
@@ -89,41 +140,72 @@ func (l *Log) Record(e Entry) {
 // or their write failed.
 func (l *Log) Dropped() int64 { return l.dropped.Load() }
 
-// Depth returns how many entries wait in the buffer, of Capacity.
-func (l *Log) Depth() int { return len(l.ch) }
+// Depth returns how many rows wait in the buffer, of Capacity.
+func (l *Log) Depth() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.pending)
+}
 
-// Capacity returns the most entries the buffer holds (Options.Buffer).
-func (l *Log) Capacity() int { return cap(l.ch) }
+// Capacity returns the most rows the buffer holds (Options.Buffer).
+func (l *Log) Capacity() int { return l.opt.Buffer }
 
-// Run writes queued entries in batches until ctx ends, then writes what is
+// take removes and returns up to Batch of the oldest pending rows, reusing
+// spare's array; with whole, only a full batch or nothing.
+func (l *Log) take(spare []Entry, whole bool) []Entry {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	n := min(len(l.pending), l.opt.Batch)
+	if whole && n < l.opt.Batch {
+		return spare[:0]
+	}
+	batch := append(spare[:0], l.pending[:n]...)
+	rest := copy(l.pending, l.pending[n:])
+	clear(l.pending[rest:])
+	l.pending = l.pending[:rest]
+	clear(l.last)
+	for i := range l.pending {
+		e := &l.pending[i]
+		l.last[foldKey{e.MediaID, e.Actor, e.Range, e.Action, e.Via, e.UserID, e.Role, e.Allowed}] = i
+	}
+	return batch
+}
+
+// Run writes queued rows in batches until ctx ends, then writes what is
 // still queued (with a fresh 10 s deadline) and returns. A clean shutdown
 // therefore loses nothing; a crash loses at most the buffer's content, which
 // is never older than Interval plus one write.
 func (l *Log) Run(ctx context.Context) {
 	defer close(l.done)
-	batch := make([]Entry, 0, l.opt.Batch)
+	var batch []Entry
 	var reported int64
 	tick := time.NewTicker(l.opt.Interval)
 	defer tick.Stop()
-	flush := func(ctx context.Context) {
-		if len(batch) == 0 {
-			return
+	// flush writes the pending rows, or with whole only full batches of them.
+	flush := func(ctx context.Context, whole bool) {
+		for {
+			if batch = l.take(batch, whole); len(batch) == 0 {
+				return
+			}
+			if err := l.write(ctx, batch); err != nil {
+				var n int64
+				for _, e := range batch {
+					n += e.Requests
+				}
+				l.dropped.Add(n)
+				l.log.Warn("audit entries lost", "count", n, "err", err)
+			}
+			if len(batch) < l.opt.Batch {
+				return
+			}
 		}
-		if err := l.write(ctx, batch); err != nil {
-			l.dropped.Add(int64(len(batch)))
-			l.log.Warn("audit entries lost", "count", len(batch), "err", err)
-		}
-		batch = batch[:0]
 	}
 	for {
 		select {
-		case e := <-l.ch:
-			batch = append(batch, e)
-			if len(batch) >= l.opt.Batch {
-				flush(ctx)
-			}
+		case <-l.full:
+			flush(ctx, true)
 		case <-tick.C:
-			flush(ctx)
+			flush(ctx, false)
 			if n := l.dropped.Load(); n > reported {
 				l.log.Warn("audit buffer full: entries dropped", "since_last_report", n-reported, "total", n)
 				reported = n
@@ -131,19 +213,7 @@ func (l *Log) Run(ctx context.Context) {
 		case <-ctx.Done():
 			final, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()
-			for {
-				select {
-				case e := <-l.ch:
-					batch = append(batch, e)
-					if len(batch) >= l.opt.Batch {
-						flush(final)
-					}
-					continue
-				default:
-				}
-				break
-			}
-			flush(final)
+			flush(final, false)
 			return
 		}
 	}
@@ -157,13 +227,29 @@ func (l *Log) write(ctx context.Context, batch []Entry) error {
 		// The reads are still worth keeping without it.
 		l.log.Warn("audit: how readers got in is not recorded", "count", len(batch), "err", err)
 	}
+	// Values of the columns' own types, which pgx encodes directly (a
+	// string for the uuid would cost it a failed plan and a text fallback).
 	_, err := l.pool.CopyFrom(ctx, pgx.Identifier{"access_log"},
-		[]string{"at", "media_id", "actor", "allowed", "byte_range", "via", "bytes"},
+		[]string{"at", "last_at", "media_id", "actor", "allowed", "byte_range", "via", "bytes", "requests"},
 		pgx.CopyFromSlice(len(batch), func(i int) ([]any, error) {
 			e := batch[i]
-			return []any{e.At, e.MediaID, e.Actor, e.Allowed, e.Range, e.Via, e.Bytes}, nil
+			id, err := parseUUID(e.MediaID)
+			if err != nil {
+				return nil, err
+			}
+			last := pgtype.Timestamptz{Time: e.Last, Valid: !e.Last.IsZero()}
+			return []any{e.At, last, id, e.Actor, e.Allowed, e.Range, e.Via, e.Bytes, int32(min(max(e.Requests, 1), 1<<31-1))}, nil
 		}))
 	return err
+}
+
+// parseUUID reads an item's id.
+func parseUUID(s string) (pgtype.UUID, error) {
+	var u pgtype.UUID
+	if err := u.Scan(s); err != nil {
+		return u, fmt.Errorf("audit: %q is not an item id: %w", s, err)
+	}
+	return u, nil
 }
 
 // resolveVia fills in the Via of the batch's allowed reads by signed-in
@@ -229,14 +315,18 @@ func (l *Log) List(ctx context.Context, mediaID, cursor string, limit int) (Page
 		}
 		before = t
 	}
-	rows, err := l.pool.Query(ctx, `SELECT at, actor, allowed, byte_range, CASE WHEN action = 'read' THEN '' ELSE action END, via, bytes
+	rows, err := l.pool.Query(ctx, `SELECT at, COALESCE(last_at, at), actor, allowed, byte_range,
+			CASE WHEN action = 'read' THEN '' ELSE action END, via, bytes, requests
 		FROM access_log WHERE media_id = $1 AND at < $2 ORDER BY at DESC LIMIT $3`, mediaID, before, limit+1)
 	if err != nil {
 		return Page{}, fmt.Errorf("read audit: %w", err)
 	}
 	entries, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (Entry, error) {
 		e := Entry{MediaID: mediaID}
-		err := row.Scan(&e.At, &e.Actor, &e.Allowed, &e.Range, &e.Action, &e.Via, &e.Bytes)
+		err := row.Scan(&e.At, &e.Last, &e.Actor, &e.Allowed, &e.Range, &e.Action, &e.Via, &e.Bytes, &e.Requests)
+		if e.Requests == 1 {
+			e.Last = time.Time{}
+		}
 		return e, err
 	})
 	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
@@ -291,10 +381,10 @@ type viewCursor struct {
 
 // ListViews returns the audit of one item grouped into viewings, newest
 // first, limit at a time after the cursor (from a previous page). The rows
-// stay one per request; they are grouped here, when read (gaps and islands:
-// a request more than ViewGap after the one before it by the same reader
-// and way in starts a viewing). The caller checks the principal may manage
-// the item.
+// are one per request, or per run of identical ones (FoldWindow); they are
+// grouped here, when read (gaps and islands: a request more than ViewGap
+// after the one before it by the same reader and way in starts a viewing).
+// The caller checks the principal may manage the item.
 func (l *Log) ListViews(ctx context.Context, mediaID, cursor string, limit int) (Views, error) {
 	if limit <= 0 {
 		limit = 100
@@ -310,15 +400,15 @@ func (l *Log) ListViews(ctx context.Context, mediaID, cursor string, limit int) 
 	}
 	rows, err := l.pool.Query(ctx, `
 		WITH marked AS (
-			SELECT at, actor, via, allowed, action, bytes,
-				CASE WHEN at - lag(at) OVER w <= make_interval(secs => $2) THEN 0 ELSE 1 END AS starts
+			SELECT at, COALESCE(last_at, at) AS last, actor, via, allowed, action, bytes, requests,
+				CASE WHEN at - lag(COALESCE(last_at, at)) OVER w <= make_interval(secs => $2) THEN 0 ELSE 1 END AS starts
 			FROM access_log WHERE media_id = $1
 			WINDOW w AS (PARTITION BY actor, via, allowed, action ORDER BY at)
 		), numbered AS (
 			SELECT *, sum(starts) OVER (PARTITION BY actor, via, allowed, action ORDER BY at ROWS UNBOUNDED PRECEDING) AS n
 			FROM marked
 		), views AS (
-			SELECT actor, via, allowed, action, min(at) AS started, max(at) AS ended, count(*) AS requests, sum(bytes)::bigint AS bytes
+			SELECT actor, via, allowed, action, min(at) AS started, max(last) AS ended, sum(requests)::bigint AS requests, sum(bytes)::bigint AS bytes
 			FROM numbered GROUP BY actor, via, allowed, action, n
 		)
 		SELECT actor, via, allowed, CASE WHEN action = 'read' THEN '' ELSE action END, started, ended, requests, bytes FROM views

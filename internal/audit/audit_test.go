@@ -57,7 +57,7 @@ func TestRecordNeverBlocks(t *testing.T) {
 	done := make(chan struct{})
 	go func() {
 		for i := 0; i < 25; i++ {
-			l.Record(Entry{MediaID: item, Actor: "a"})
+			l.Record(Entry{MediaID: item, Actor: fmt.Sprint(i)})
 		}
 		close(done)
 	}()
@@ -71,6 +71,81 @@ func TestRecordNeverBlocks(t *testing.T) {
 	}
 	if l.Depth() != 10 || l.Capacity() != 10 {
 		t.Fatalf("depth %d of %d, want a full buffer of 10", l.Depth(), l.Capacity())
+	}
+	// A repeat of a pending row still counts: it takes no room.
+	l.Record(Entry{MediaID: item, Actor: "0"})
+	if l.Dropped() != 15 || l.Depth() != 10 {
+		t.Fatalf("a repeat on a full buffer: dropped %d, depth %d; want 15 and 10", l.Dropped(), l.Depth())
+	}
+}
+
+// TestFold writes repeats of one request as one row, against real
+// PostgreSQL: the count, the first and last time and the bytes' sum are
+// kept, in the raw entries and in the viewings; another Range, another
+// outcome or a request past FoldWindow makes a row of its own.
+func TestFold(t *testing.T) {
+	t.Parallel()
+	pool, _ := testdb.New(t)
+	l := New(pool, slog.New(slog.NewTextHandler(io.Discard, nil)), Options{Interval: time.Hour})
+	ctx, cancel := context.WithCancel(context.Background())
+	go l.Run(ctx)
+	t0 := time.Now().Add(-time.Minute).Truncate(time.Millisecond)
+	at := func(d time.Duration) time.Time { return t0.Add(d) }
+	for i := range 1000 {
+		l.Record(Entry{At: at(time.Duration(i) * time.Millisecond / 2), MediaID: item, Actor: "alice@x", Allowed: true, Via: "owner", Bytes: 1024})
+	}
+	l.Record(Entry{At: at(100 * time.Millisecond), MediaID: item, Actor: "alice@x", Allowed: true, Via: "owner", Range: "bytes=0-1", Bytes: 2})
+	l.Record(Entry{At: at(200 * time.Millisecond), MediaID: item, Actor: "alice@x", Allowed: false})
+	l.Record(Entry{At: at(1500 * time.Millisecond), MediaID: item, Actor: "alice@x", Allowed: true, Via: "owner", Bytes: 1024})
+	if l.Depth() != 4 {
+		t.Fatalf("depth %d, want 4 rows for 1003 requests", l.Depth())
+	}
+	cancel()
+	l.Wait()
+	if n := count(t, l); n != 4 {
+		t.Fatalf("%d rows, want 4", n)
+	}
+	p, err := l.List(t.Context(), item, "", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	type row struct {
+		at, last       time.Duration
+		rng            string
+		allowed        bool
+		requests, size int64
+	}
+	var got []row
+	for _, e := range p.Entries {
+		r := row{at: e.At.Sub(t0), rng: e.Range, allowed: e.Allowed, requests: e.Requests, size: e.Bytes}
+		if !e.Last.IsZero() {
+			r.last = e.Last.Sub(t0)
+		}
+		got = append(got, r)
+	}
+	want := []row{
+		{at: 1500 * time.Millisecond, allowed: true, requests: 1, size: 1024},
+		{at: 200 * time.Millisecond, requests: 1},
+		{at: 100 * time.Millisecond, rng: "bytes=0-1", allowed: true, requests: 1, size: 2},
+		{at: 0, last: 999 * time.Millisecond / 2, allowed: true, requests: 1000, size: 1000 * 1024},
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("raw entries\n got %v\nwant %v", got, want)
+	}
+	v, err := l.ListViews(t.Context(), item, "", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(v.Views) != 2 {
+		t.Fatalf("views = %+v, want the allowed viewing and the refusal", v.Views)
+	}
+	for _, w := range v.Views {
+		if w.Allowed && (w.Requests != 1002 || w.Bytes != 1001*1024+2 || !w.Started.Equal(t0) || !w.Ended.Equal(at(1500*time.Millisecond))) {
+			t.Errorf("viewing %+v, want 1002 requests from t0 to +1.5s", w)
+		}
+		if !w.Allowed && w.Requests != 1 {
+			t.Errorf("refusal %+v, want 1 request", w)
+		}
 	}
 }
 

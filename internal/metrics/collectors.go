@@ -55,9 +55,9 @@ func (c hubCollector) Collect(ch chan<- prometheus.Metric) {
 
 var (
 	auditDepth = prometheus.NewDesc(ns+"_audit_buffer_entries",
-		"Read audit entries waiting in the buffer to be written.", nil, nil)
+		"Read audit rows (a request, or a run of identical ones) waiting in the buffer to be written.", nil, nil)
 	auditCapacity = prometheus.NewDesc(ns+"_audit_buffer_capacity",
-		"The most entries the read audit's buffer holds; past it, entries are dropped.", nil, nil)
+		"The most rows the read audit's buffer holds; past it, new requests are dropped.", nil, nil)
 	auditDropped = prometheus.NewDesc(ns+"_audit_dropped_total",
 		"Read audit entries lost: the buffer was full, or their write failed.", nil, nil)
 )
