@@ -33,7 +33,7 @@ FUZZ_TARGETS := \
 	internal/media:FuzzCleanFilename internal/media:FuzzContentDisposition \
 	internal/media:FuzzSendPrivateRange internal/media:FuzzList \
 	internal/acl:FuzzParseSubject internal/acl:FuzzValidID \
-	internal/nginxconf:FuzzRender \
+	internal/nginxconf:FuzzRender internal/session:FuzzSessionToken \
 	internal/video:FuzzToWebVTT internal/video:FuzzNeedsFaststart
 fuzz:
 	@set -e; for t in $(FUZZ_TARGETS); do \

@@ -41,10 +41,11 @@ func (a *App) router() chi.Router {
 	r.Get("/readyz", a.readyz)
 	r.Handle("/static/*", a.pages.assets)
 
-	// The streaming path loads the session read-only: no session writes, no
-	// response wrapping, one decision query.
+	// The private streaming path reads who the session belongs to and
+	// nothing else of it: no session load or write, no response wrapping,
+	// one decision (cached).
 	r.Group(func(r chi.Router) {
-		r.Use(a.auth.IdentifyReadOnly)
+		r.Use(a.auth.Peek)
 		for _, p := range []string{config.PrivatePrefix + "{id}", config.PrivatePrefix + "{id}/{name}"} {
 			r.Get(p, a.handle(a.servePrivate))
 			r.Head(p, a.handle(a.servePrivate))
@@ -57,8 +58,12 @@ func (a *App) router() chi.Router {
 		// nginx serves published files itself; the app only does when it runs alone.
 		r.Get(config.PublicPrefix+"{name}", a.handle(a.servePublic))
 		r.Head(config.PublicPrefix+"{name}", a.handle(a.servePublic))
-		// A share link's bytes; the links unlocked by password are read
-		// from the session, never written.
+	})
+
+	// A share link's bytes: the session is loaded read-only, since the
+	// links unlocked by password are read from it, never written.
+	r.Group(func(r chi.Router) {
+		r.Use(a.auth.IdentifyReadOnly)
 		for _, p := range []string{sharePrefix + "{token}/download", sharePrefix + "{token}/download/{item}"} {
 			r.Get(p, a.handle(a.shareDownload))
 			r.Head(p, a.handle(a.shareDownload))

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/textproto"
 	"strings"
 	"time"
 
@@ -38,14 +39,17 @@ type Auth struct {
 	log    *slog.Logger
 	stop   chan struct{}
 	done   chan struct{}
+	// store and codec are Sessions', read directly by Peek.
+	store *cachedStore
+	codec *memoCodec
 }
 
 // NewAuth returns an Auth whose sessions live in PostgreSQL.
 // Sessions, users and tokens are cached in process when hub is not nil.
 func NewAuth(pool *pgxpool.Pool, cfg config.Config, log *slog.Logger, hub *invalidate.Hub) *Auth {
 	sm := scs.New()
-	sm.Store = newCachedStore(pool, hub)
-	sm.Codec = newMemoCodec()
+	store, codec := newCachedStore(pool, hub), newMemoCodec()
+	sm.Store, sm.Codec = store, codec
 	sm.Lifetime = cfg.SessionLifetime
 	sm.IdleTimeout = cfg.SessionIdle
 	sm.Cookie.Name = CookieName
@@ -59,7 +63,7 @@ func NewAuth(pool *pgxpool.Pool, cfg config.Config, log *slog.Logger, hub *inval
 	}
 	hasher := passwd.New(passwd.Params, cfg.PasswordHashes, passwd.DefaultWait)
 	a := &Auth{Users: NewCachedUsers(pool, hub).WithHasher(hasher), Sessions: sm, Throttle: NewThrottle(pool),
-		Hasher: hasher, log: log, stop: make(chan struct{}), done: make(chan struct{})}
+		Hasher: hasher, log: log, stop: make(chan struct{}), done: make(chan struct{}), store: store, codec: codec}
 	go a.cleanExpired(pool, 5*time.Minute)
 	return a
 }
@@ -172,11 +176,29 @@ type identity struct {
 	err error
 }
 
+// identityCtx is a context that carries the caller's identity: one
+// allocation for both, on a path that counts them.
+type identityCtx struct {
+	context.Context
+	id identity
+}
+
+func (c *identityCtx) Value(k any) any {
+	if k == (identityKey{}) {
+		return &c.id
+	}
+	return c.Context.Value(k)
+}
+
+func withIdentity(ctx context.Context, id identity) context.Context {
+	return &identityCtx{Context: ctx, id: id}
+}
+
 // Caller returns the principal the request was identified as. Without
 // credentials it is ErrUnauthenticated; when identification failed (a bad
 // token, the database down) it is that error, so callers fail closed.
 func Caller(ctx context.Context) (acl.Principal, error) {
-	id, ok := ctx.Value(identityKey{}).(identity)
+	id, ok := ctx.Value(identityKey{}).(*identity)
 	if !ok {
 		return acl.Principal{}, errs.ErrUnauthenticated
 	}
@@ -198,8 +220,9 @@ func (a *Auth) Identify(next http.Handler) http.Handler {
 }
 
 // IdentifyReadOnly is Identify for routes that must not write the session
-// (the streaming path): it loads the session itself and never saves it, so a
-// player's many Range requests cost no session writes and no buffering.
+// (share links' downloads, uploads): it loads the session itself and never
+// saves it, so a player's many Range requests cost no session writes and no
+// buffering.
 func (a *Auth) IdentifyReadOnly(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var token string // an empty token loads an empty session without a query
@@ -209,36 +232,146 @@ func (a *Auth) IdentifyReadOnly(next http.Handler) http.Handler {
 		ctx, err := a.Sessions.Load(r.Context(), token)
 		if err != nil {
 			a.log.ErrorContext(r.Context(), "load session", "err", err)
-			ctx = context.WithValue(r.Context(), identityKey{},
-				identity{err: fmt.Errorf("%w: session store: %w", errs.ErrUnavailable, err)})
-			next.ServeHTTP(w, r.WithContext(ctx))
+			next.ServeHTTP(w, r.WithContext(withIdentity(r.Context(), storeFailed(err))))
 			return
 		}
 		next.ServeHTTP(w, r.WithContext(a.identify(ctx, r)))
 	})
 }
 
+// Peek is IdentifyReadOnly for routes that need nothing of the session but
+// whose it is (the private streaming path): it reads the cookie and the
+// session's cached record itself instead of loading the session into the
+// context, so Sessions' Get and Put can't be used after it. A player's
+// Range requests cost neither a session query nor a copy of its values.
+func (a *Auth) Peek(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx := r.Context()
+		id := a.who(ctx, r, func() (string, int, error) {
+			token := sessionToken(r)
+			if token == "" {
+				return "", 0, nil
+			}
+			b, found, err := a.store.Find(token)
+			if err != nil || !found {
+				return "", 0, err
+			}
+			values, err := a.codec.peek(b)
+			if err != nil {
+				return "", 0, err
+			}
+			uid, _ := values[userIDKey].(string)
+			epoch, _ := values[epochKey].(int) // as Sessions.GetInt reads it
+			return uid, epoch, nil
+		})
+		next.ServeHTTP(w, r.WithContext(withIdentity(ctx, id)))
+	})
+}
+
 func (a *Auth) identify(ctx context.Context, r *http.Request) context.Context {
-	var id identity
+	return withIdentity(ctx, a.who(ctx, r, func() (string, int, error) {
+		return a.Sessions.GetString(ctx, userIDKey), a.Sessions.GetInt(ctx, epochKey), nil
+	}))
+}
+
+// who works out the caller of r: the user of its bearer token, else the
+// user its session names, read by session (the user's id and the epoch
+// the session was made in; "" for none) only when there is no token.
+func (a *Auth) who(ctx context.Context, r *http.Request, session func() (uid string, epoch int, err error)) identity {
 	if h := r.Header.Get("Authorization"); h != "" {
 		scheme, token, ok := strings.Cut(h, " ")
 		if !ok || !strings.EqualFold(scheme, "Bearer") {
-			id.err = fmt.Errorf("%w: Authorization must be \"Bearer <token>\"", errs.ErrUnauthenticated)
-		} else {
-			u, err := a.Users.ByToken(ctx, strings.TrimSpace(token))
-			id = identity{p: u.Principal(), err: unavailable(err)}
+			return identity{err: fmt.Errorf("%w: Authorization must be \"Bearer <token>\"", errs.ErrUnauthenticated)}
 		}
-	} else if uid := a.Sessions.GetString(ctx, userIDKey); uid != "" {
-		u, err := a.Users.Active(ctx, uid)
-		if errors.Is(err, errs.ErrNotFound) {
-			err = nil // deleted or disabled since: signed out
-		}
-		if err == nil && u.Epoch != a.Sessions.GetInt(ctx, epochKey) {
-			u = User{} // password changed or signed out everywhere since
-		}
-		id = identity{p: u.Principal(), err: unavailable(err)}
+		u, err := a.Users.ByToken(ctx, strings.TrimSpace(token))
+		return identity{p: u.Principal(), err: unavailable(err)}
 	}
-	return context.WithValue(ctx, identityKey{}, id)
+	uid, epoch, err := session()
+	if err != nil {
+		a.log.ErrorContext(ctx, "load session", "err", err)
+		return storeFailed(err)
+	}
+	if uid == "" {
+		return identity{}
+	}
+	u, err := a.Users.Active(ctx, uid)
+	if errors.Is(err, errs.ErrNotFound) {
+		err = nil // deleted or disabled since: signed out
+	}
+	if err == nil && u.Epoch != epoch {
+		u = User{} // password changed or signed out everywhere since
+	}
+	return identity{p: u.Principal(), err: unavailable(err)}
+}
+
+// storeFailed is the identity of a request whose session could not be
+// read: unavailable, never anonymous.
+func storeFailed(err error) identity {
+	return identity{err: fmt.Errorf("%w: session store: %w", errs.ErrUnavailable, err)}
+}
+
+// sessionToken returns the value of r's session cookie as r.Cookie finds
+// it (the first cookie of that name with a valid value), or "" when there
+// is none or it is not shaped like a token scs makes. It reads the header
+// in place, where r.Cookie parses every cookie into a new slice.
+func sessionToken(r *http.Request) string {
+	lines := r.Header["Cookie"]
+	n := 0
+	for _, line := range lines {
+		n += strings.Count(line, ";") + 1
+	}
+	if n > maxCookies {
+		return "" // net/http reads none
+	}
+	for _, line := range lines {
+		for line = textproto.TrimString(line); line != ""; {
+			var part string
+			part, line, _ = strings.Cut(line, ";")
+			name, val, _ := strings.Cut(textproto.TrimString(part), "=")
+			if textproto.TrimString(name) != CookieName {
+				continue
+			}
+			if len(val) > 1 && val[0] == '"' && val[len(val)-1] == '"' {
+				val = val[1 : len(val)-1]
+			}
+			if !validCookieValue(val) {
+				continue
+			}
+			if !tokenShaped(val) {
+				return ""
+			}
+			return val
+		}
+	}
+	return ""
+}
+
+// maxCookies is the most cookies net/http reads of a request (its default
+// limit, GODEBUG httpcookiemaxnum).
+const maxCookies = 3000
+
+// validCookieValue reports whether net/http takes v as a cookie's value.
+func validCookieValue(v string) bool {
+	for i := 0; i < len(v); i++ {
+		if b := v[i]; b < 0x20 || b >= 0x7f || b == '"' || b == ';' || b == '\\' {
+			return false
+		}
+	}
+	return true
+}
+
+// tokenShaped reports whether v could be a session token: scs makes them
+// of 32 random bytes in unpadded base64url (43 characters).
+func tokenShaped(v string) bool {
+	if len(v) == 0 || len(v) > 128 {
+		return false
+	}
+	for i := 0; i < len(v); i++ {
+		if c := v[i]; !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	return true
 }
 
 // unavailable marks errors that are not about the credentials themselves as

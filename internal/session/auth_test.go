@@ -79,6 +79,7 @@ func writeResult(w http.ResponseWriter, p acl.Principal, err error) {
 //	/logout POST
 //	/me     Caller, through Sessions.LoadAndSave and Identify
 //	/stream Caller, through IdentifyReadOnly
+//	/peek   Caller, through Peek
 type harness struct {
 	pool *pgxpool.Pool
 	url  string // the test database's URL
@@ -130,6 +131,7 @@ func newHarnessOn(t *testing.T, pool *pgxpool.Pool, dbURL string, cfg config.Con
 	}))
 	mux.Handle("GET /me", identified(me))
 	mux.Handle("GET /stream", auth.IdentifyReadOnly(http.HandlerFunc(me)))
+	mux.Handle("GET /peek", auth.Peek(http.HandlerFunc(me)))
 	h.srv = httptest.NewServer(mux)
 	t.Cleanup(h.srv.Close)
 	return h
@@ -197,9 +199,16 @@ func (h *harness) me(t *testing.T, c *http.Client, hdr http.Header) result {
 	return res
 }
 
+// stream asks /stream and /peek, which must agree, and returns /stream's
+// answer.
 func (h *harness) stream(t *testing.T, c *http.Client, hdr http.Header) (result, *http.Response) {
 	t.Helper()
-	return h.do(t, c, http.MethodGet, "/stream", nil, hdr)
+	peeked, _ := h.do(t, c, http.MethodGet, "/peek", nil, hdr)
+	res, resp := h.do(t, c, http.MethodGet, "/stream", nil, hdr)
+	if peeked != res {
+		t.Errorf("/peek = %+v, /stream = %+v: Peek and IdentifyReadOnly disagree", peeked, res)
+	}
+	return res, resp
 }
 
 // cookie returns the session cookie's value in c's jar.
@@ -333,7 +342,7 @@ func TestLoginAndLogout(t *testing.T) {
 	wantErr(t, "/me after logout", h.me(t, c, nil), "unauthenticated")
 	res, _ = h.stream(t, c, nil)
 	wantErr(t, "/stream after logout", res, "unauthenticated")
-	for _, path := range []string{"/me", "/stream"} {
+	for _, path := range []string{"/me", "/stream", "/peek"} {
 		res, _ := h.do(t, http.DefaultClient, http.MethodGet, path, nil, cookieHeader(post))
 		wantErr(t, "logged-out token replayed on "+path, res, "unauthenticated")
 	}
@@ -529,7 +538,7 @@ func TestBearer(t *testing.T) {
 	wantUser(t, "bob's session", h.me(t, bobClient, nil), bob)
 
 	sessionsBefore := h.countSessions(t)
-	for _, path := range []string{"/me", "/stream"} {
+	for _, path := range []string{"/me", "/stream", "/peek"} {
 		res, resp := h.do(t, http.DefaultClient, http.MethodGet, path, nil, bearer(tok))
 		wantUser(t, "bearer on "+path, res, alice)
 		if resp.Header.Get("Set-Cookie") != "" {
@@ -557,7 +566,7 @@ func TestBearer(t *testing.T) {
 		"token scheme":    {"Authorization": {"Token " + tok}},
 	}
 	for name, hdr := range bad {
-		for _, path := range []string{"/me", "/stream"} {
+		for _, path := range []string{"/me", "/stream", "/peek"} {
 			res, _ := h.do(t, http.DefaultClient, http.MethodGet, path, nil, hdr)
 			wantErr(t, name+" on "+path, res, "unauthenticated")
 			// A bad Authorization header is not ignored in favour of a

@@ -207,7 +207,7 @@ func TestCachedSessions(t *testing.T) {
 	disable(t, pool, alice.ID)
 	for _, h := range []*harness{a, b} {
 		for name, hdr := range map[string]http.Header{"cookie": cookieHeader(tok), "bearer": bearer(api)} {
-			for _, path := range []string{"/me", "/stream"} {
+			for _, path := range []string{"/me", "/stream", "/peek"} {
 				eventually(t, name+" on "+path+" after disabling", func() string {
 					if res, _ := h.do(t, http.DefaultClient, http.MethodGet, path, nil, hdr); res.Err != "unauthenticated" {
 						return "identified: " + res.UserID + res.Err

@@ -32,23 +32,41 @@ func newMemoCodec() *memoCodec { return &memoCodec{m: make(map[string]decoded)} 
 
 // Decode returns the session encoded in b.
 func (c *memoCodec) Decode(b []byte) (time.Time, map[string]any, error) {
+	d, err := c.lookup(b)
+	if err != nil {
+		return d.deadline, d.values, err
+	}
+	return d.deadline, copyValues(d.values), nil
+}
+
+// peek returns the values of the session encoded in b without copying
+// them: the map is the remembered one, shared by every caller, to be read
+// and never changed.
+func (c *memoCodec) peek(b []byte) (map[string]any, error) {
+	d, err := c.lookup(b)
+	return d.values, err
+}
+
+// lookup returns the remembered decoding of b, decoding it on a miss.
+func (c *memoCodec) lookup(b []byte) (decoded, error) {
 	c.mu.RLock()
 	d, ok := c.m[string(b)]
 	c.mu.RUnlock()
-	if !ok {
-		deadline, values, err := c.GobCodec.Decode(b)
-		if err != nil {
-			return deadline, values, err
-		}
-		d = decoded{deadline, values}
-		c.mu.Lock()
-		if len(c.m) >= memoMax {
-			clear(c.m)
-		}
-		c.m[string(b)] = d
-		c.mu.Unlock()
+	if ok {
+		return d, nil
 	}
-	return d.deadline, copyValues(d.values), nil
+	deadline, values, err := c.GobCodec.Decode(b)
+	if err != nil {
+		return decoded{deadline, values}, err
+	}
+	d = decoded{deadline, values}
+	c.mu.Lock()
+	if len(c.m) >= memoMax {
+		clear(c.m)
+	}
+	c.m[string(b)] = d
+	c.mu.Unlock()
+	return d, nil
 }
 
 // copyValues copies a session's values deep enough that changing the copy
