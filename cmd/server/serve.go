@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"runtime/debug"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -52,10 +53,20 @@ func openDB(ctx context.Context, cfg config.Config) (*pgxpool.Pool, error) {
 	return pool, nil
 }
 
+// gcPercent is the GOGC the server runs with unless GOGC is set: twice Go's
+// default. The live heap is small (every cache is bounded) and each
+// streaming request allocates about 2 KB, so collecting half as often saves
+// a few percent of the hop's CPU (BenchmarkSmedia1KB) for at most one more
+// live heap's worth of memory.
+const gcPercent = 200
+
 func serve(ctx context.Context, e env, args []string) error {
 	cfg, err := loadConfig(e, "serve", args, nil)
 	if err != nil {
 		return err
+	}
+	if e.getenv("GOGC") == "" {
+		debug.SetGCPercent(gcPercent)
 	}
 	pool, err := openDB(ctx, cfg)
 	if err != nil {

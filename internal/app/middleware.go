@@ -28,30 +28,31 @@ const pageCSP = "default-src 'none'; script-src 'self'; style-src 'self'; img-sr
 	"media-src 'self'; connect-src 'self'; frame-src 'self'; font-src 'self'; manifest-src 'self'; " +
 	"object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 
-// securityHeaders sets the headers every response carries. Media responses
-// set their own, stricter CSP.
-func securityHeaders(next http.Handler) http.Handler {
+// baseHeaders sets the headers every response carries, in one go:
+//   - nosniff and Referrer-Policy everywhere; the page CSP and
+//     X-Frame-Options on all but media, which set their own, stricter CSP;
+//   - on every answer that may depend on who is calling (all but the static
+//     assets, the health checks and published files, which are the same for
+//     everyone), Vary naming the cookie and Authorization, and no-store
+//     unless the answer sets a Cache-Control of its own (media set a private
+//     one), so that no shared cache keeps or mixes callers' answers.
+func baseHeaders(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if isMedia(r.URL.Path) {
-			header.Set(w.Header(), "X-Content-Type-Options", "nosniff", "Referrer-Policy", "same-origin")
-		} else {
-			header.Set(w.Header(), "X-Content-Type-Options", "nosniff", "Referrer-Policy", "same-origin",
+		h, p := w.Header(), r.URL.Path
+		caller := !strings.HasPrefix(p, "/static/") && !strings.HasPrefix(p, config.PublicPrefix) && p != "/healthz" && p != "/readyz"
+		switch media := isMedia(p); {
+		case media && caller:
+			header.Set(h, "X-Content-Type-Options", "nosniff", "Referrer-Policy", "same-origin",
+				"Vary", config.CallerVary, "Cache-Control", "no-store")
+		case media:
+			header.Set(h, "X-Content-Type-Options", "nosniff", "Referrer-Policy", "same-origin")
+		case caller:
+			header.Set(h, "X-Content-Type-Options", "nosniff", "Referrer-Policy", "same-origin",
+				"Content-Security-Policy", pageCSP, "X-Frame-Options", "DENY",
+				"Vary", config.CallerVary, "Cache-Control", "no-store")
+		default:
+			header.Set(h, "X-Content-Type-Options", "nosniff", "Referrer-Policy", "same-origin",
 				"Content-Security-Policy", pageCSP, "X-Frame-Options", "DENY")
-		}
-		next.ServeHTTP(w, r)
-	})
-}
-
-// callerHeaders marks every answer that may depend on who is calling (all
-// but the static assets, the health checks and published files, which are
-// the same for everyone): Vary names the cookie and Authorization, and an
-// answer that sets no Cache-Control of its own is no-store, so that no
-// shared cache keeps or mixes callers' answers. Media answers set their own
-// private Cache-Control.
-func callerHeaders(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if p := r.URL.Path; !strings.HasPrefix(p, "/static/") && !strings.HasPrefix(p, config.PublicPrefix) && p != "/healthz" && p != "/readyz" {
-			header.Set(w.Header(), "Vary", config.CallerVary, "Cache-Control", "no-store")
 		}
 		next.ServeHTTP(w, r)
 	})

@@ -32,7 +32,7 @@ func (a *App) Routes() http.Handler {
 // those under /api/, and a test checks that the two agree.
 func (a *App) router() chi.Router {
 	r := chi.NewRouter()
-	r.Use(a.recoverPanics, a.logRequests, securityHeaders, callerHeaders, shareHeaders)
+	r.Use(a.recoverPanics, a.logRequests, baseHeaders, shareHeaders)
 	// HEAD on any GET route without a HEAD route of its own runs the GET
 	// handler: same status and headers, and net/http sends no body.
 	r.Use(middleware.GetHead)

@@ -15,6 +15,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -634,8 +635,32 @@ var mediaPolicyREs = func() []*regexp.Regexp {
 }()
 
 // MediaCSPFor returns the Content-Security-Policy of a media response of
-// contentType.
+// contentType. The answers are remembered, for the first mediaCSPMemoMax
+// types: the stored items' types are few, and every private answer asks.
 func MediaCSPFor(contentType string) string {
+	mediaCSPMemo.RLock()
+	csp, ok := mediaCSPMemo.m[contentType]
+	mediaCSPMemo.RUnlock()
+	if ok {
+		return csp
+	}
+	csp = mediaCSPOf(contentType)
+	mediaCSPMemo.Lock()
+	if len(mediaCSPMemo.m) < mediaCSPMemoMax {
+		mediaCSPMemo.m[contentType] = csp
+	}
+	mediaCSPMemo.Unlock()
+	return csp
+}
+
+const mediaCSPMemoMax = 1024
+
+var mediaCSPMemo = struct {
+	sync.RWMutex
+	m map[string]string
+}{m: make(map[string]string)}
+
+func mediaCSPOf(contentType string) string {
 	for i, re := range mediaPolicyREs {
 		if re.MatchString(contentType) {
 			return MediaPolicies[i].CSP

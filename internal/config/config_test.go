@@ -3,6 +3,7 @@ package config
 import (
 	"bytes"
 	"flag"
+	"fmt"
 	"io"
 	"log/slog"
 	"maps"
@@ -682,9 +683,24 @@ func TestMediaCSPFor(t *testing.T) {
 		{"application/octet-stream", MediaCSP},
 		{"", MediaCSP},
 	} {
-		if got := MediaCSPFor(c.contentType); got != c.want {
-			t.Errorf("MediaCSPFor(%q) = %q, want %q", c.contentType, got, c.want)
+		// Twice: the remembered answer is the computed one.
+		for range 2 {
+			if got := MediaCSPFor(c.contentType); got != c.want {
+				t.Errorf("MediaCSPFor(%q) = %q, want %q", c.contentType, got, c.want)
+			}
 		}
+	}
+	// Past the memo's bound, answers are computed, still right.
+	for i := range mediaCSPMemoMax + 10 {
+		if got := MediaCSPFor(fmt.Sprintf("video/x-%d", i)); got != PlayerCSP {
+			t.Fatalf("MediaCSPFor(video/x-%d) = %q", i, got)
+		}
+	}
+	mediaCSPMemo.RLock()
+	n := len(mediaCSPMemo.m)
+	mediaCSPMemo.RUnlock()
+	if n > mediaCSPMemoMax {
+		t.Errorf("the memo holds %d types, more than its %d", n, mediaCSPMemoMax)
 	}
 	// Every policy keeps scripts off: a viewer's policy only adds what the
 	// viewer loads or styles.
