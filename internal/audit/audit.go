@@ -52,10 +52,10 @@ const ViaLink = "share link"
 // FoldWindow is how long a row of the audit may stand for identical
 // requests (same item, reader, way in, outcome, action and Range): a player
 // or a script asking for the same thing again and again, or a flood of
-// refused requests, costs the database a row per FoldWindow (at most one per
-// batch) instead of one per request. A request with another Range, or one
-// past the window, starts a row of its own; the grouping into viewings
-// (ViewGap) is the same either way.
+// refused requests, costs the database a row per write (Interval) instead of
+// one per request, since a written row takes no more repeats. A request with
+// another Range, or one past the window, starts a row of its own; the
+// grouping into viewings (ViewGap) is the same either way.
 const FoldWindow = time.Second
 
 // Options size the buffer and the batches.
@@ -74,9 +74,11 @@ type Log struct {
 	full    chan struct{} // a batch is ready: wakes Run before its tick
 	done    chan struct{}
 
-	mu      sync.Mutex
-	pending []Entry         // rows waiting for their batch
-	last    map[foldKey]int // the newest pending row of each kind of request
+	mu       sync.Mutex
+	pending  []Entry         // rows waiting for their write
+	last     map[foldKey]int // the newest pending row of each kind of request
+	inflight int             // rows of the write under way, still counted against Buffer
+	spare    []Entry         // the array of the rows written last, for reuse
 }
 
 // foldKey is what identical requests share.
@@ -106,7 +108,9 @@ func New(pool *pgxpool.Pool, log *slog.Logger, opt Options) *Log {
 // than FoldWindow before it is added to that row instead of making its own.
 func (l *Log) Record(e Entry) {
 	if e.At.IsZero() {
-		e.At = time.Now()
+		// The wall clock alone: times are compared as they are stored, so a
+		// clock stepped back starts a row instead of ending one before it began.
+		e.At = time.Now().Round(0)
 	}
 	k := foldKey{e.MediaID, e.Actor, e.Range, e.Action, e.Via, e.UserID, e.Role, e.Allowed}
 	l.mu.Lock()
@@ -118,7 +122,7 @@ func (l *Log) Record(e Entry) {
 			return
 		}
 	}
-	if len(l.pending) >= l.opt.Buffer {
+	if len(l.pending)+l.inflight >= l.opt.Buffer {
 		l.mu.Unlock()
 		l.dropped.Add(1)
 		return
@@ -140,35 +144,36 @@ func (l *Log) Record(e Entry) {
 // or their write failed.
 func (l *Log) Dropped() int64 { return l.dropped.Load() }
 
-// Depth returns how many rows wait in the buffer, of Capacity.
+// Depth returns how many rows wait in the buffer or are being written, of
+// Capacity.
 func (l *Log) Depth() int {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return len(l.pending)
+	return len(l.pending) + l.inflight
 }
 
-// Capacity returns the most rows the buffer holds (Options.Buffer).
+// Capacity returns the most rows the buffer holds (Options.Buffer), those
+// being written included.
 func (l *Log) Capacity() int { return l.opt.Buffer }
 
-// take removes and returns up to Batch of the oldest pending rows, reusing
-// spare's array; with whole, only a full batch or nothing.
-func (l *Log) take(spare []Entry, whole bool) []Entry {
+// take removes every pending row at once, to be written: the lock is held
+// for a swap, never for a copy, however full the buffer. The rows count
+// against the buffer until written gives them back.
+func (l *Log) take() []Entry {
+	fresh := make(map[foldKey]int)
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	n := min(len(l.pending), l.opt.Batch)
-	if whole && n < l.opt.Batch {
-		return spare[:0]
-	}
-	batch := append(spare[:0], l.pending[:n]...)
-	rest := copy(l.pending, l.pending[n:])
-	clear(l.pending[rest:])
-	l.pending = l.pending[:rest]
-	clear(l.last)
-	for i := range l.pending {
-		e := &l.pending[i]
-		l.last[foldKey{e.MediaID, e.Actor, e.Range, e.Action, e.Via, e.UserID, e.Role, e.Allowed}] = i
-	}
-	return batch
+	rows := l.pending
+	l.pending, l.spare, l.last = l.spare[:0], nil, fresh
+	l.inflight += len(rows)
+	return rows
+}
+
+// written gives back n rows of the write under way.
+func (l *Log) written(n int) {
+	l.mu.Lock()
+	l.inflight -= n
+	l.mu.Unlock()
 }
 
 // Run writes queued rows in batches until ctx ends, then writes what is
@@ -177,16 +182,14 @@ func (l *Log) take(spare []Entry, whole bool) []Entry {
 // is never older than Interval plus one write.
 func (l *Log) Run(ctx context.Context) {
 	defer close(l.done)
-	var batch []Entry
 	var reported int64
 	tick := time.NewTicker(l.opt.Interval)
 	defer tick.Stop()
-	// flush writes the pending rows, or with whole only full batches of them.
-	flush := func(ctx context.Context, whole bool) {
-		for {
-			if batch = l.take(batch, whole); len(batch) == 0 {
-				return
-			}
+	// flush writes every pending row, Batch rows per COPY.
+	flush := func(ctx context.Context) {
+		rows := l.take()
+		for start := 0; start < len(rows); start += l.opt.Batch {
+			batch := rows[start:min(start+l.opt.Batch, len(rows))]
 			if err := l.write(ctx, batch); err != nil {
 				var n int64
 				for _, e := range batch {
@@ -195,17 +198,21 @@ func (l *Log) Run(ctx context.Context) {
 				l.dropped.Add(n)
 				l.log.Warn("audit entries lost", "count", n, "err", err)
 			}
-			if len(batch) < l.opt.Batch {
-				return
-			}
+			l.written(len(batch))
 		}
+		clear(rows)
+		l.mu.Lock()
+		if l.spare == nil {
+			l.spare = rows[:0]
+		}
+		l.mu.Unlock()
 	}
 	for {
 		select {
 		case <-l.full:
-			flush(ctx, true)
+			flush(ctx)
 		case <-tick.C:
-			flush(ctx, false)
+			flush(ctx)
 			if n := l.dropped.Load(); n > reported {
 				l.log.Warn("audit buffer full: entries dropped", "since_last_report", n-reported, "total", n)
 				reported = n
@@ -213,7 +220,7 @@ func (l *Log) Run(ctx context.Context) {
 		case <-ctx.Done():
 			final, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()
-			flush(final, false)
+			flush(final)
 			return
 		}
 	}
@@ -401,7 +408,10 @@ func (l *Log) ListViews(ctx context.Context, mediaID, cursor string, limit int) 
 	rows, err := l.pool.Query(ctx, `
 		WITH marked AS (
 			SELECT at, COALESCE(last_at, at) AS last, actor, via, allowed, action, bytes, requests,
-				CASE WHEN at - lag(COALESCE(last_at, at)) OVER w <= make_interval(secs => $2) THEN 0 ELSE 1 END AS starts
+				-- Against the latest time before the row, not the row before's:
+				-- folded rows of other ranges overlap.
+				CASE WHEN at - max(COALESCE(last_at, at)) OVER (w ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)
+					<= make_interval(secs => $2) THEN 0 ELSE 1 END AS starts
 			FROM access_log WHERE media_id = $1
 			WINDOW w AS (PARTITION BY actor, via, allowed, action ORDER BY at)
 		), numbered AS (

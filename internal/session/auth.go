@@ -244,6 +244,12 @@ func (a *Auth) IdentifyReadOnly(next http.Handler) http.Handler {
 // session's cached record itself instead of loading the session into the
 // context, so Sessions' Get and Put can't be used after it. A player's
 // Range requests cost neither a session query nor a copy of its values.
+// It reads the store by the token itself, as scs does with HashTokenInStore
+// off (NewAuth's setting; the session tests hold Peek to IdentifyReadOnly).
+// Two differences, both closed: a cookie that cannot be a token is no
+// session without asking the store (IdentifyReadOnly asks, and answers 503
+// when the store is down), and past net/http's default limit of cookies
+// (which GODEBUG=httpcookiemaxnum can raise for r.Cookie) none is read.
 func (a *Auth) Peek(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx := r.Context()

@@ -1,0 +1,1 @@
+DROP INDEX CONCURRENTLY IF EXISTS access_log_viewings_idx;
