@@ -200,6 +200,9 @@ func (l *Log) Run(ctx context.Context) {
 			}
 			l.written(len(batch))
 		}
+		if cap(rows) > 2*l.opt.Batch {
+			return // after a flood: let the large array go
+		}
 		clear(rows)
 		l.mu.Lock()
 		if l.spare == nil {
