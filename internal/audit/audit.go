@@ -176,21 +176,25 @@ func (l *Log) written(n int) {
 	l.mu.Unlock()
 }
 
-// Run writes queued rows in batches until ctx ends, then writes what is
-// still queued (with a fresh 10 s deadline) and returns. A clean shutdown
-// therefore loses nothing; a crash loses at most the buffer's content, which
+// Run writes queued rows in batches until ctx ends, then finishes the write
+// under way, writes what is still queued (with a fresh 10 s deadline) and
+// returns. A clean shutdown therefore loses nothing; a crash loses at most the buffer's content, which
 // is never older than Interval plus one write.
 func (l *Log) Run(ctx context.Context) {
 	defer close(l.done)
 	var reported int64
 	tick := time.NewTicker(l.opt.Interval)
 	defer tick.Stop()
-	// flush writes every pending row, Batch rows per COPY.
+	// flush writes every pending row, Batch rows per COPY, each within
+	// writeTimeout of its start.
 	flush := func(ctx context.Context) {
 		rows := l.take()
 		for start := 0; start < len(rows); start += l.opt.Batch {
 			batch := rows[start:min(start+l.opt.Batch, len(rows))]
-			if err := l.write(ctx, batch); err != nil {
+			wctx, cancel := context.WithTimeout(ctx, writeTimeout)
+			err := l.write(wctx, batch)
+			cancel()
+			if err != nil {
 				var n int64
 				for _, e := range batch {
 					n += e.Requests
@@ -210,12 +214,15 @@ func (l *Log) Run(ctx context.Context) {
 		}
 		l.mu.Unlock()
 	}
+	// Writes begun before ctx ends are finished: the end of ctx only stops
+	// the loop, and the last flush writes the rest.
+	live := context.WithoutCancel(ctx)
 	for {
 		select {
 		case <-l.full:
-			flush(ctx)
+			flush(live)
 		case <-tick.C:
-			flush(ctx)
+			flush(live)
 			if n := l.dropped.Load(); n > reported {
 				l.log.Warn("audit buffer full: entries dropped", "since_last_report", n-reported, "total", n)
 				reported = n
@@ -228,6 +235,10 @@ func (l *Log) Run(ctx context.Context) {
 		}
 	}
 }
+
+// writeTimeout bounds one COPY: a database that stopped answering loses
+// the batch (counted, logged) rather than holding the writer forever.
+const writeTimeout = 10 * time.Second
 
 // Wait blocks until Run has returned.
 func (l *Log) Wait() { <-l.done }
