@@ -78,7 +78,6 @@ type Log struct {
 	pending  []Entry         // rows waiting for their write
 	last     map[foldKey]int // the newest pending row of each kind of request
 	inflight int             // rows of the write under way, still counted against Buffer
-	spare    []Entry         // the array of the rows written last, for reuse
 }
 
 // foldKey is what identical requests share.
@@ -164,7 +163,7 @@ func (l *Log) take() []Entry {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	rows := l.pending
-	l.pending, l.spare, l.last = l.spare[:0], nil, fresh
+	l.pending, l.last = nil, fresh
 	l.inflight += len(rows)
 	return rows
 }
@@ -204,15 +203,6 @@ func (l *Log) Run(ctx context.Context) {
 			}
 			l.written(len(batch))
 		}
-		if cap(rows) > 2*l.opt.Batch {
-			return // after a flood: let the large array go
-		}
-		clear(rows)
-		l.mu.Lock()
-		if l.spare == nil {
-			l.spare = rows[:0]
-		}
-		l.mu.Unlock()
 	}
 	// Writes begun before ctx ends are finished: the end of ctx only stops
 	// the loop, and the last flush writes the rest.
