@@ -124,6 +124,7 @@ function deleteUser(email, row) {
       await api("DELETE", "/api/users/" + seg(email), { reassign_to: to.value });
       dlg.close();
       row.remove();
+      for (const o of $$("option", to)) if (o.value === email) o.remove(); // no longer an heir
       toast(email + " deleted; their files and folders now belong to " + to.value + ".");
     } catch (err) {
       showError(form, err.message);
