@@ -165,17 +165,15 @@ func (d *Decider) UpdateFolder(ctx context.Context, p Principal, id string, ch F
 	err := d.change(ctx, func(tx pgx.Tx) error {
 		// One mover at a time: two concurrent moves could each be acyclic
 		// alone and make a cycle together.
-		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended('mediagate.folders', 0))`); err != nil {
+		if err := FolderTreeLock(ctx, tx); err != nil {
 			return err
 		}
 		if ch.Parent != nil {
 			// Not out of the trash: the folder, or one above it, may have
 			// gone there since the check, its published files withdrawn.
-			var trashed bool
-			if err := tx.QueryRow(ctx, `SELECT t FROM mg_folder_trashed($1) t`, id).Scan(&trashed); err != nil {
+			if trashed, err := FolderTrashed(ctx, tx, id); err != nil {
 				return err
-			}
-			if trashed {
+			} else if trashed {
 				return fmt.Errorf("%w: no such folder", errs.ErrNotFound)
 			}
 		}
@@ -194,11 +192,10 @@ func (d *Decider) UpdateFolder(ctx context.Context, p Principal, id string, ch F
 			if cycle {
 				return fmt.Errorf("%w: a folder can't move into itself or a folder below it", errs.ErrConflict)
 			}
-			var trashed bool // since the check, under the lock the trash takes too
-			if err := tx.QueryRow(ctx, `SELECT t FROM mg_folder_trashed($1) t`, **ch.Parent).Scan(&trashed); err != nil {
+			// Since the check, under the lock the trash takes too.
+			if trashed, err := FolderTrashed(ctx, tx, **ch.Parent); err != nil {
 				return err
-			}
-			if trashed {
+			} else if trashed {
 				return fmt.Errorf("%w: no such folder", errs.ErrNotFound)
 			}
 			if _, err := tx.Exec(ctx, `UPDATE folders SET parent_id = $2 WHERE id = $1`, id, **ch.Parent); err != nil {
@@ -226,4 +223,21 @@ func (d *Decider) UpdateFolder(ctx context.Context, p Principal, id string, ch F
 		return Folder{}, fmt.Errorf("%w: load folder: %w", errs.ErrUnavailable, err)
 	}
 	return f, nil
+}
+
+// FolderTreeLock serializes, in tx, the changes to the folder tree's shape
+// that the trash depends on: folder moves, moves of items into a folder, and
+// trashing and restoring folders (internal/media). Every one of them takes
+// it first.
+func FolderTreeLock(ctx context.Context, tx pgx.Tx) error {
+	_, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended('mediagate.folders', 0))`)
+	return err
+}
+
+// FolderTrashed reports, in tx, whether folder id or one above it is in the
+// trash.
+func FolderTrashed(ctx context.Context, tx pgx.Tx, id string) (bool, error) {
+	var trashed bool
+	err := tx.QueryRow(ctx, `SELECT t FROM mg_folder_trashed($1) t`, id).Scan(&trashed)
+	return trashed, err
 }

@@ -457,7 +457,7 @@ func (s *Store) Update(ctx context.Context, p acl.Principal, id string, ch Chang
 			// Neither into nor out of a folder that went to the trash since
 			// the check: TrashFolder withdraws what is published inside
 			// under this lock. Taken first, as Restore takes it.
-			if err := folderLock(ctx, tx); err != nil {
+			if err := acl.FolderTreeLock(ctx, tx); err != nil {
 				return err
 			}
 		}
@@ -468,11 +468,9 @@ func (s *Store) Update(ctx context.Context, p acl.Principal, id string, ch Chang
 		}
 		if ch.Folder != nil {
 			if *ch.Folder != nil {
-				var trashed bool
-				if err := tx.QueryRow(ctx, `SELECT t FROM mg_folder_trashed($1) t`, **ch.Folder).Scan(&trashed); err != nil {
+				if trashed, err := acl.FolderTrashed(ctx, tx, **ch.Folder); err != nil {
 					return err
-				}
-				if trashed {
+				} else if trashed {
 					return fmt.Errorf("%w: no such folder", errs.ErrNotFound)
 				}
 			}
@@ -505,8 +503,12 @@ func (s *Store) Update(ctx context.Context, p acl.Principal, id string, ch Chang
 // dropUnreferenced deletes, in tx, the rows of the candidate blobs that
 // nothing needs any more, and then of their derived files, each under its
 // lock, and returns them: their bytes go after the commit. A blob whose
-// pipeline job is still due has it cancelled in the same transaction.
+// pipeline job is still due has it cancelled in the same transaction. The
+// candidates' locks are taken in one order (sorted), so that two
+// transactions sharing blobs (two purges, a purge and a replace) can't
+// deadlock on them.
 func (s *Store) dropUnreferenced(ctx context.Context, tx pgx.Tx, candidates []string) ([]string, error) {
+	candidates = slices.Sorted(slices.Values(candidates))
 	var gone []string
 	seen := map[string]bool{}
 	for len(candidates) > 0 {

@@ -49,14 +49,6 @@ type Restored struct {
 // SetTrashRetention sets how long entries stay in the trash.
 func (s *Store) SetTrashRetention(d time.Duration) { s.retention = d }
 
-// folderLock serializes changes to the folder tree's shape that the trash
-// depends on: folder moves (acl), moves of items into a folder, and trashing
-// and restoring folders.
-func folderLock(ctx context.Context, tx pgx.Tx) error {
-	_, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended('mediagate.folders', 0))`)
-	return err
-}
-
 // recordChanges puts a change of these items (trash, restore, purge,
 // replace) in their audit, in tx.
 func recordChanges(ctx context.Context, tx pgx.Tx, action, actor string, items []string) error {
@@ -114,7 +106,7 @@ func (s *Store) setPublished(ctx context.Context, items []subtreeItem, publish b
 	return nil
 }
 
-func ids(items []subtreeItem) []string {
+func itemIDs(items []subtreeItem) []string {
 	out := make([]string, len(items))
 	for i, it := range items {
 		out[i] = it.id
@@ -168,7 +160,7 @@ func (s *Store) TrashFolder(ctx context.Context, p acl.Principal, id string) err
 			return err
 		}
 		// No item moves in while its published files are withdrawn.
-		if err := folderLock(ctx, tx); err != nil {
+		if err := acl.FolderTreeLock(ctx, tx); err != nil {
 			return err
 		}
 		tag, err := tx.Exec(ctx, `UPDATE folders f SET deleted_at = now(), deleted_by = $2,
@@ -187,7 +179,7 @@ func (s *Store) TrashFolder(ctx context.Context, p acl.Principal, id string) err
 		if err := s.setPublished(ctx, items, false); err != nil {
 			return err
 		}
-		return recordChanges(ctx, tx, "trash", p.Email, ids(items))
+		return recordChanges(ctx, tx, "trash", p.Email, itemIDs(items))
 	})
 	if err != nil {
 		return fmt.Errorf("trash folder: %w", err)
@@ -339,7 +331,7 @@ func (s *Store) Restore(ctx context.Context, p acl.Principal, id string) (Restor
 		if err := publicLock(ctx, tx); err != nil {
 			return err
 		}
-		if err := folderLock(ctx, tx); err != nil {
+		if err := acl.FolderTreeLock(ctx, tx); err != nil {
 			return err
 		}
 		e, err := lockEntry(ctx, tx, p, id)
@@ -347,26 +339,24 @@ func (s *Store) Restore(ctx context.Context, p acl.Principal, id string) (Restor
 			return err
 		}
 		r = Restored{ID: id, Kind: e.kind, Name: e.name}
-		shown, err := shownPaths(ctx, tx, p, []*string{e.parent}, []string{e.path})
-		if err != nil {
-			return err
-		}
-		path := shown[0]
 		// Where it was is no longer there: it goes to the root, which must
 		// be p's to put it in, as a move there would.
 		parent, gone := e.parent, ""
 		if parent != nil {
-			var trashed bool
-			if err := tx.QueryRow(ctx, `SELECT t FROM mg_folder_trashed($1) t`, *parent).Scan(&trashed); err != nil {
+			if trashed, err := acl.FolderTrashed(ctx, tx, *parent); err != nil {
 				return err
-			}
-			if trashed {
+			} else if trashed {
 				gone = "is in the trash"
 			}
 		} else if e.path != "" {
 			gone = "is gone"
 		}
 		if gone != "" {
+			shown, err := shownPaths(ctx, tx, p, []*string{e.parent}, []string{e.path})
+			if err != nil {
+				return err
+			}
+			path := shown[0]
 			if err := s.decide.RequirePlace(ctx, p, nil); err != nil {
 				return fmt.Errorf("%w (its folder %q is no longer there: someone who may create at the root can restore it)", err, path)
 			}
@@ -396,7 +386,7 @@ func (s *Store) Restore(ctx context.Context, p acl.Principal, id string) (Restor
 		if err := s.setPublished(ctx, items, true); err != nil {
 			return err
 		}
-		return recordChanges(ctx, tx, "restore", p.Email, ids(items))
+		return recordChanges(ctx, tx, "restore", p.Email, itemIDs(items))
 	})
 	if err != nil {
 		return Restored{}, fmt.Errorf("restore: %w", err)
@@ -434,7 +424,11 @@ func (s *Store) Purge(ctx context.Context, p acl.Principal, id string) error {
 // own: they stay there, now without a folder to go back to.
 func (s *Store) purgeTx(ctx context.Context, tx pgx.Tx, kind, id, actor string) ([]string, error) {
 	if kind == TrashItem {
-		return s.deleteItemTx(ctx, tx, id, actor)
+		candidates, err := deleteItemRow(ctx, tx, id, actor)
+		if err != nil {
+			return nil, err
+		}
+		return s.dropUnreferenced(ctx, tx, candidates)
 	}
 	// The folder's own subtree: what is in the trash on its own below it
 	// is left out, and loses its folder.
@@ -462,19 +456,6 @@ func (s *Store) purgeTx(ctx context.Context, tx pgx.Tx, kind, id, actor string) 
 		candidates = append(candidates, c...)
 	}
 	if _, err := tx.Exec(ctx, `DELETE FROM folders WHERE id = ANY($1)`, folders); err != nil {
-		return nil, err
-	}
-	// The blobs' locks in one order, so that two purges sharing blobs can't
-	// deadlock.
-	slices.Sort(candidates)
-	return s.dropUnreferenced(ctx, tx, slices.Compact(candidates))
-}
-
-// deleteItemTx deletes the item's row in tx, with the rows of the blobs
-// nothing needs any more, which it returns, and audits the purge.
-func (s *Store) deleteItemTx(ctx context.Context, tx pgx.Tx, id, actor string) ([]string, error) {
-	candidates, err := deleteItemRow(ctx, tx, id, actor)
-	if err != nil {
 		return nil, err
 	}
 	return s.dropUnreferenced(ctx, tx, candidates)
@@ -528,7 +509,6 @@ func (s *Store) PurgeExpired(ctx context.Context, now time.Time) (int, error) {
 				var id string
 				err := tx.QueryRow(ctx, q.query, cutoff).Scan(&id)
 				if errors.Is(err, pgx.ErrNoRows) {
-					found = false
 					return nil
 				}
 				if err != nil {
