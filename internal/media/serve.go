@@ -145,8 +145,7 @@ func (s *Sender) accel(w http.ResponseWriter, r *http.Request, it Item, acc Acce
 		s.failed(w, r, it, err)
 		return
 	}
-	header.Set(h, "X-Content-Type-Options", "nosniff", "Content-Security-Policy", config.MediaCSPFor(h.Get("Content-Type")),
-		"Referrer-Policy", config.MediaReferrerPolicy, AccelHeader, target) // handoffHeaders', at once
+	handoffHeaders(h, AccelHeader, target)
 	w.WriteHeader(http.StatusOK)
 }
 
@@ -169,19 +168,19 @@ func (s *Sender) sendfile(w http.ResponseWriter, r *http.Request, it Item, files
 		return
 	}
 	h := w.Header()
-	handoffHeaders(h)
+	handoffHeaders(h, SendfileHeader, escapeSendfilePath(path))
 	h.Set("ETag", `"`+it.SHA256+`"`)
 	h.Set("Accept-Ranges", "bytes")
-	h.Set(SendfileHeader, escapeSendfilePath(path))
 	w.WriteHeader(http.StatusOK)
 }
 
 // handoffHeaders sets on a handoff answer what the front end must pass on
-// with the file: the headers the app's own streaming sends, and the
-// Referrer-Policy nginx's private location sends.
-func handoffHeaders(h http.Header) {
-	fileHeaders(h)
-	h.Set("Referrer-Policy", config.MediaReferrerPolicy)
+// with the file: the headers the app's own streaming sends (fileHeaders'),
+// the Referrer-Policy nginx's private location sends, and name: value (the
+// handoff itself, or the ETag), all in one group (header.Set).
+func handoffHeaders(h http.Header, name, value string) {
+	header.Set(h, "X-Content-Type-Options", "nosniff", "Content-Security-Policy", config.MediaCSPFor(h.Get("Content-Type")),
+		"Referrer-Policy", config.MediaReferrerPolicy, name, value)
 }
 
 // fileHeaders sets what every answer carrying a file's bytes has, whoever
@@ -255,8 +254,7 @@ func (s *Sender) stream(w http.ResponseWriter, r *http.Request, it Item) {
 // browser keeps with its copy.
 func (s *Sender) answerItself(w http.ResponseWriter, it Item, status int) {
 	h := w.Header()
-	handoffHeaders(h)
-	h.Set("ETag", `"`+it.SHA256+`"`)
+	handoffHeaders(h, "ETag", `"`+it.SHA256+`"`)
 	switch status {
 	case http.StatusNotModified:
 		h.Del("Content-Type")
