@@ -7,6 +7,7 @@
 import { api, readable } from "mg/api.js";
 import { openDialog } from "mg/dialogs.js";
 import { $, $$, el, showError, busy } from "mg/dom.js";
+import { syncWho } from "mg/grants.js";
 import { pickFolder } from "mg/picker.js";
 import { restoreFromTrash } from "mg/trash.js";
 
@@ -202,12 +203,7 @@ export function initBulk(refresh) {
     $("#bulk-grant-title", grantDialog).textContent = "Give access to " + plural(ids().length);
     const type = $("[name=type]", form);
     const name = $("[name=name]", form);
-    const syncType = () => {
-      name.closest(".field").hidden = type.value === "everyone";
-      name.required = type.value !== "everyone";
-      name.type = type.value === "user" ? "email" : "text";
-      name.placeholder = type.value === "user" ? "name@example.com" : "group name";
-    };
+    const syncType = () => syncWho(type, name, name.closest(".field"));
     type.onchange = syncType;
     syncType();
     form.onsubmit = async (e) => {
