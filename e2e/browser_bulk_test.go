@@ -44,7 +44,7 @@ func TestBrowserBulk(t *testing.T) {
 		mine = append(mine, s.mustUpload(t, owner.token, fmt.Sprintf("clip-%02d.txt", i), []byte(fmt.Sprintf("clip %d\n", i))))
 	}
 	theirs := s.mustUpload(t, other.token, "theirs.txt", []byte("the owner may only view this\n"))
-	s.mustGrant(t, other.token, theirs.ID, "user:"+owner.email, "view")
+	s.grantView(t, other, theirs, owner)
 
 	var shots int
 	o := s.newChrome(t, "owner", &shots)
@@ -199,7 +199,7 @@ func TestBrowserBulk(t *testing.T) {
 	t.Run("trash-restore", func(t *testing.T) {
 		body := []byte("bytes that must come back with the item\n")
 		kept := s.mustUpload(t, owner.token, "kept.txt", body)
-		s.mustGrant(t, owner.token, kept.ID, "user:"+viewer.email, "view")
+		s.grantView(t, owner, kept, viewer)
 		gone := s.mustUpload(t, owner.token, "gone.txt", []byte("purged for good\n"))
 		mustStatus(t, "delete gone.txt", s.do(t, call{method: http.MethodDelete, path: itemPath(gone.ID, ""), token: owner.token}), http.StatusNoContent)
 
@@ -412,12 +412,6 @@ func (s *suite) mustFolder(t testing.TB, token, name string) string {
 	return decodeJSON[struct {
 		ID string `json:"id"`
 	}](t, "create folder", a).ID
-}
-
-// mustGrant gives subject level on the item.
-func (s *suite) mustGrant(t testing.TB, token string, id flexID, subject, level string) {
-	t.Helper()
-	mustStatus(t, "grant "+subject, s.sendJSON(t, http.MethodPut, itemPath(id, "/grants/"+subject), token, map[string]any{"permission": level}), http.StatusOK, http.StatusNoContent)
 }
 
 // item is GET /api/media/{id} as token's user.

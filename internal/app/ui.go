@@ -352,7 +352,6 @@ func (a *App) libraryData(r *http.Request, p acl.Principal) (map[string]any, err
 		}
 		trail, current = t, &t[len(t)-1]
 		data["Folder"] = current
-		data["SearchFolder"] = current
 		data["Trail"] = trail
 		if len(t) > 1 {
 			data["ParentID"] = t[len(t)-2].ID

@@ -1,7 +1,7 @@
 // The admin pages: users (add, role, disable) and groups (create, members).
 import { api } from "mg/api.js";
 import { commitSelect, confirmAction, openDialog } from "mg/dialogs.js";
-import { $, $$, seg, el, toast, showError, busy } from "mg/dom.js";
+import { $, $$, seg, el, toast, showError, busy, reloadWithToast } from "mg/dom.js";
 
 // generatePassword is 20 random URL-safe characters.
 function generatePassword() {
@@ -23,8 +23,7 @@ export function initAdminUsers() {
     showError(form.parentElement, "");
     try {
       const u = await api("POST", "/api/users", { email: $("#user-email").value, role: $("#user-role").value, password: password.value });
-      sessionStorage.setItem("mg.toast", "Added " + u.email + " (" + u.role + ").");
-      location.reload();
+      reloadWithToast("Added " + u.email + " (" + u.role + ").");
     } catch (err) {
       showError(form.parentElement, err.message);
       busy(button, false);
@@ -143,8 +142,7 @@ export function initAdminGroups() {
     showError(form.parentElement, "");
     try {
       const g = await api("POST", "/api/groups", { name: $("#group-name").value.trim() });
-      sessionStorage.setItem("mg.toast", "Group " + g.name + " created.");
-      location.reload();
+      reloadWithToast("Group " + g.name + " created.");
     } catch (err) {
       showError(form.parentElement, err.message);
     }
@@ -158,8 +156,7 @@ export function initAdminGroups() {
       showError(section, "");
       try {
         await api("PUT", "/api/groups/" + seg(group) + "/members/" + seg(email));
-        sessionStorage.setItem("mg.toast", email + " added to " + group + ".");
-        location.reload();
+        reloadWithToast(email + " added to " + group + ".");
       } catch (err) {
         showError(section, err.message);
       }
@@ -208,8 +205,7 @@ function renameGroup(group) {
     showError(form, "");
     try {
       const g = await api("PATCH", "/api/groups/" + seg(group), { name });
-      sessionStorage.setItem("mg.toast", "Group " + group + " is now " + g.name + ".");
-      location.reload();
+      reloadWithToast("Group " + group + " is now " + g.name + ".");
     } catch (err) {
       showError(form, err.message);
       busy(button, false);

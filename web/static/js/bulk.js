@@ -7,8 +7,9 @@
 import { api, readable } from "mg/api.js";
 import { openDialog } from "mg/dialogs.js";
 import { $, $$, el, showError, busy } from "mg/dom.js";
+import { syncWho } from "mg/grants.js";
 import { pickFolder } from "mg/picker.js";
-import { restoreFromTrash } from "mg/trash.js";
+import { restoreFromTrash, showResult } from "mg/trash.js";
 
 const BATCH = 500; // the API's most ids per call
 const DRAG_TYPE = "application/x-mediagate-items";
@@ -132,26 +133,9 @@ export function initBulk(refresh) {
   // before the batch changed it. undo, when given, is offered beside.
   function summarize(done, r, names, undo) {
     const refused = r.results.filter((x) => !x.ok);
-    const head = el("p", { class: "bulk-result-head" }, el("strong", { text: r.succeeded + " " + done }));
-    if (refused.length) head.append(" · " + refused.length + " refused:");
-    const box = el("div", {}, head);
-    if (refused.length) {
-      box.append(el("ul", { class: "bulk-refused", "data-testid": "bulk-refused" },
-        ...refused.map((x) => el("li", { "data-id": x.id }, el("strong", { text: names.get(x.id) || x.id }), ": " + reason(x)))));
-    }
-    const actions = el("div", { class: "actions" });
-    if (undo && r.succeeded) {
-      const u = el("button", { type: "button", class: "btn btn-small", "data-testid": "bulk-undo", text: "Undo" });
-      u.addEventListener("click", () => undo(u));
-      actions.append(u);
-    }
-    const close = el("button", { type: "button", class: "btn btn-small btn-quiet", "data-testid": "bulk-result-close", text: "Dismiss" });
-    close.addEventListener("click", () => { result.hidden = true; });
-    actions.append(close);
-    box.append(actions);
-    result.replaceChildren(box);
-    result.classList.toggle("has-refusals", refused.length > 0);
-    result.hidden = false;
+    const more = refused.length ? el("ul", { class: "bulk-refused", "data-testid": "bulk-refused" },
+      ...refused.map((x) => el("li", { "data-id": x.id }, el("strong", { text: names.get(x.id) || x.id }), ": " + reason(x)))) : null;
+    showResult(result, r.succeeded + " " + done, { refused: refused.length, more, undo: undo && r.succeeded ? undo : null });
   }
 
   // act runs a batch on list and shows its summary. The refused ones stay
@@ -202,12 +186,7 @@ export function initBulk(refresh) {
     $("#bulk-grant-title", grantDialog).textContent = "Give access to " + plural(ids().length);
     const type = $("[name=type]", form);
     const name = $("[name=name]", form);
-    const syncType = () => {
-      name.closest(".field").hidden = type.value === "everyone";
-      name.required = type.value !== "everyone";
-      name.type = type.value === "user" ? "email" : "text";
-      name.placeholder = type.value === "user" ? "name@example.com" : "group name";
-    };
+    const syncType = () => syncWho(type, name, name.closest(".field"));
     type.onchange = syncType;
     syncType();
     form.onsubmit = async (e) => {

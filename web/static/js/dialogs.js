@@ -29,8 +29,6 @@ export function commitSelect(sel, save, label) {
   btn.addEventListener("click", commit);
 }
 
-// seg encodes one path segment the way Go's router leaves it alone: ':',
-
 export function openDialog(dlg) {
   const opener = document.activeElement;
   $$(".error", dlg).forEach((e) => { e.hidden = true; });

@@ -55,6 +55,13 @@ export function toast(msg, isError) {
   toastTimer = setTimeout(() => { t.hidden = true; }, isError ? 7000 : 3500);
 }
 
+// reloadWithToast reloads the page, which then shows msg as a toast (main.js
+// reads it back from sessionStorage).
+export function reloadWithToast(msg) {
+  try { sessionStorage.setItem("mg.toast", msg); } catch (_) { /* reload anyway */ }
+  location.reload();
+}
+
 // showError writes msg into the .error box of scope (a form, dialog or
 // section); an empty msg hides it.
 export function showError(scope, msg) {

@@ -12,6 +12,23 @@ function subjectLabel(s) {
 
 const LEVELS = { view: "Can view", edit: "Can edit", manage: "Can manage" };
 
+// syncWho fits the name field of a grant form to its "Who" select (the
+// c-who-options): hidden and optional for everyone, an email for a person,
+// text for a group. It returns the choice.
+export function syncWho(type, name, field) {
+  const t = type.value;
+  field.hidden = t === "everyone";
+  name.required = t !== "everyone";
+  if (t === "user") {
+    name.type = "email";
+    name.placeholder = "name@example.com";
+  } else if (t === "group") {
+    name.type = "text";
+    name.placeholder = "group name";
+  }
+  return t;
+}
+
 // initGrants runs one access editor: list, add, change, remove.
 export function initGrants(root) {
   if (!root || root.dataset.ready) return;
@@ -26,17 +43,11 @@ export function initGrants(root) {
   let groupsLoaded = false;
 
   function syncType() {
-    const t = type.value;
-    nameField.hidden = t === "everyone";
-    name.required = t !== "everyone";
+    const t = syncWho(type, name, nameField);
     if (t === "user") {
-      name.type = "email";
-      name.placeholder = "name@example.com";
       nameLabel.textContent = "Email";
       name.removeAttribute("list");
     } else if (t === "group") {
-      name.type = "text";
-      name.placeholder = "group name";
       nameLabel.textContent = "Group";
       name.setAttribute("list", "group-names");
       loadGroups();

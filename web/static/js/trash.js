@@ -35,6 +35,29 @@ export function deferUndo(text, ids) {
   try { sessionStorage.setItem("mg.undo", JSON.stringify({ text, ids })); } catch (_) { /* no notice then */ }
 }
 
+// showResult fills box (the library's #bulk-result) with a result: head in
+// bold, " · n refused:" when refused is n > 0, then more (the refused list,
+// say), then Undo (when undo is given; it gets the button) and Dismiss.
+export function showResult(box, head, { refused = 0, more = null, undo = null } = {}) {
+  const p = el("p", { class: "bulk-result-head" }, el("strong", { text: head }));
+  if (refused) p.append(" · " + refused + " refused:");
+  const wrap = el("div", {}, p);
+  if (more) wrap.append(more);
+  const actions = el("div", { class: "actions" });
+  if (undo) {
+    const u = el("button", { type: "button", class: "btn btn-small", "data-testid": "bulk-undo", text: "Undo" });
+    u.addEventListener("click", () => undo(u));
+    actions.append(u);
+  }
+  const close = el("button", { type: "button", class: "btn btn-small btn-quiet", "data-testid": "bulk-result-close", text: "Dismiss" });
+  close.addEventListener("click", () => { box.hidden = true; });
+  actions.append(close);
+  wrap.append(actions);
+  box.replaceChildren(wrap);
+  box.classList.toggle("has-refusals", refused > 0);
+  box.hidden = false;
+}
+
 // showDeferredUndo shows in box the notice deferUndo kept, once; after
 // runs when Undo has restored them.
 export function showDeferredUndo(box, after) {
@@ -44,19 +67,16 @@ export function showDeferredUndo(box, after) {
     sessionStorage.removeItem("mg.undo");
   } catch (_) { /* none */ }
   if (!box || !u || !Array.isArray(u.ids) || !u.ids.length) return;
-  const undo = el("button", { type: "button", class: "btn btn-small", "data-testid": "bulk-undo", text: "Undo" });
-  const close = el("button", { type: "button", class: "btn btn-small btn-quiet", text: "Dismiss" });
-  close.addEventListener("click", () => { box.hidden = true; });
-  undo.addEventListener("click", async () => {
-    busy(undo, true);
-    const r = await restoreFromTrash(u.ids);
-    const failed = r.results.filter((x) => !x.ok);
-    box.replaceChildren(el("p", { text: failed.length ? "Could not restore: " + failed.map((x) => x.error).join("; ") : "Restored." }));
-    box.classList.toggle("has-refusals", failed.length > 0);
-    if (after) after();
+  showResult(box, u.text, {
+    undo: async (undo) => {
+      busy(undo, true);
+      const r = await restoreFromTrash(u.ids);
+      const failed = r.results.filter((x) => !x.ok);
+      box.replaceChildren(el("p", { text: failed.length ? "Could not restore: " + failed.map((x) => x.error).join("; ") : "Restored." }));
+      box.classList.toggle("has-refusals", failed.length > 0);
+      if (after) after();
+    },
   });
-  box.replaceChildren(el("p", {}, el("strong", { text: u.text })), el("div", { class: "actions" }, undo, close));
-  box.hidden = false;
 }
 
 // initTrash wires the rows the server listed: Restore, and Delete forever
