@@ -2,6 +2,7 @@ package app
 
 import (
 	"bytes"
+	"cmp"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
@@ -42,10 +43,10 @@ type assets struct {
 	urls  map[string]string      // plain name -> "/static/<hashed name>"
 	files map[string]staticAsset // plain and hashed names -> content
 
-	modules    map[string]string // import specifier ("mg/api.js") -> hashed URL
-	importMap  string            // its JSON
-	scripts    template.HTML     // the import map, the preloads and the entry module
-	scriptHash string            // CSP source of the inline import map: 'sha256-…'
+	modules   map[string]string // import specifier ("mg/api.js") -> hashed URL
+	importMap string            // its JSON
+	scripts   template.HTML     // the import map, the preloads and the entry module
+	csp       string            // pageCSP with the import map's hash, once there is one
 }
 
 type staticAsset struct {
@@ -107,7 +108,7 @@ func (as *assets) buildScripts() error {
 	}
 	as.importMap = string(imap)
 	sum := sha256.Sum256(imap)
-	as.scriptHash = "'sha256-" + base64.StdEncoding.EncodeToString(sum[:]) + "'"
+	as.csp = strings.Replace(pageCSP, "script-src 'self'", "script-src 'self' 'sha256-"+base64.StdEncoding.EncodeToString(sum[:])+"'", 1)
 	urls := make([]string, 0, len(as.modules))
 	for _, u := range as.modules {
 		urls = append(urls, u)
@@ -130,12 +131,7 @@ func (as *assets) buildScripts() error {
 func (as *assets) Scripts() template.HTML { return as.scripts }
 
 // CSP is the page Content-Security-Policy that lets the import map run.
-func (as *assets) CSP() string {
-	if as.scriptHash == "" {
-		return pageCSP
-	}
-	return strings.Replace(pageCSP, "script-src 'self'", "script-src 'self' "+as.scriptHash, 1)
-}
+func (as *assets) CSP() string { return cmp.Or(as.csp, pageCSP) }
 
 // hashedName puts hash before the extension: app.js -> app.<hash>.js.
 func hashedName(name, hash string) string {
