@@ -60,6 +60,15 @@ func openDB(ctx context.Context, cfg config.Config) (*pgxpool.Pool, error) {
 // live heap's worth of memory.
 const gcPercent = 200
 
+// background runs f in a goroutine until the returned stop is called,
+// which cancels f's context and waits for f to return.
+func background(f func(context.Context)) (stop func()) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); f(ctx) }()
+	return func() { cancel(); <-done }
+}
+
 func serve(ctx context.Context, e env, args []string) error {
 	cfg, err := loadConfig(e, "serve", args, nil)
 	if err != nil {
@@ -142,21 +151,12 @@ func serve(ctx context.Context, e env, args []string) error {
 	a.SetPipeline(pipeline)
 	defer a.Close() // after the server and the janitor have stopped
 	// How long notifications take to arrive, for the app's metrics.
-	probeCtx, stopProbe := context.WithCancel(context.Background())
-	probing := make(chan struct{})
-	go func() { defer close(probing); hub.Probe(probeCtx, pool, 10*time.Second) }()
-	defer func() { stopProbe(); <-probing }()
+	defer background(func(ctx context.Context) { hub.Probe(ctx, pool, 10*time.Second) })()
 	// Abandoned resumable uploads are removed now and then from here on, by
 	// every instance.
-	janitorCtx, stopJanitor := context.WithCancel(context.Background())
-	janitorDone := make(chan struct{})
-	go func() { defer close(janitorDone); a.Uploads().Run(janitorCtx) }()
-	defer func() { stopJanitor(); <-janitorDone }()
+	defer background(a.Uploads().Run)()
 	// So is the trash's expired content, as safely.
-	trashCtx, stopTrash := context.WithCancel(context.Background())
-	trashDone := make(chan struct{})
-	go func() { defer close(trashDone); store.RunTrashJanitor(trashCtx) }()
-	defer func() { stopTrash(); <-trashDone }()
+	defer background(store.RunTrashJanitor)()
 
 	ln, removeSocket, err := listen(cfg)
 	if err != nil {
