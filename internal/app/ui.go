@@ -238,10 +238,10 @@ type sortOption struct{ Value, Label string }
 // typeOptions are the choices of the library's type filter (?type=).
 var typeOptions = []sortOption{
 	{"", "All types"},
-	{"video", "Video"},
-	{"audio", "Audio"},
-	{"image", "Image"},
-	{"document", "Document"},
+	{media.TypeVideo, "Video"},
+	{media.TypeAudio, "Audio"},
+	{media.TypeImage, "Image"},
+	{media.TypeDocument, "Document"},
 }
 
 var sortOptions = []sortOption{
@@ -443,9 +443,10 @@ func (a *App) libraryData(r *http.Request, p acl.Principal) (map[string]any, err
 		}
 		data["NextURL"] = "/?" + next.Encode()
 	}
-	canPlace := a.decide.RequirePlace(ctx, p, opts.Folder) == nil
-	data["CanUpload"] = canPlace && !all && search == "" && !within
-	data["CanCreateFolder"] = canPlace && !all && search == "" && !within
+	// Uploads and new folders go into the folder shown, when p may put
+	// things there and the view is that folder (not all media, not a search).
+	canPlace := a.decide.RequirePlace(ctx, p, opts.Folder) == nil && !all && search == "" && !within
+	data["CanUpload"], data["CanCreateFolder"] = canPlace, canPlace
 	data["CanManageFolder"] = current != nil && current.Permission == acl.Manage.String()
 	return data, nil
 }
