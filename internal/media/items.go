@@ -775,13 +775,14 @@ func (s *Store) Replace(ctx context.Context, p acl.Principal, id string, body io
 		if err := recordChanges(ctx, tx, "replace", p.Email, []string{id}); err != nil {
 			return err
 		}
-		var trashed bool
-		if err := tx.QueryRow(ctx, `SELECT t FROM mg_media_trashed($1) t`, id).Scan(&trashed); err != nil {
-			return err
-		}
-		if public != "" && !trashed {
-			// The same public URL, the new content.
-			if pub, ok := s.blobs.(Publisher); ok {
+		// The same public URL, the new content, unless the item is in the
+		// trash (its file is withdrawn until a restore).
+		if pub, ok := s.blobs.(Publisher); ok && public != "" {
+			var trashed bool
+			if err := tx.QueryRow(ctx, `SELECT t FROM mg_media_trashed($1) t`, id).Scan(&trashed); err != nil {
+				return err
+			}
+			if !trashed {
 				if err := pub.Unpublish(ctx, public); err != nil {
 					return err
 				}
