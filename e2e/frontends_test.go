@@ -12,6 +12,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/mediagate/mediagate/internal/config"
 	"github.com/mediagate/mediagate/internal/testenv"
 )
 
@@ -219,6 +220,10 @@ func (s *suite) testFrontHeaders(t *testing.T, f *servingFixture) {
 		{"headers range", http.MethodGet, s.owner.token, [][2]string{{"Range", "bytes=0-99"}}, cmpMedia | cmpHeaders},
 		{"headers unsatisfiable", http.MethodGet, s.owner.token, [][2]string{{"Range", fmt.Sprintf("bytes=%d-", len(f.data)+10)}}, cmpStatus | cmpRange | cmpNosniff | cmpVary | cmpHeaders},
 		{"headers HEAD", http.MethodHead, s.owner.token, nil, head},
+		// A client claiming that nginx is in front (which would leave the
+		// security headers to it) changes nothing: each config replaces or
+		// removes the claim.
+		{"headers claimed front", http.MethodGet, s.owner.token, [][2]string{{config.FrontHeader, config.FrontNginx}}, cmpMedia | cmpHeaders},
 		{"headers anonymous", http.MethodGet, "", nil, cmpStatus | cmpNosniff | cmpVary | cmpHeaders},
 		{"headers stranger", http.MethodGet, s.stranger.token, nil, cmpStatus | cmpNosniff | cmpVary | cmpHeaders},
 	} {

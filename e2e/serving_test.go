@@ -463,12 +463,12 @@ func (s *suite) testAccelHandoff(t *testing.T, f *servingFixture) {
 	a := app.do(t, call{method: http.MethodGet, path: f.sample.URL, token: s.owner.token,
 		headers: [][2]string{{"X-Sendfile-Type", "X-Accel-Redirect"}}})
 	mustStatus(t, "announced GET", a, http.StatusOK)
-	want := "/pmedia/"
+	wantAccel := "/pmedia/"
 	if s.bucket != nil {
-		want = "/_s3/w/" + s.bucket.Name + "/" + s3Prefix + "blobs/" + f.sample.SHA256 + "?"
+		wantAccel = "/_s3/w/" + s.bucket.Name + "/" + s3Prefix + "blobs/" + f.sample.SHA256 + "?"
 	}
-	if xa := a.Header.Get("X-Accel-Redirect"); !strings.HasPrefix(xa, want) {
-		t.Errorf("announced GET: X-Accel-Redirect %q, want a path under %s", xa, want)
+	if xa := a.Header.Get("X-Accel-Redirect"); !strings.HasPrefix(xa, wantAccel) {
+		t.Errorf("announced GET: X-Accel-Redirect %q, want a path under %s", xa, wantAccel)
 	}
 	if len(a.Body) != 0 {
 		t.Errorf("announced GET: %d bytes of body along with X-Accel-Redirect", len(a.Body))
@@ -489,6 +489,39 @@ func (s *suite) testAccelHandoff(t *testing.T, f *servingFixture) {
 	}
 	if !hasToken(a.Header, "Cache-Control", "private") {
 		t.Errorf("announced GET: Cache-Control %q does not contain private", a.Header.Values("Cache-Control"))
+	}
+	// Caddy passes on every header of the answer, so they are all there.
+	for _, name := range []string{"X-Content-Type-Options", "Content-Security-Policy", "Vary", "Referrer-Policy"} {
+		if a.Header.Get(name) == "" {
+			t.Errorf("announced GET: no %s", name)
+		}
+	}
+
+	// To nginx, which drops all but a few of them and sets its own, the
+	// answer is those few and the target; a refusal, which nginx passes on
+	// whole, keeps them all.
+	toNginx := [][2]string{{"X-Sendfile-Type", "X-Accel-Redirect"}, {config.FrontHeader, config.FrontNginx}}
+	a = app.do(t, call{method: http.MethodGet, path: f.sample.URL, token: s.owner.token, headers: toNginx})
+	mustStatus(t, "GET announced by nginx", a, http.StatusOK)
+	var names []string
+	for name := range a.Header {
+		if name != "Date" && name != "Content-Length" { // net/http's
+			names = append(names, name)
+		}
+	}
+	slices.Sort(names)
+	want := []string{"Cache-Control", "Content-Disposition", "Content-Type", "X-Accel-Redirect"}
+	if s.bucket != nil {
+		want = []string{"Cache-Control", "Content-Type", "X-Accel-Redirect"}
+	}
+	if !slices.Equal(names, want) || !strings.HasPrefix(a.Header.Get("X-Accel-Redirect"), wantAccel) {
+		t.Errorf("GET announced by nginx: headers %q (X-Accel-Redirect %q), want %q", names, a.Header.Get("X-Accel-Redirect"), want)
+	}
+	a = app.do(t, call{method: http.MethodGet, path: f.sample.URL, headers: toNginx})
+	expectStatus(t, "GET announced by nginx without credentials", a, http.StatusUnauthorized)
+	if a.Header.Get("X-Content-Type-Options") != "nosniff" || a.Header.Get("Vary") == "" || a.Header.Get("X-Request-Id") == "" {
+		t.Errorf("GET announced by nginx without credentials: nosniff %q, Vary %q, X-Request-Id %q; want all three",
+			a.Header.Get("X-Content-Type-Options"), a.Header.Get("Vary"), a.Header.Get("X-Request-Id"))
 	}
 
 	a = app.get(t, f.sample.URL, s.owner.token)

@@ -74,6 +74,14 @@ const (
 	// answer that depends on the caller carries it, so that no cache can hand
 	// one caller's answer to another.
 	CallerVary = "Cookie, Authorization"
+	// FrontHeader is how the nginx config that nginx-config renders tells
+	// the app, on every request it proxies, that nginx is in front:
+	// "FrontHeader: FrontNginx", replacing a client's. nginx passes on only a
+	// few of the headers of an X-Accel-Redirect answer and its config sets
+	// the rest, so the app sends it no more than those few. The Caddy and
+	// Apache configs remove a client's; only a trusted proxy's is believed.
+	FrontHeader = "X-Mediagate-Front"
+	FrontNginx  = "nginx"
 )
 
 // MaxRanges is the most ranges one Range header may ask for; one asking

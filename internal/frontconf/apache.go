@@ -115,7 +115,8 @@ XSendFilePath "{{.PrivateDir}}"
 
 # Everything else goes to the app. X-Sendfile-Type tells it that it may
 # answer with X-Sendfile (Rack::Sendfile's convention); a client's own
-# value is replaced. A request body goes to the app only once it asked for
+# value is replaced, and a client's {{.FrontHeader}} (meant for nginx's
+# config) removed. A request body goes to the app only once it asked for
 # it (ping: Expect: 100-continue), so that an upload the app refuses at
 # once, too large or unauthorized, gets the app's answer, not a 502 for the
 # body Apache could not send. retry=0: an app that was down is tried again
@@ -124,6 +125,7 @@ ProxyRequests Off
 ProxyPreserveHost On
 ProxyTimeout 3600
 RequestHeader set X-Sendfile-Type X-Sendfile
+RequestHeader unset {{.FrontHeader}}
 ProxyPass {{.PublicPrefix}} !
 ProxyPass / "http://{{.Upstream}}/" retry=0 ping={{.Timeout}}
 ProxyPassReverse / "http://{{.Upstream}}/"

@@ -89,7 +89,9 @@ http://:{{.ListenPort}} {
 
 	# Everything else goes to the app. X-Sendfile-Type tells it that it may
 	# answer with X-Accel-Redirect (Rack::Sendfile's convention); a client's
-	# own value is replaced.
+	# own value is replaced. A client's {{.FrontHeader}} is removed: it would
+	# tell the app that nginx, which sets the security headers itself, is in
+	# front.
 	#
 	# Private media: to an authorized request the app answers with an empty
 	# body and X-Accel-Redirect: {{.AccelPrefix}}/ab/cd/<sha256>, which Caddy
@@ -101,6 +103,7 @@ http://:{{.ListenPort}} {
 	handle {
 		reverse_proxy {{.Upstream}} {
 			header_up X-Sendfile-Type X-Accel-Redirect
+			header_up -{{.FrontHeader}}
 			@accel header X-Accel-Redirect *
 			handle_response @accel {
 				root * "{{.PrivateDir}}"

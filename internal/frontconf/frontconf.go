@@ -59,6 +59,7 @@ type site struct {
 	CSP           string
 	Referrer      string
 	PublicCache   string
+	FrontHeader   string // config.FrontHeader, which a client may not send the app
 	Types         []mimeType
 	User, Group   string
 	Modules       string
@@ -164,6 +165,7 @@ func newSite(cfg config.Config, opt Options, defaultPrefix string) (site, error)
 		Timeout:       int64((cfg.BodyIdleTimeout + time.Second - 1) / time.Second),
 		CSP:           config.MediaCSP,
 		Referrer:      config.MediaReferrerPolicy,
+		FrontHeader:   config.FrontHeader,
 		PublicCache:   config.PublicCacheControl,
 		Types:         mimeTypes(),
 		User:          opt.User,

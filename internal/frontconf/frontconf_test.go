@@ -114,9 +114,9 @@ func TestRenderFollowsTheApp(t *testing.T) {
 			}
 			if r.name == "apache" {
 				want = append(want, "Timeout 2\n", "XSendFilePath \""+cfg.PrivateDir()+"\"\n", "Alias /media/ \""+cfg.PublicDir()+"/\"",
-					"RequestHeader set X-Sendfile-Type X-Sendfile")
+					"RequestHeader set X-Sendfile-Type X-Sendfile", "RequestHeader unset "+config.FrontHeader+"\n")
 			} else {
-				want = append(want, "header_up X-Sendfile-Type X-Accel-Redirect", "uri strip_prefix /pmedia\n", "exclude X-Accel-Redirect Content-Length")
+				want = append(want, "header_up X-Sendfile-Type X-Accel-Redirect", "header_up -"+config.FrontHeader+"\n", "uri strip_prefix /pmedia\n", "exclude X-Accel-Redirect Content-Length")
 			}
 			for _, w := range want {
 				if !strings.Contains(conf, w) {

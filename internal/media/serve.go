@@ -69,7 +69,8 @@ type Handoff int
 // The handoffs.
 const (
 	HandoffNone     Handoff = iota // the app streams the file
-	HandoffAccel                   // X-Accel-Redirect with a path under config.AccelPrefix (nginx, Caddy)
+	HandoffAccel                   // X-Accel-Redirect with a path under config.AccelPrefix, to Caddy or an unknown front end
+	HandoffNginx                   // the same, to nginx, which sets the security headers of its answer itself
 	HandoffSendfile                // X-Sendfile with the blob's absolute path (Apache's mod_xsendfile)
 )
 
@@ -84,10 +85,15 @@ const (
 
 // Handoff says how r's file should be delivered. In auto mode that is what
 // a trusted proxy announced, so the same app also works alone and an
-// untrusted client never gets an empty answer with a path in it.
+// untrusted client never gets an empty answer with a path in it; the
+// proxy is taken for nginx only when it also says so (config.FrontHeader),
+// since nginx is the one front end that drops the app's security headers
+// from such an answer and sets its own.
 func (s *Sender) Handoff(r *http.Request) Handoff {
 	switch s.mode {
-	case config.AccelNginx, config.AccelCaddy:
+	case config.AccelNginx:
+		return HandoffNginx
+	case config.AccelCaddy:
 		return HandoffAccel
 	case config.AccelApache:
 		return HandoffSendfile
@@ -95,6 +101,9 @@ func (s *Sender) Handoff(r *http.Request) Handoff {
 		announced := r.Header.Get(SendfileTypeHeader)
 		switch {
 		case strings.EqualFold(announced, AccelHeader) && s.Trusted(r):
+			if r.Header.Get(config.FrontHeader) == config.FrontNginx {
+				return HandoffNginx
+			}
 			return HandoffAccel
 		case strings.EqualFold(announced, SendfileHeader) && s.Trusted(r):
 			return HandoffSendfile
@@ -108,10 +117,10 @@ func (s *Sender) SendPrivate(w http.ResponseWriter, r *http.Request, it Item) {
 	header.Set(w.Header(), "Content-Type", it.ContentType,
 		"Content-Disposition", ContentDisposition(it.Filename, Inline(it.ContentType) || Previewable(it.ContentType)),
 		"Cache-Control", config.PrivateCacheControl)
-	switch s.Handoff(r) {
-	case HandoffAccel:
+	switch how := s.Handoff(r); how {
+	case HandoffAccel, HandoffNginx:
 		if acc, ok := s.blobs.(Accelerator); ok {
-			s.accel(w, r, it, acc)
+			s.accel(w, r, it, acc, how == HandoffNginx)
 			return
 		}
 	case HandoffSendfile:
@@ -123,12 +132,15 @@ func (s *Sender) SendPrivate(w http.ResponseWriter, r *http.Request, it Item) {
 	s.stream(w, r, it)
 }
 
-// accel answers with X-Accel-Redirect. nginx serves the body, Range and
-// conditionals; of the headers set here it keeps the type, disposition and
-// Cache-Control and adds nosniff, the CSP and Vary from its own config.
-// Caddy keeps them all (its handle_response copies them), which is why
-// they are all set here too.
-func (s *Sender) accel(w http.ResponseWriter, r *http.Request, it Item, acc Accelerator) {
+// accel answers with X-Accel-Redirect. The front end serves the body,
+// Range and conditionals. Caddy, or a front end the app doesn't know, gets
+// every header the client must see (Caddy's handle_response copies them).
+// nginx passes on only those in nginxKeeps and drops the rest, and the
+// config nginx-config renders adds nosniff, the CSP, Referrer-Policy, Vary
+// and the request id itself; so when toNginx, the answer holds those kept
+// headers and the target alone, as any header more would only cost both
+// sides the work of writing and reading it.
+func (s *Sender) accel(w http.ResponseWriter, r *http.Request, it Item, acc Accelerator, toNginx bool) {
 	h := w.Header()
 	req := AccelRequest{Method: r.Method}
 	if acc.Proxied() {
@@ -145,8 +157,25 @@ func (s *Sender) accel(w http.ResponseWriter, r *http.Request, it Item, acc Acce
 		s.failed(w, r, it, err)
 		return
 	}
-	handoffHeaders(h, AccelHeader, target)
+	if toNginx {
+		for k := range h {
+			if !nginxKeeps[k] {
+				delete(h, k)
+			}
+		}
+		h.Set(AccelHeader, target)
+	} else {
+		handoffHeaders(h, AccelHeader, target)
+	}
 	w.WriteHeader(http.StatusOK)
+}
+
+// nginxKeeps are the headers of an X-Accel-Redirect answer that nginx
+// passes on to the client: those its upstream module marks to be kept on a
+// redirect (ngx_http_upstream_headers_in). It drops every other one.
+var nginxKeeps = map[string]bool{
+	"Content-Type": true, "Content-Disposition": true, "Cache-Control": true,
+	"Expires": true, "Set-Cookie": true, "Accept-Ranges": true,
 }
 
 // sendfile answers with X-Sendfile. Apache's mod_xsendfile keeps every

@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strconv"
 	"strings"
 	"testing"
@@ -23,48 +24,60 @@ func TestHandoff(t *testing.T) {
 	t.Parallel()
 	tenNet := []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}
 	const accel, sendfile = "X-Accel-Redirect", "X-Sendfile"
-	const none, byAccel, bySendfile = media.HandoffNone, media.HandoffAccel, media.HandoffSendfile
+	const none, byAccel, byNginx, bySendfile = media.HandoffNone, media.HandoffAccel, media.HandoffNginx, media.HandoffSendfile
 	tests := []struct {
 		name    string
 		mode    config.AccelMode
 		trusted []netip.Prefix // nil: the default
 		remote  string
 		header  string // X-Sendfile-Type; empty: absent
+		front   string // X-Mediagate-Front; empty: absent
 		want    media.Handoff
 	}{
-		{"off, trusted, announced", config.AccelOff, nil, "127.0.0.1:4000", accel, none},
-		{"off, untrusted", config.AccelOff, nil, "10.0.0.1:4000", accel, none},
-		{"off, no header", config.AccelOff, nil, "127.0.0.1:4000", "", none},
-		{"nginx, no header", config.AccelNginx, nil, "127.0.0.1:4000", "", byAccel},
-		{"nginx, untrusted", config.AccelNginx, nil, "10.0.0.1:4000", "", byAccel},
-		{"nginx, announced", config.AccelNginx, nil, "203.0.113.9:1", accel, byAccel},
-		{"auto, loopback, announced", config.AccelAuto, nil, "127.0.0.1:4000", accel, byAccel},
-		{"auto, 127/8, announced", config.AccelAuto, nil, "127.3.2.1:4000", accel, byAccel},
-		{"auto, ::1, announced", config.AccelAuto, nil, "[::1]:4000", accel, byAccel},
-		{"auto, v4-mapped loopback", config.AccelAuto, nil, "[::ffff:127.0.0.1]:4000", accel, byAccel},
-		{"auto, header in lower case", config.AccelAuto, nil, "127.0.0.1:4000", "x-accel-redirect", byAccel},
-		{"auto, untrusted 10.0.0.1", config.AccelAuto, nil, "10.0.0.1:4000", accel, none},
-		{"auto, untrusted public", config.AccelAuto, nil, "203.0.113.9:4000", accel, none},
-		{"auto, untrusted ::2", config.AccelAuto, nil, "[::2]:4000", accel, none},
-		{"auto, zoned link-local", config.AccelAuto, nil, "[fe80::1%eth0]:4000", accel, none},
-		{"auto, header missing", config.AccelAuto, nil, "127.0.0.1:4000", "", none},
-		{"auto, other sendfile type", config.AccelAuto, nil, "127.0.0.1:4000", "X-Lighttpd-Send-File", none},
-		{"auto, sendfile announced", config.AccelAuto, nil, "127.0.0.1:4000", sendfile, bySendfile},
-		{"auto, sendfile in lower case", config.AccelAuto, nil, "[::1]:4000", "x-sendfile", bySendfile},
-		{"auto, sendfile untrusted", config.AccelAuto, nil, "203.0.113.9:4000", sendfile, none},
-		{"auto, sendfile with junk", config.AccelAuto, nil, "127.0.0.1:4000", "X-Sendfile; x", none},
-		{"caddy, no header", config.AccelCaddy, nil, "203.0.113.9:1", "", byAccel},
-		{"caddy, sendfile announced", config.AccelCaddy, nil, "127.0.0.1:4000", sendfile, byAccel},
-		{"apache, no header", config.AccelApache, nil, "203.0.113.9:1", "", bySendfile},
-		{"apache, accel announced", config.AccelApache, nil, "127.0.0.1:4000", accel, bySendfile},
-		{"off, sendfile announced", config.AccelOff, nil, "127.0.0.1:4000", sendfile, none},
-		{"auto, header with junk", config.AccelAuto, nil, "127.0.0.1:4000", "X-Accel-Redirect, X-Sendfile", none},
-		{"auto, no port", config.AccelAuto, nil, "127.0.0.1", accel, none},
-		{"auto, garbage address", config.AccelAuto, nil, "localhost:80", accel, none},
-		{"auto, empty address", config.AccelAuto, nil, "", accel, none},
-		{"auto, custom trusted", config.AccelAuto, tenNet, "10.0.0.1:4000", accel, byAccel},
-		{"auto, custom trusted excludes loopback", config.AccelAuto, tenNet, "127.0.0.1:4000", accel, none},
-		{"auto, nothing trusted", config.AccelAuto, []netip.Prefix{}, "127.0.0.1:4000", accel, none},
+		{"off, trusted, announced", config.AccelOff, nil, "127.0.0.1:4000", accel, "", none},
+		{"off, untrusted", config.AccelOff, nil, "10.0.0.1:4000", accel, "", none},
+		{"off, no header", config.AccelOff, nil, "127.0.0.1:4000", "", "", none},
+		{"nginx, no header", config.AccelNginx, nil, "127.0.0.1:4000", "", "", byNginx},
+		{"nginx, untrusted", config.AccelNginx, nil, "10.0.0.1:4000", "", "", byNginx},
+		{"nginx, announced", config.AccelNginx, nil, "203.0.113.9:1", accel, "", byNginx},
+		// nginx-config's proxy says it is nginx too; only a trusted proxy is
+		// believed, only with the announcement, and only with its exact word.
+		{"auto, nginx says so", config.AccelAuto, nil, "127.0.0.1:4000", accel, "nginx", byNginx},
+		{"auto, nginx says so, untrusted", config.AccelAuto, nil, "203.0.113.9:4000", accel, "nginx", none},
+		{"auto, nginx says so, nothing announced", config.AccelAuto, nil, "127.0.0.1:4000", "", "nginx", none},
+		{"auto, nginx says so, sendfile announced", config.AccelAuto, nil, "127.0.0.1:4000", sendfile, "nginx", bySendfile},
+		{"auto, front in other words", config.AccelAuto, nil, "127.0.0.1:4000", accel, "Nginx", byAccel},
+		{"auto, front with junk", config.AccelAuto, nil, "127.0.0.1:4000", accel, "nginx, caddy", byAccel},
+		{"auto, other front", config.AccelAuto, nil, "127.0.0.1:4000", accel, "caddy", byAccel},
+		{"caddy, nginx says so", config.AccelCaddy, nil, "127.0.0.1:4000", accel, "nginx", byAccel},
+		{"apache, nginx says so", config.AccelApache, nil, "127.0.0.1:4000", accel, "nginx", bySendfile},
+		{"auto, loopback, announced", config.AccelAuto, nil, "127.0.0.1:4000", accel, "", byAccel},
+		{"auto, 127/8, announced", config.AccelAuto, nil, "127.3.2.1:4000", accel, "", byAccel},
+		{"auto, ::1, announced", config.AccelAuto, nil, "[::1]:4000", accel, "", byAccel},
+		{"auto, v4-mapped loopback", config.AccelAuto, nil, "[::ffff:127.0.0.1]:4000", accel, "", byAccel},
+		{"auto, header in lower case", config.AccelAuto, nil, "127.0.0.1:4000", "x-accel-redirect", "", byAccel},
+		{"auto, untrusted 10.0.0.1", config.AccelAuto, nil, "10.0.0.1:4000", accel, "", none},
+		{"auto, untrusted public", config.AccelAuto, nil, "203.0.113.9:4000", accel, "", none},
+		{"auto, untrusted ::2", config.AccelAuto, nil, "[::2]:4000", accel, "", none},
+		{"auto, zoned link-local", config.AccelAuto, nil, "[fe80::1%eth0]:4000", accel, "", none},
+		{"auto, header missing", config.AccelAuto, nil, "127.0.0.1:4000", "", "", none},
+		{"auto, other sendfile type", config.AccelAuto, nil, "127.0.0.1:4000", "X-Lighttpd-Send-File", "", none},
+		{"auto, sendfile announced", config.AccelAuto, nil, "127.0.0.1:4000", sendfile, "", bySendfile},
+		{"auto, sendfile in lower case", config.AccelAuto, nil, "[::1]:4000", "x-sendfile", "", bySendfile},
+		{"auto, sendfile untrusted", config.AccelAuto, nil, "203.0.113.9:4000", sendfile, "", none},
+		{"auto, sendfile with junk", config.AccelAuto, nil, "127.0.0.1:4000", "X-Sendfile; x", "", none},
+		{"caddy, no header", config.AccelCaddy, nil, "203.0.113.9:1", "", "", byAccel},
+		{"caddy, sendfile announced", config.AccelCaddy, nil, "127.0.0.1:4000", sendfile, "", byAccel},
+		{"apache, no header", config.AccelApache, nil, "203.0.113.9:1", "", "", bySendfile},
+		{"apache, accel announced", config.AccelApache, nil, "127.0.0.1:4000", accel, "", bySendfile},
+		{"off, sendfile announced", config.AccelOff, nil, "127.0.0.1:4000", sendfile, "", none},
+		{"auto, header with junk", config.AccelAuto, nil, "127.0.0.1:4000", "X-Accel-Redirect, X-Sendfile", "", none},
+		{"auto, no port", config.AccelAuto, nil, "127.0.0.1", accel, "", none},
+		{"auto, garbage address", config.AccelAuto, nil, "localhost:80", accel, "", none},
+		{"auto, empty address", config.AccelAuto, nil, "", accel, "", none},
+		{"auto, custom trusted", config.AccelAuto, tenNet, "10.0.0.1:4000", accel, "", byAccel},
+		{"auto, custom trusted excludes loopback", config.AccelAuto, tenNet, "127.0.0.1:4000", accel, "", none},
+		{"auto, nothing trusted", config.AccelAuto, []netip.Prefix{}, "127.0.0.1:4000", accel, "", none},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -79,6 +92,9 @@ func TestHandoff(t *testing.T) {
 			r.RemoteAddr = tt.remote
 			if tt.header != "" {
 				r.Header.Set("X-Sendfile-Type", tt.header)
+			}
+			if tt.front != "" {
+				r.Header.Set(config.FrontHeader, tt.front)
 			}
 			if got := s.Handoff(r); got != tt.want {
 				t.Errorf("Handoff = %v, want %v", got, tt.want)
@@ -147,6 +163,58 @@ func TestSendPrivateAccel(t *testing.T) {
 	}
 	if got := h.Get("Cache-Control"); got != config.PrivateCacheControl || !strings.Contains(got, "private") || !strings.Contains(got, "no-cache") {
 		t.Errorf("Cache-Control %q, want %q (private, no-cache)", got, config.PrivateCacheControl)
+	}
+	// The proxy didn't say it is nginx: it may pass every header on.
+	assertSandboxed(t, h)
+}
+
+// To nginx, which passes on only a few of the headers of an
+// X-Accel-Redirect answer and sets the security headers from its own
+// config, the answer is those few and the target: whatever else was set
+// before (here as the app's middleware sets it) is gone.
+func TestSendPrivateToNginx(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name  string
+		mode  config.AccelMode
+		front string
+	}{
+		{"nginx mode", config.AccelNginx, ""},
+		{"auto, nginx says so", config.AccelAuto, config.FrontNginx},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			cfg := newConfig(t)
+			cfg.Accel = tc.mode
+			d, it := servedItem(t, cfg, []byte("<svg onload=alert(1)>"), "x.svg")
+			r := httptest.NewRequest(http.MethodGet, "/smedia/x", nil)
+			r.RemoteAddr = "127.0.0.1:5555"
+			r.Header.Set("X-Sendfile-Type", "X-Accel-Redirect")
+			if tc.front != "" {
+				r.Header.Set(config.FrontHeader, tc.front)
+			}
+			w := httptest.NewRecorder()
+			for k, v := range map[string]string{
+				"X-Request-Id": "abc", "X-Content-Type-Options": "nosniff", "Referrer-Policy": "same-origin",
+				"Vary": config.CallerVary, "Cache-Control": "no-store", "X-Robots-Tag": "noindex", "Set-Cookie": "a=b",
+			} {
+				w.Header().Set(k, v)
+			}
+			media.NewSender(d, cfg, discardLog).SendPrivate(w, r, it)
+			if w.Code != http.StatusOK || w.Body.Len() != 0 {
+				t.Errorf("status %d with %d bytes, want 200 and no body", w.Code, w.Body.Len())
+			}
+			want := http.Header{
+				"X-Accel-Redirect":    {media.AccelPath(it.SHA256)},
+				"Content-Type":        {it.ContentType},
+				"Content-Disposition": {media.ContentDisposition("x.svg", false)},
+				"Cache-Control":       {config.PrivateCacheControl},
+				"Set-Cookie":          {"a=b"},
+			}
+			if got := w.Header(); !reflect.DeepEqual(got, want) {
+				t.Errorf("headers\n%v\nwant\n%v", got, want)
+			}
+		})
 	}
 }
 

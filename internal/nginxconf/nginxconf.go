@@ -187,6 +187,8 @@ type data struct {
 	ErrorPages    []errorPage
 	MaxUploadText string // the upload limit in words
 	CallerVary    string
+	FrontHeader   string // config.FrontHeader and its value for nginx
+	FrontNginx    string
 	Types         []mimeType
 	Server        string // the rendered "server" template, indented, for Render
 }
@@ -492,8 +494,11 @@ server {
     # The app's copy of the id is the same; only nginx's is sent.
     proxy_hide_header X-Request-Id;
     # Tells the app it may answer with X-Accel-Redirect (Rack::Sendfile's
-    # convention); a client's own value is replaced.
+    # convention), and that nginx is what follows it: such an answer then
+    # carries only the headers nginx keeps (the internal locations above add
+    # the others). A client's own values are replaced.
     proxy_set_header X-Sendfile-Type X-Accel-Redirect;
+    proxy_set_header {{.FrontHeader}} {{.FrontNginx}};
     proxy_request_buffering off;
     proxy_send_timeout 1h;
     proxy_read_timeout 1h;
@@ -657,6 +662,8 @@ func newData(cfg config.Config, opt Options) (data, error) {
 		ErrorPages:    pages,
 		MaxUploadText: config.HumanSize(cfg.MaxUpload),
 		CallerVary:    config.CallerVary,
+		FrontHeader:   config.FrontHeader,
+		FrontNginx:    config.FrontNginx,
 		PublicCache:   config.PublicCacheControl,
 		Types:         mimeTypes(),
 	}

@@ -747,7 +747,7 @@ func TestNginxServes(t *testing.T) {
 	}
 
 	t.Run("X-Accel-Redirect", func(t *testing.T) {
-		resp, body := get(t, "GET", private, "X-Forwarded-For", "203.0.113.9", "X-Sendfile-Type", "bogus")
+		resp, body := get(t, "GET", private, "X-Forwarded-For", "203.0.113.9", "X-Sendfile-Type", "bogus", config.FrontHeader, "caddy")
 		if resp.StatusCode != http.StatusOK || !bytes.Equal(body, secret) {
 			t.Fatalf("status %d, %d bytes (want 200, the %d bytes of the file)", resp.StatusCode, len(body), size)
 		}
@@ -787,6 +787,7 @@ func TestNginxServes(t *testing.T) {
 		}
 		in := reqs[len(reqs)-1].Header
 		wantHeader(t, in, "X-Sendfile-Type", "X-Accel-Redirect")
+		wantHeader(t, in, config.FrontHeader, config.FrontNginx)
 		wantHeader(t, in, "X-Forwarded-For", "203.0.113.9, 127.0.0.1")
 		wantHeader(t, in, "X-Real-IP", "127.0.0.1")
 		wantHeader(t, in, "X-Forwarded-Proto", "http")
