@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -23,6 +24,30 @@ func requireAdmin(actor acl.Principal) error {
 	}
 	if actor.Role != acl.RoleAdmin {
 		return fmt.Errorf("%w: only admins manage users", errs.ErrForbidden)
+	}
+	return nil
+}
+
+// activeAdmins locks the rows of the active admins, in id order (two
+// transactions taking them wait for each other rather than deadlock), and
+// returns their ids. A change to who is an admin takes them first, so that
+// what it checks (that its actor still is one) holds until it commits: two
+// admins demoting each other at once then leave one, since the second change
+// finds that its actor no longer is one. A row that another transaction
+// changed while this one waited for it is read again, as committed.
+func activeAdmins(ctx context.Context, tx pgx.Tx) ([]string, error) {
+	rows, err := tx.Query(ctx, `SELECT id::text FROM users WHERE role = 'admin' AND disabled_at IS NULL ORDER BY id FOR UPDATE`)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, pgx.RowTo[string])
+}
+
+// stillAdmin is the error for an actor whose request was made as an admin
+// but who, by the time its change holds the admins' rows, no longer is one.
+func stillAdmin(admins []string, actor acl.Principal) error {
+	if !slices.Contains(admins, actor.UserID) {
+		return fmt.Errorf("%w: only admins manage users, and you no longer are one", errs.ErrForbidden)
 	}
 	return nil
 }
@@ -49,9 +74,10 @@ type UserChange struct {
 	Disabled *bool
 }
 
-// Update applies ch to the user with email. actor must be an admin, and may
-// not demote or disable themselves (so an admin always remains). Disabling
-// ends the user's sessions and tokens at once, on every instance.
+// Update applies ch to the user with email. actor must be an admin, still
+// when the change is made, and may not demote or disable themselves (so an
+// admin always remains). Disabling ends the user's sessions and tokens at
+// once, on every instance.
 func (us *Users) Update(ctx context.Context, actor acl.Principal, email string, ch UserChange) (User, error) {
 	if err := requireAdmin(actor); err != nil {
 		return User{}, err
@@ -69,6 +95,13 @@ func (us *Users) Update(ctx context.Context, actor acl.Principal, email string, 
 		}
 	}
 	err = pgx.BeginFunc(ctx, us.pool, func(tx pgx.Tx) error {
+		admins, err := activeAdmins(ctx, tx)
+		if err != nil {
+			return err
+		}
+		if err := stillAdmin(admins, actor); err != nil {
+			return err
+		}
 		if ch.Role != nil {
 			if _, err := tx.Exec(ctx, `UPDATE users SET role = $2 WHERE id = $1`, u.ID, *ch.Role); err != nil {
 				return err
@@ -212,19 +245,15 @@ func (us *Users) Delete(ctx context.Context, actor acl.Principal, email, reassig
 	}
 	err = pgx.BeginFunc(ctx, us.pool, func(tx pgx.Tx) error {
 		// The admins' rows are locked first, so that two admins deleting
-		// each other (or their heirs) one at a time can't leave none.
-		var heirOK bool
-		var admins int
-		if err := tx.QueryRow(ctx, `
-			WITH a AS (SELECT id FROM users WHERE role = 'admin' AND disabled_at IS NULL ORDER BY id FOR UPDATE)
-			SELECT EXISTS (SELECT 1 FROM a WHERE id = $1), (SELECT count(*) FROM a WHERE id <> $2)`, heir.ID, u.ID).
-			Scan(&heirOK, &admins); err != nil {
+		// or demoting each other (or their heirs) at once can't leave none.
+		admins, err := activeAdmins(ctx, tx)
+		if err != nil {
 			return err
 		}
-		if admins == 0 {
-			return fmt.Errorf("%w: %s is the last admin", errs.ErrConflict, u.Email)
+		if err := stillAdmin(admins, actor); err != nil {
+			return err
 		}
-		if !heirOK {
+		if !slices.Contains(admins, heir.ID) {
 			return fmt.Errorf("%w: reassign_to must be an active admin; %s is not", errs.ErrInvalid, heir.Email)
 		}
 		for _, q := range []string{`UPDATE media SET owner_id = $2 WHERE owner_id = $1`, `UPDATE folders SET owner_id = $2 WHERE owner_id = $1`} {

@@ -1,0 +1,105 @@
+package session_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/mediagate/mediagate/internal/acl"
+	"github.com/mediagate/mediagate/internal/errs"
+	"github.com/mediagate/mediagate/internal/session"
+)
+
+// TestAdminsRemovingEachOther: two admins each demote, disable or delete the
+// other at the same moment. Both changes start while a third transaction
+// holds the admins' rows, so that neither can finish before the other has
+// begun; then exactly one goes through and the other is refused, since its
+// actor is no longer an admin, and one active admin remains. (Checking
+// only "not yourself", as before, let both through and left none.)
+func TestAdminsRemovingEachOther(t *testing.T) {
+	t.Parallel()
+	viewer, yes := acl.RoleViewer, true
+	changes := map[string]func(us *session.Users, ctx context.Context, actor acl.Principal, other session.User) error{
+		"demote": func(us *session.Users, ctx context.Context, actor acl.Principal, other session.User) error {
+			_, err := us.Update(ctx, actor, other.Email, session.UserChange{Role: &viewer})
+			return err
+		},
+		"disable": func(us *session.Users, ctx context.Context, actor acl.Principal, other session.User) error {
+			_, err := us.Update(ctx, actor, other.Email, session.UserChange{Disabled: &yes})
+			return err
+		},
+		"delete": func(us *session.Users, ctx context.Context, actor acl.Principal, other session.User) error {
+			return us.Delete(ctx, actor, other.Email, actor.Email)
+		},
+	}
+	for _, pair := range [][2]string{{"demote", "demote"}, {"disable", "demote"}, {"delete", "delete"}, {"delete", "demote"}, {"disable", "delete"}} {
+		t.Run(pair[0]+"-"+pair[1], func(t *testing.T) {
+			t.Parallel()
+			pool, us := newUsers(t)
+			ctx := ctxT(t)
+			a := mustCreate(t, us, "a@example.com", acl.RoleAdmin, "password-a")
+			b := mustCreate(t, us, "b@example.com", acl.RoleAdmin, "password-b")
+
+			hold, err := pool.Begin(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer hold.Rollback(context.Background())
+			if _, err := hold.Exec(ctx, `SELECT id FROM users WHERE role = 'admin' FOR UPDATE`); err != nil {
+				t.Fatal(err)
+			}
+			done := make(chan error, 2)
+			go func() { done <- changes[pair[0]](us, ctx, a.Principal(), b) }()
+			go func() { done <- changes[pair[1]](us, ctx, b.Principal(), a) }()
+
+			// Both wait for the held rows; a change that doesn't take them
+			// finishes instead, and is counted below.
+			var results []error
+			for deadline := time.Now().Add(10 * time.Second); ; {
+				var waiting int
+				if err := pool.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity
+					WHERE datname = current_database() AND wait_event_type = 'Lock'`).Scan(&waiting); err != nil {
+					t.Fatal(err)
+				}
+				select {
+				case err := <-done:
+					results = append(results, err)
+				default:
+				}
+				if waiting == 2 || len(results) == 2 || time.Now().After(deadline) {
+					break
+				}
+				time.Sleep(5 * time.Millisecond)
+			}
+			if err := hold.Rollback(ctx); err != nil {
+				t.Fatal(err)
+			}
+			for len(results) < 2 {
+				results = append(results, <-done)
+			}
+
+			var ok, refused int
+			for _, err := range results {
+				switch {
+				case err == nil:
+					ok++
+				case isOnly(err, errs.ErrForbidden):
+					refused++
+				default:
+					t.Errorf("a change failed with %v, want nil or ErrForbidden", err)
+				}
+			}
+			if ok != 1 || refused != 1 {
+				t.Errorf("%d changes went through and %d were refused (%v), want one each", ok, refused, errors.Join(results...))
+			}
+			var admins int
+			if err := pool.QueryRow(ctx, `SELECT count(*) FROM users WHERE role = 'admin' AND disabled_at IS NULL`).Scan(&admins); err != nil {
+				t.Fatal(err)
+			}
+			if admins != 1 {
+				t.Errorf("%d active admins remain, want 1", admins)
+			}
+		})
+	}
+}
