@@ -339,6 +339,36 @@ func (s *suite) testFrontLogs(t *testing.T) {
 	}
 }
 
+// TestNginxModeBehindCaddy: with MEDIAGATE_ACCEL=nginx behind the rendered
+// Caddy config (nginx mode hands every file off, which Caddy follows too),
+// the client still gets the security headers: the app leaves them to the
+// front end only when the front end says it is nginx, and Caddy copies the
+// app's own.
+func TestNginxModeBehindCaddy(t *testing.T) {
+	t.Parallel()
+	s := startSuite(t, suiteOptions{mode: modeCaddy, maxUpload: servingMaxUpload, serveArgs: []string{"serve"}, env: []string{"MEDIAGATE_ACCEL=nginx"}})
+	owner := s.addUser(t, "owner@e2e.test", "editor")
+	svg := []byte(`<svg xmlns="http://www.w3.org/2000/svg" onload="alert(1)"></svg>`)
+	it := s.mustMultipart(t, owner.token, "x.svg", svg)
+	a := s.get(t, it.URL, owner.token)
+	if expectStatus(t, "GET through Caddy", a, http.StatusOK) && !bytes.Equal(a.Body, svg) {
+		t.Errorf("GET through Caddy: %d bytes that are not the file", len(a.Body))
+	}
+	for name, want := range map[string]string{
+		"X-Content-Type-Options":  "nosniff",
+		"Content-Security-Policy": config.MediaCSPFor(a.Header.Get("Content-Type")),
+		"Referrer-Policy":         config.MediaReferrerPolicy,
+		"Vary":                    config.CallerVary,
+	} {
+		if got := a.Header.Get(name); got != want || want == "" {
+			t.Errorf("GET through Caddy: %s %q, want %q", name, got, want)
+		}
+	}
+	if leaked := handoffHeaders(a.Header); leaked != "" {
+		t.Errorf("GET through Caddy: the client got %s", leaked)
+	}
+}
+
 // TestFrontEndConfigRefusals checks that apache-config and caddy-config
 // refuse what their front end cannot do, with a message saying why.
 func TestFrontEndConfigRefusals(t *testing.T) {

@@ -30,7 +30,8 @@ import (
 // case, in process and without a network: a GET of a 1 KiB private item
 // with an API token, a cached token and decision, answered with
 // X-Accel-Redirect, through every middleware of Routes. "nginx" sends the
-// X-Request-Id nginx's config adds; "direct" sends none; "cookie" is
+// X-Request-Id and X-Mediagate-Front nginx's config adds; "direct" sends
+// neither (and gets every header, as Caddy would); "cookie" is
 // "nginx" with a browser's session cookie instead of the token, as
 // bench.BenchmarkSmedia1KB sends (a cached session and user). It reports what
 // the middleware costs per request (allocs/op is exact; ns/op depends on
@@ -125,8 +126,9 @@ func BenchmarkAuthorizedHop(b *testing.B) {
 			req := httptest.NewRequest(http.MethodGet, config.PrivatePrefix+it.ID, nil)
 			req.RemoteAddr = "127.0.0.1:40000"
 			req.Header.Set(c.header, c.value)
-			if c.requestID != "" {
+			if c.requestID != "" { // what nginx's config sends
 				req.Header.Set("X-Request-Id", c.requestID)
+				req.Header.Set(config.FrontHeader, config.FrontNginx)
 			}
 			w := &discardWriter{h: http.Header{}}
 			serve := func() {

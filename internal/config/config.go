@@ -78,8 +78,9 @@ const (
 	// the app, on every request it proxies, that nginx is in front:
 	// "FrontHeader: FrontNginx", replacing a client's. nginx passes on only a
 	// few of the headers of an X-Accel-Redirect answer and its config sets
-	// the rest, so the app sends it no more than those few. The Caddy and
-	// Apache configs remove a client's; only a trusted proxy's is believed.
+	// the rest, so the app sends it no more than those few (in auto and
+	// nginx mode alike). The Caddy and Apache configs remove a client's;
+	// only a trusted proxy's is believed.
 	FrontHeader = "X-Mediagate-Front"
 	FrontNginx  = "nginx"
 )
@@ -190,7 +191,7 @@ var Vars = []Var{
 	{"MEDIAGATE_ACCEL", "accel", "auto|nginx|caddy|apache|off: when to hand files to the web server in front (X-Accel-Redirect, or X-Sendfile for apache)"},
 	{"MEDIAGATE_MAX_UPLOAD", "max-upload", "largest upload, in bytes or with a unit (500MiB, 4GiB)"},
 	{"MEDIAGATE_COOKIE_SECURE", "cookie-secure", "mark the session cookie Secure (true behind HTTPS)"},
-	{"MEDIAGATE_TRUSTED_PROXIES", "trusted-proxies", "comma-separated CIDRs whose X-Forwarded-For and X-Sendfile-Type are believed"},
+	{"MEDIAGATE_TRUSTED_PROXIES", "trusted-proxies", "comma-separated CIDRs whose X-Forwarded-For, X-Sendfile-Type and X-Mediagate-Front are believed"},
 	{"MEDIAGATE_ADMIN_EMAIL", "admin-email", "email of the admin created on first start"},
 	{"MEDIAGATE_ADMIN_PASSWORD", "admin-password", "password of that admin (else one is generated and printed once)"},
 	{"MEDIAGATE_SESSION_IDLE", "session-idle", "sign out after this long without a request"},

@@ -85,14 +85,16 @@ const (
 
 // Handoff says how r's file should be delivered. In auto mode that is what
 // a trusted proxy announced, so the same app also works alone and an
-// untrusted client never gets an empty answer with a path in it; the
-// proxy is taken for nginx only when it also says so (config.FrontHeader),
-// since nginx is the one front end that drops the app's security headers
-// from such an answer and sets its own.
+// untrusted client never gets an empty answer with a path in it. An
+// X-Accel-Redirect goes to nginx (HandoffNginx: nginx drops the app's
+// security headers from such an answer and sets its own) only when a
+// trusted proxy says so in config.FrontHeader, as the rendered nginx config
+// does, whatever the mode: `nginx` mode behind Caddy, which copies the
+// app's headers, still gets them all.
 func (s *Sender) Handoff(r *http.Request) Handoff {
 	switch s.mode {
 	case config.AccelNginx:
-		return HandoffNginx
+		return s.accelTo(r)
 	case config.AccelCaddy:
 		return HandoffAccel
 	case config.AccelApache:
@@ -101,15 +103,21 @@ func (s *Sender) Handoff(r *http.Request) Handoff {
 		announced := r.Header.Get(SendfileTypeHeader)
 		switch {
 		case strings.EqualFold(announced, AccelHeader) && s.Trusted(r):
-			if r.Header.Get(config.FrontHeader) == config.FrontNginx {
-				return HandoffNginx
-			}
-			return HandoffAccel
+			return s.accelTo(r)
 		case strings.EqualFold(announced, SendfileHeader) && s.Trusted(r):
 			return HandoffSendfile
 		}
 	}
 	return HandoffNone
+}
+
+// accelTo is the X-Accel-Redirect handoff of r: to nginx when a trusted
+// proxy says it is nginx, else to a front end that may pass every header on.
+func (s *Sender) accelTo(r *http.Request) Handoff {
+	if r.Header.Get(config.FrontHeader) == config.FrontNginx && s.Trusted(r) {
+		return HandoffNginx
+	}
+	return HandoffAccel
 }
 
 // SendPrivate answers r with the item's bytes for someone already authorized.

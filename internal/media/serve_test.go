@@ -37,9 +37,15 @@ func TestHandoff(t *testing.T) {
 		{"off, trusted, announced", config.AccelOff, nil, "127.0.0.1:4000", accel, "", none},
 		{"off, untrusted", config.AccelOff, nil, "10.0.0.1:4000", accel, "", none},
 		{"off, no header", config.AccelOff, nil, "127.0.0.1:4000", "", "", none},
-		{"nginx, no header", config.AccelNginx, nil, "127.0.0.1:4000", "", "", byNginx},
-		{"nginx, untrusted", config.AccelNginx, nil, "10.0.0.1:4000", "", "", byNginx},
-		{"nginx, announced", config.AccelNginx, nil, "203.0.113.9:1", accel, "", byNginx},
+		// nginx mode hands every file off; to nginx itself only when the
+		// proxy says it is nginx (behind Caddy, which copies the app's
+		// headers, the mode still gets them all).
+		{"nginx, no header", config.AccelNginx, nil, "127.0.0.1:4000", "", "", byAccel},
+		{"nginx, untrusted", config.AccelNginx, nil, "10.0.0.1:4000", "", "", byAccel},
+		{"nginx, announced", config.AccelNginx, nil, "203.0.113.9:1", accel, "", byAccel},
+		{"nginx, nginx says so", config.AccelNginx, nil, "127.0.0.1:4000", accel, "nginx", byNginx},
+		{"nginx, nginx says so, nothing announced", config.AccelNginx, nil, "127.0.0.1:4000", "", "nginx", byNginx},
+		{"nginx, nginx says so, untrusted", config.AccelNginx, nil, "10.0.0.1:4000", accel, "nginx", byAccel},
 		// nginx-config's proxy says it is nginx too; only a trusted proxy is
 		// believed, only with the announcement, and only with its exact word.
 		{"auto, nginx says so", config.AccelAuto, nil, "127.0.0.1:4000", accel, "nginx", byNginx},
@@ -174,25 +180,16 @@ func TestSendPrivateAccel(t *testing.T) {
 // before (here as the app's middleware sets it) is gone.
 func TestSendPrivateToNginx(t *testing.T) {
 	t.Parallel()
-	for _, tc := range []struct {
-		name  string
-		mode  config.AccelMode
-		front string
-	}{
-		{"nginx mode", config.AccelNginx, ""},
-		{"auto, nginx says so", config.AccelAuto, config.FrontNginx},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
+	for _, mode := range []config.AccelMode{config.AccelNginx, config.AccelAuto} {
+		t.Run(string(mode), func(t *testing.T) {
 			t.Parallel()
 			cfg := newConfig(t)
-			cfg.Accel = tc.mode
+			cfg.Accel = mode
 			d, it := servedItem(t, cfg, []byte("<svg onload=alert(1)>"), "x.svg")
 			r := httptest.NewRequest(http.MethodGet, "/smedia/x", nil)
 			r.RemoteAddr = "127.0.0.1:5555"
 			r.Header.Set("X-Sendfile-Type", "X-Accel-Redirect")
-			if tc.front != "" {
-				r.Header.Set(config.FrontHeader, tc.front)
-			}
+			r.Header.Set(config.FrontHeader, config.FrontNginx)
 			w := httptest.NewRecorder()
 			for k, v := range map[string]string{
 				"X-Request-Id": "abc", "X-Content-Type-Options": "nosniff", "Referrer-Policy": "same-origin",
@@ -223,7 +220,8 @@ func TestSendPrivateToNginx(t *testing.T) {
 // the security headers with its own).
 func TestSendPrivateHandoffHeaders(t *testing.T) {
 	t.Parallel()
-	for _, mode := range []config.AccelMode{config.AccelCaddy, config.AccelApache} {
+	// nginx mode without nginx's word (behind Caddy, say) is Caddy's answer.
+	for _, mode := range []config.AccelMode{config.AccelCaddy, config.AccelApache, config.AccelNginx} {
 		t.Run(string(mode), func(t *testing.T) {
 			t.Parallel()
 			cfg := newConfig(t)
