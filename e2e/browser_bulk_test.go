@@ -233,6 +233,53 @@ func TestBrowserBulk(t *testing.T) {
 		expectStatus(t, "restoring a purged item", s.do(t, call{method: http.MethodPost, path: "/api/trash/" + url.PathEscape(string(gone.ID)) + "/restore", token: owner.token}), http.StatusNotFound)
 	})
 
+	t.Run("trash-load-more", func(t *testing.T) {
+		var ids []string
+		for i := range 51 {
+			ids = append(ids, string(s.mustUpload(t, owner.token, fmt.Sprintf("old-%02d.txt", i), []byte(fmt.Sprintf("old %d\n", i))).ID))
+		}
+		// All media is past its first page now too: its Load more shares the
+		// page fetch with the trash's.
+		listed := len(decodeJSON[struct {
+			Items []mediaItem `json:"items"`
+		}](t, "list", s.get(t, "/api/media?limit=200", owner.token)).Items)
+		allItems := `document.querySelectorAll(".items > .item").length + "|" + !!document.querySelector("[data-testid=load-more]")`
+		if st := o.navigate(t, "/?view=all"); st != http.StatusOK {
+			o.fail(t, "GET all media: status %d", st)
+		}
+		first := pollJS(t, o, "all media's first page", 0, allItems, func(v string) bool { return strings.HasSuffix(v, "|true") })
+		if n, _, _ := strings.Cut(first, "|"); n == fmt.Sprint(listed) {
+			t.Errorf("all media's first page shows all %d items and Load more", listed)
+		}
+		o.do(t, "loading more media", 0, chromedp.Click(chromedp.CSS(`[data-testid=load-more]`)))
+		pollJS(t, o, "all media's second page", 0, allItems, func(v string) bool { return v == fmt.Sprint(listed, "|false") })
+
+		mustStatus(t, "batch delete", s.sendJSON(t, http.MethodPost, "/api/media/batch", owner.token, map[string]any{"action": "delete", "ids": ids}), http.StatusOK)
+		if st := o.navigate(t, "/trash"); st != http.StatusOK {
+			o.fail(t, "GET /trash: status %d", st)
+		}
+		count := `document.querySelectorAll("[data-testid=trash-row]").length`
+		pollJS(t, o, "the trash's first page", 0, count, func(v int) bool { return v == 50 })
+		o.do(t, "loading more", 0, chromedp.Click(chromedp.CSS(`[data-testid=trash-more]`)))
+		pollJS(t, o, "the trash's second page", 0, count+` + "|" + !!document.querySelector("[data-testid=trash-more]")`,
+			func(v string) bool { return v == "51|false" })
+		o.screenshot(t, "trash-load-more")
+		rows := evalJS[[]string](t, o, `Array.from(document.querySelectorAll("[data-testid=trash-row]"), r => r.dataset.id)`)
+		if !slices.Equal(slices.Sorted(slices.Values(rows)), slices.Sorted(slices.Values(ids))) {
+			t.Errorf("the two pages' rows are %v, want the 51 deleted once each", rows)
+		}
+		// The row the second page brought works as the others.
+		last := rows[len(rows)-1]
+		o.do(t, "restoring the loaded row", 0, chromedp.Click(chromedp.CSS(`[data-testid=trash-row][data-id="`+last+`"] [data-testid=trash-restore]`)))
+		pollJS(t, o, "the loaded row gone", 0, count, func(v int) bool { return v == 50 })
+		expectStatus(t, "GET of the item restored from the second page", s.get(t, smediaPath(flexID(last), ""), owner.token), http.StatusOK)
+		for _, id := range ids {
+			if id != last {
+				mustStatus(t, "purge", s.do(t, call{method: http.MethodDelete, path: "/api/trash/" + id, token: owner.token}), http.StatusNoContent)
+			}
+		}
+	})
+
 	t.Run("republish-keeps-url", func(t *testing.T) {
 		it := s.mustUpload(t, owner.token, "poster.txt", []byte("published, withdrawn, published again\n"))
 		if st := o.navigate(t, "/m/"+string(it.ID)); st != http.StatusOK {

@@ -4,19 +4,26 @@ import (
 	"net/http"
 
 	"github.com/go-chi/chi/v5"
+
+	"github.com/mediagate/mediagate/internal/media"
 )
 
-// apiListTrash answers the trash entries the caller manages: GET /api/trash.
+// apiListTrash answers a page of the trash entries the caller manages: GET
+// /api/trash?limit=&cursor=, with the next page's cursor.
 func (a *App) apiListTrash(w http.ResponseWriter, r *http.Request) error {
 	p, err := caller(r)
 	if err != nil {
 		return err
 	}
-	entries, err := a.media.ListTrash(r.Context(), p)
+	limit, err := limitParam(r)
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"entries": entries})
+	page, err := a.media.ListTrash(r.Context(), p, media.TrashOptions{Cursor: r.URL.Query().Get("cursor"), Limit: limit})
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"entries": page.Entries, "next_cursor": page.Next})
 	return nil
 }
 

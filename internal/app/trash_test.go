@@ -2,6 +2,12 @@ package app
 
 import (
 	"bytes"
+	"fmt"
+	"html"
+	"net/url"
+	"regexp"
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/mediagate/mediagate/internal/acl"
@@ -100,4 +106,55 @@ func TestTrashEndpoints(t *testing.T) {
 		t.Errorf("restore without its folder: %+v, want a note", r)
 	}
 	wantStatus(t, h.do("GET", inner.URL, editor, nil), 200)
+}
+
+// TestTrashPaging: GET /api/trash answers a page at a time with the next
+// page's cursor, and the trash page shows its first 50 entries with a
+// "Load more" link to the next ones; bad paging parameters are a 400.
+func TestTrashPaging(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, nil)
+	_, editor := h.user(acl.RoleEditor)
+	var ids []string
+	for i := range 51 {
+		it := h.upload(editor, fmt.Sprintf("note-%02d.txt", i), []byte(fmt.Sprintf("note %d\n", i)))
+		wantStatus(t, h.do("DELETE", "/api/media/"+it.ID, editor, nil), 204)
+		ids = append(ids, it.ID)
+	}
+	type page struct {
+		Entries    []media.TrashEntry
+		NextCursor string `json:"next_cursor"`
+	}
+	var seen []string
+	for cursor, n := "", 0; ; n++ {
+		p := decode[page](t, h.do("GET", "/api/trash?limit=20&cursor="+url.QueryEscape(cursor), editor, nil))
+		for _, e := range p.Entries {
+			seen = append(seen, e.ID)
+		}
+		if want := min(20, 51-20*n); len(p.Entries) != want {
+			t.Fatalf("page %d: %d entries, want %d", n, len(p.Entries), want)
+		}
+		if cursor = p.NextCursor; cursor == "" {
+			break
+		}
+	}
+	if slices.Sort(seen); !slices.Equal(seen, slices.Sorted(slices.Values(ids))) {
+		t.Errorf("the pages listed %d entries, want the 51 once each", len(seen))
+	}
+	wantStatus(t, h.do("GET", "/api/trash?limit=0", editor, nil), 400)
+	wantStatus(t, h.do("GET", "/api/trash?cursor=not-a-cursor", editor, nil), 400)
+
+	resp, body := h.page("/trash", editor)
+	if resp.StatusCode != 200 || strings.Count(body, `data-testid="trash-row"`) != 50 {
+		t.Fatalf("GET /trash: %d with %d rows, want 200 and 50", resp.StatusCode, strings.Count(body, `data-testid="trash-row"`))
+	}
+	m := regexp.MustCompile(`<a class="btn" href="(/trash\?cursor=[^"]+)" data-action="trash-more" data-testid="trash-more">Load more</a>`).FindStringSubmatch(body)
+	if m == nil {
+		t.Fatalf("GET /trash: no Load more link")
+	}
+	resp, body = h.page(html.UnescapeString(m[1]), editor)
+	if resp.StatusCode != 200 || strings.Count(body, `data-testid="trash-row"`) != 1 || strings.Contains(body, `data-testid="trash-more"`) {
+		t.Errorf("the next page: %d with %d rows (Load more: %v), want 200, the last one, no link",
+			resp.StatusCode, strings.Count(body, `data-testid="trash-row"`), strings.Contains(body, `data-testid="trash-more"`))
+	}
 }

@@ -581,11 +581,16 @@ func (a *App) trashPage(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	entries, err := a.media.ListTrash(r.Context(), p)
+	page, err := a.media.ListTrash(r.Context(), p, media.TrashOptions{Cursor: r.URL.Query().Get("cursor")})
 	if err != nil {
 		return err
 	}
-	a.render(w, http.StatusOK, "trash", map[string]any{"User": p, "Nav": "trash", "Entries": entries, "Retention": retentionLabel(a.cfg.TrashRetention)})
+	var next string
+	if page.Next != "" {
+		next = "/trash?" + url.Values{"cursor": {page.Next}}.Encode()
+	}
+	a.render(w, http.StatusOK, "trash", map[string]any{"User": p, "Nav": "trash", "Entries": page.Entries, "NextURL": next,
+		"Retention": retentionLabel(a.cfg.TrashRetention)})
 	return nil
 }
 

@@ -269,6 +269,13 @@ var sortKeys = map[string]sortKey{
 // likeEscaper makes a search string literal in a LIKE pattern (escape \).
 var likeEscaper = strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
 
+// A page of a listing (List, ListTrash) holds defaultLimit entries unless
+// its caller asks for another number, and at most maxLimit.
+const (
+	defaultLimit = 50
+	maxLimit     = 200
+)
+
 // List returns what p may view, in o.Sort's order, a page at a time. The
 // cursor is the last row's (sort key, id), so pages neither skip nor repeat
 // rows while items are added.
@@ -278,9 +285,9 @@ func (s *Store) List(ctx context.Context, p acl.Principal, o ListOptions) (Page,
 		return Page{}, errs.ErrUnauthenticated
 	}
 	if limit <= 0 {
-		limit = 50
+		limit = defaultLimit
 	}
-	limit = min(limit, 200)
+	limit = min(limit, maxLimit)
 	if o.Sort == "" {
 		o.Sort = SortNewest
 	}

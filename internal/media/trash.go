@@ -2,9 +2,11 @@ package media
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -188,28 +190,85 @@ func (s *Store) TrashFolder(ctx context.Context, p acl.Principal, id string) err
 	return nil
 }
 
-// ListTrash lists the trash entries p may manage (an admin: all), the most
-// recently deleted first.
-func (s *Store) ListTrash(ctx context.Context, p acl.Principal) ([]TrashEntry, error) {
-	if !p.Valid() {
-		return nil, errs.ErrUnauthenticated
+// TrashOptions picks a page of the trash: Limit entries (0: 50, at most
+// 200, as for List) after Cursor (a TrashPage's Next; "" for the first page).
+type TrashOptions struct {
+	Cursor string
+	Limit  int
+}
+
+// TrashPage is a page of the trash and the cursor of the next ("" after
+// the last).
+type TrashPage struct {
+	Entries []TrashEntry
+	Next    string
+}
+
+// trashCursor is the cursor after e: "trash|<RFC 3339 time>|<id>", in
+// base64url, the order being most recently deleted first, then by id.
+func trashCursor(e TrashEntry) string {
+	return base64.RawURLEncoding.EncodeToString([]byte("trash|" + e.DeletedAt.UTC().Format(time.RFC3339Nano) + "|" + e.ID))
+}
+
+// parseTrashCursor reads a trashCursor; nil and "" for the first page.
+func parseTrashCursor(c string) (*time.Time, string, error) {
+	if c == "" {
+		return nil, "", nil
 	}
+	bad := fmt.Errorf("%w: malformed cursor", errs.ErrInvalid)
+	b, err := base64.RawURLEncoding.DecodeString(c)
+	if err != nil {
+		return nil, "", bad
+	}
+	parts := strings.Split(string(b), "|")
+	if len(parts) != 3 || parts[0] != "trash" || !acl.ValidID(parts[2]) {
+		return nil, "", bad
+	}
+	at, err := time.Parse(time.RFC3339Nano, parts[1])
+	if err != nil {
+		return nil, "", bad
+	}
+	return &at, parts[2], nil
+}
+
+// ListTrash lists a page of the trash entries p may manage (an admin: all),
+// the most recently deleted first.
+func (s *Store) ListTrash(ctx context.Context, p acl.Principal, o TrashOptions) (TrashPage, error) {
+	if !p.Valid() {
+		return TrashPage{}, errs.ErrUnauthenticated
+	}
+	after, afterID, err := parseTrashCursor(o.Cursor)
+	if err != nil {
+		return TrashPage{}, err
+	}
+	limit := o.Limit
+	if limit <= 0 {
+		limit = defaultLimit
+	}
+	limit = min(limit, maxLimit)
+	// Each branch reads its deleted rows newest first from its partial
+	// index and stops at the page's end: only the entries up to it are
+	// decided. The cursor is the last entry's time and id.
 	rows, err := s.pool.Query(ctx, `
-		SELECT m.id, 'item', m.filename, m.deleted_path, m.deleted_at, COALESCE(u.email, ''), b.size, m.folder_id
+		(SELECT m.id, 'item', m.filename, m.deleted_path, m.deleted_at, COALESCE(u.email, ''), b.size, m.folder_id
 		FROM media m JOIN blobs b ON b.sha256 = m.blob LEFT JOIN users u ON u.id = m.deleted_by
 		CROSS JOIN LATERAL mg_item_access($1, $2, m.id) a
 		WHERE m.deleted_at IS NOT NULL AND a.level >= 3
+			AND ($3::timestamptz IS NULL OR m.deleted_at < $3 OR (m.deleted_at = $3 AND m.id > $4::uuid))
+		ORDER BY m.deleted_at DESC, m.id LIMIT $5)
 		UNION ALL
-		SELECT f.id, 'folder', f.name, f.deleted_path, f.deleted_at, COALESCE(u.email, ''),
+		(SELECT f.id, 'folder', f.name, f.deleted_path, f.deleted_at, COALESCE(u.email, ''),
 			(SELECT COALESCE(sum(b.size), 0)::bigint FROM mg_trash_subtree(f.id) st
 				JOIN media m ON m.folder_id = st.id AND m.deleted_at IS NULL JOIN blobs b ON b.sha256 = m.blob),
 			f.parent_id
 		FROM folders f LEFT JOIN users u ON u.id = f.deleted_by
 		CROSS JOIN LATERAL mg_folder_access($1, $2, f.id) a
 		WHERE f.deleted_at IS NOT NULL AND a.level >= 3
-		ORDER BY 5 DESC, 1`, p.UserID, string(p.Role))
+			AND ($3::timestamptz IS NULL OR f.deleted_at < $3 OR (f.deleted_at = $3 AND f.id > $4::uuid))
+		ORDER BY f.deleted_at DESC, f.id LIMIT $5)
+		ORDER BY 5 DESC, 1 LIMIT $5`, p.UserID, string(p.Role), after, nullID(afterID), limit+1)
 	if err != nil {
-		return nil, fmt.Errorf("list trash: %w", err)
+		return TrashPage{}, fmt.Errorf("list trash: %w", err)
 	}
 	var parents []*string
 	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (TrashEntry, error) {
@@ -221,23 +280,36 @@ func (s *Store) ListTrash(ctx context.Context, p acl.Principal) ([]TrashEntry, e
 		return e, err
 	})
 	if err != nil {
-		return nil, fmt.Errorf("list trash: %w", err)
+		return TrashPage{}, fmt.Errorf("list trash: %w", err)
 	}
-	stored := make([]string, len(out))
-	for i, e := range out {
+	page := TrashPage{Entries: out}
+	if len(out) > limit {
+		page.Entries, parents = out[:limit], parents[:limit]
+		page.Next = trashCursor(page.Entries[limit-1])
+	}
+	stored := make([]string, len(page.Entries))
+	for i, e := range page.Entries {
 		stored[i] = e.FolderPath
 	}
 	shown, err := shownPaths(ctx, s.pool, p, parents, stored)
 	if err != nil {
-		return nil, fmt.Errorf("list trash: %w", err)
+		return TrashPage{}, fmt.Errorf("list trash: %w", err)
 	}
-	for i := range out {
-		out[i].FolderPath = shown[i]
+	for i := range page.Entries {
+		page.Entries[i].FolderPath = shown[i]
 	}
-	if out == nil {
-		out = []TrashEntry{}
+	if page.Entries == nil {
+		page.Entries = []TrashEntry{}
 	}
-	return out, nil
+	return page, nil
+}
+
+// nullID is id, or nil for none.
+func nullID(id string) *string {
+	if id == "" {
+		return nil
+	}
+	return &id
 }
 
 // shownPaths is where trash entries were deleted from (stored, each one's

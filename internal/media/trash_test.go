@@ -3,7 +3,9 @@ package media_test
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"errors"
+	"fmt"
 	"os"
 	"slices"
 	"strings"
@@ -95,15 +97,19 @@ func (e *env) publish(p acl.Principal, id string) media.Item {
 
 func (e *env) trashEntries(p acl.Principal) map[string]media.TrashEntry {
 	e.t.Helper()
-	list, err := e.store.ListTrash(context.Background(), p)
-	if err != nil {
-		e.t.Fatal(err)
-	}
 	out := map[string]media.TrashEntry{}
-	for _, en := range list {
-		out[en.ID] = en
+	for cursor := ""; ; {
+		page, err := e.store.ListTrash(context.Background(), p, media.TrashOptions{Cursor: cursor})
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		for _, en := range page.Entries {
+			out[en.ID] = en
+		}
+		if cursor = page.Next; cursor == "" {
+			return out
+		}
 	}
-	return out
 }
 
 // TestTrashItem: a trashed item is gone from every way in (its owner's and a
@@ -670,5 +676,89 @@ func checkMove(t *testing.T, e *env, p acl.Principal, it media.Item, moveErr, tr
 		t.Errorf("%s's move = %v, want nil or ErrNotFound", it.Filename, moveErr)
 	case moveErr != nil && getErr == nil:
 		t.Errorf("%s's move refused but it is not in the trash", it.Filename)
+	}
+}
+
+// TestTrashPages: the trash comes a page at a time, the most recently
+// deleted first and by id among entries deleted at the same moment, items and
+// folders interleaved; following the cursors lists every entry the caller
+// manages exactly once, and nothing of anyone else's. A cursor of another
+// kind or a broken one is refused.
+func TestTrashPages(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	editor, other := e.user(acl.RoleEditor), e.user(acl.RoleEditor)
+	var mine []string
+	for i := range 5 {
+		it := e.upload(editor, content(fmt.Sprint("page-", i), 100), fmt.Sprint(i, ".bin"))
+		if err := e.store.Delete(ctx, editor, it.ID); err != nil {
+			t.Fatal(err)
+		}
+		mine = append(mine, it.ID)
+	}
+	for _, name := range []string{"A", "B", "C"} {
+		f := e.folder(editor, name, "")
+		if err := e.store.TrashFolder(ctx, editor, f); err != nil {
+			t.Fatal(err)
+		}
+		mine = append(mine, f)
+	}
+	theirs := e.upload(other, content("theirs", 100), "theirs.bin")
+	if err := e.store.Delete(ctx, other, theirs.ID); err != nil {
+		t.Fatal(err)
+	}
+	// Two items and a folder deleted at the same moment, the rest a second apart.
+	at := time.Now().Add(-time.Hour).Truncate(time.Second)
+	for i, id := range mine {
+		when := at.Add(-time.Duration(i) * time.Second)
+		if i <= 2 || i == 6 {
+			when = at
+		}
+		for _, table := range []string{"media", "folders"} {
+			if _, err := e.pool.Exec(ctx, `UPDATE `+table+` SET deleted_at = $2 WHERE id = $1`, id, when); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+
+	var got []media.TrashEntry
+	pages := 0
+	for cursor := ""; ; pages++ {
+		page, err := e.store.ListTrash(ctx, editor, media.TrashOptions{Cursor: cursor, Limit: 3})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(page.Entries) > 3 || (page.Next != "" && len(page.Entries) != 3) {
+			t.Fatalf("page %d: %d entries, next %q", pages, len(page.Entries), page.Next)
+		}
+		got = append(got, page.Entries...)
+		if cursor = page.Next; cursor == "" {
+			break
+		}
+		if pages > len(mine) {
+			t.Fatal("the cursors never end")
+		}
+	}
+	ids := make([]string, len(got))
+	for i, en := range got {
+		ids[i] = en.ID
+	}
+	if want := slices.Sorted(slices.Values(mine)); !slices.Equal(slices.Sorted(slices.Values(ids)), want) {
+		t.Errorf("the pages listed %v, want each of %v once", ids, want)
+	}
+	if !slices.IsSortedFunc(got, func(a, b media.TrashEntry) int {
+		if c := b.DeletedAt.Compare(a.DeletedAt); c != 0 {
+			return c
+		}
+		return strings.Compare(a.ID, b.ID)
+	}) {
+		t.Errorf("the pages are not newest first, then by id: %v", ids)
+	}
+
+	for _, bad := range []string{"x", base64.RawURLEncoding.EncodeToString([]byte("trash|yesterday|" + mine[0])),
+		base64.RawURLEncoding.EncodeToString([]byte("2026-01-01T00:00:00Z|" + mine[0]))} {
+		if _, err := e.store.ListTrash(ctx, editor, media.TrashOptions{Cursor: bad}); !errors.Is(err, errs.ErrInvalid) {
+			t.Errorf("cursor %q: %v, want ErrInvalid", bad, err)
+		}
 	}
 }

@@ -57,6 +57,24 @@ export function toast(msg, isError) {
 
 // reloadWithToast reloads the page, which then shows msg as a toast (main.js
 // reads it back from sessionStorage).
+// nextPage fetches the page a "Load more" link names, as a document, the
+// link saying it is loading meanwhile. When that fails, the link is ready
+// again, a toast says why, and it answers null.
+export async function nextPage(link) {
+  link.setAttribute("aria-disabled", "true");
+  link.textContent = "Loading…";
+  try {
+    const res = await fetch(link.href, { credentials: "same-origin" });
+    if (!res.ok) throw new Error("Could not load more (" + res.status + ").");
+    return new DOMParser().parseFromString(await res.text(), "text/html");
+  } catch (err) {
+    link.textContent = "Load more";
+    link.removeAttribute("aria-disabled");
+    toast(err.message, true);
+    return null;
+  }
+}
+
 export function reloadWithToast(msg) {
   try { sessionStorage.setItem("mg.toast", msg); } catch (_) { /* reload anyway */ }
   location.reload();

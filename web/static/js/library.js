@@ -2,7 +2,7 @@
 // loading more, and the folder actions.
 import { api } from "mg/api.js";
 import { openDialog, confirmAction } from "mg/dialogs.js";
-import { $, $$, el, toast, showError, busy } from "mg/dom.js";
+import { $, $$, el, toast, showError, busy, nextPage } from "mg/dom.js";
 import { initGrants } from "mg/grants.js";
 import { pickFolder } from "mg/picker.js";
 import { initLinks } from "mg/share.js";
@@ -203,27 +203,18 @@ const previews = (() => {
 // is one template for both.
 async function loadMore(link) {
   const holder = link.closest(".more");
-  link.setAttribute("aria-disabled", "true");
-  link.textContent = "Loading…";
-  try {
-    const res = await fetch(link.href, { credentials: "same-origin" });
-    if (!res.ok) throw new Error("Could not load more (" + res.status + ").");
-    const doc = new DOMParser().parseFromString(await res.text(), "text/html");
-    const items = $(".items", document);
-    const fresh = $$(".items > .item", doc).map((li) => document.adoptNode(li));
-    items.append(...fresh);
-    document.dispatchEvent(new Event(ITEMS_CHANGED));
-    previews.watch();
-    const next = $(".more", doc);
-    if (next) holder.replaceWith(document.adoptNode(next));
-    else holder.remove();
-    const first = fresh[0] && $(".item-name", fresh[0]);
-    if (first) first.focus();
-  } catch (err) {
-    link.textContent = "Load more";
-    link.removeAttribute("aria-disabled");
-    toast(err.message, true);
-  }
+  const doc = await nextPage(link);
+  if (!doc) return;
+  const items = $(".items", document);
+  const fresh = $$(".items > .item", doc).map((li) => document.adoptNode(li));
+  items.append(...fresh);
+  document.dispatchEvent(new Event(ITEMS_CHANGED));
+  previews.watch();
+  const next = $(".more", doc);
+  if (next) holder.replaceWith(document.adoptNode(next));
+  else holder.remove();
+  const first = fresh[0] && $(".item-name", fresh[0]);
+  if (first) first.focus();
 }
 
 // refreshListing reloads the current view's items in place (after uploads).

@@ -4,7 +4,7 @@
 // Undo (deferUndo) that restores the same way.
 import { api } from "mg/api.js";
 import { confirmAction } from "mg/dialogs.js";
-import { $, el, toast, showError, busy } from "mg/dom.js";
+import { $, $$, el, toast, showError, busy, nextPage } from "mg/dom.js";
 
 const PARALLEL = 4;
 
@@ -89,9 +89,41 @@ export function initTrash() {
   function gone(row) {
     row.remove();
     const left = $("tbody tr", table);
-    table.hidden = !left;
-    empty.hidden = !!left;
-    (left ? $("button", left) : $("#main")).focus();
+    const more = $("[data-action=trash-more]", section);
+    if (!left && more) {
+      loadMore(more); // the next page may hold entries still
+      return;
+    }
+    shown();
+  }
+
+  // shown shows the table, or the empty state when it has no rows, and
+  // puts the focus on the first row's first button (or the page).
+  function shown() {
+    const first = $("tbody tr", table);
+    table.hidden = !first;
+    empty.hidden = !!first;
+    (first ? $("button", first) : $("#main")).focus();
+  }
+
+  // loadMore fetches the next page as HTML and appends its rows, so there
+  // is one template for both (as the library does).
+  async function loadMore(link) {
+    const holder = link.closest(".more");
+    const doc = await nextPage(link);
+    if (!doc) return;
+    const fresh = $$("#trash tbody > tr", doc).map((tr) => document.adoptNode(tr));
+    $("tbody", table).append(...fresh);
+    const next = $("#trash .more", doc);
+    if (next) holder.replaceWith(document.adoptNode(next));
+    else holder.remove();
+    if (fresh.length) {
+      table.hidden = false;
+      empty.hidden = true;
+      $("button", fresh[0]).focus();
+    } else {
+      shown();
+    }
   }
 
   async function act(button, fn) {
@@ -107,6 +139,12 @@ export function initTrash() {
   }
 
   section.addEventListener("click", async (e) => {
+    const more = e.target.closest("[data-action=trash-more]");
+    if (more) {
+      e.preventDefault();
+      if (more.getAttribute("aria-disabled") !== "true") loadMore(more);
+      return;
+    }
     const button = e.target.closest("[data-action=trash-restore], [data-action=trash-purge]");
     if (!button) return;
     const row = button.closest("tr");
