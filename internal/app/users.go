@@ -113,7 +113,7 @@ func (a *App) apiCreateUser(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if p.Role != acl.RoleAdmin {
+	if p.Role != acl.RoleAdmin { // before reading the body
 		return fmt.Errorf("%w: only admins add users", errs.ErrForbidden)
 	}
 	var body struct {
@@ -124,7 +124,7 @@ func (a *App) apiCreateUser(w http.ResponseWriter, r *http.Request) error {
 	if err := decodeJSON(r, &body); err != nil {
 		return err
 	}
-	u, err := a.auth.Users.Create(r.Context(), body.Email, body.Role, body.Password)
+	u, err := a.auth.Users.Add(r.Context(), p, body.Email, body.Role, body.Password)
 	if err != nil {
 		return err
 	}

@@ -35,8 +35,12 @@ func requireAdmin(actor acl.Principal) error {
 // admins demoting each other at once then leave one, since the second change
 // finds that its actor no longer is one. A row that another transaction
 // changed while this one waited for it is read again, as committed.
+//
+// FOR NO KEY UPDATE is enough (role and disabled_at are no key) and, unlike
+// FOR UPDATE, lets foreign key checks on the rows through: writes that name
+// an admin (an item they upload, a token they make) don't wait for it.
 func activeAdmins(ctx context.Context, tx pgx.Tx) ([]string, error) {
-	rows, err := tx.Query(ctx, `SELECT id::text FROM users WHERE role = 'admin' AND disabled_at IS NULL ORDER BY id FOR UPDATE`)
+	rows, err := tx.Query(ctx, `SELECT id::text FROM users WHERE role = 'admin' AND disabled_at IS NULL ORDER BY id FOR NO KEY UPDATE`)
 	if err != nil {
 		return nil, err
 	}
@@ -50,6 +54,21 @@ func stillAdmin(admins []string, actor acl.Principal) error {
 		return fmt.Errorf("%w: only admins manage users, and you no longer are one", errs.ErrForbidden)
 	}
 	return nil
+}
+
+// stillActiveAdmin refuses, in tx, an actor who is no longer an active
+// admin, and keeps them one until tx ends: FOR SHARE waits for a change to
+// their row under way (activeAdmins holds it) and reads it as committed. For
+// the admin-only writes that don't change who is an admin (a password
+// reset, a new account), so that a request made as an admin just before its
+// admin was demoted can't take another account or make a new admin.
+func stillActiveAdmin(ctx context.Context, tx pgx.Tx, actor acl.Principal) error {
+	var ok bool
+	err := tx.QueryRow(ctx, `SELECT true FROM users WHERE id = $1 AND role = 'admin' AND disabled_at IS NULL FOR SHARE`, actor.UserID).Scan(&ok)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return stillAdmin(nil, actor)
+	}
+	return err
 }
 
 // List returns every user, by email. actor must be an admin.
@@ -128,6 +147,12 @@ func (us *Users) Update(ctx context.Context, actor acl.Principal, email string, 
 
 // SetPassword replaces the user's password and ends all their sessions.
 func (us *Users) SetPassword(ctx context.Context, userID, password string) error {
+	return us.setPassword(ctx, acl.Principal{}, userID, password)
+}
+
+// setPassword is SetPassword, made by actor, an admin still when it is
+// written, unless actor is the zero Principal (the user themselves).
+func (us *Users) setPassword(ctx context.Context, actor acl.Principal, userID, password string) error {
 	if len(password) < MinPasswordLength {
 		return fmt.Errorf("%w: password must have at least %d characters", errs.ErrInvalid, MinPasswordLength)
 	}
@@ -135,12 +160,20 @@ func (us *Users) SetPassword(ctx context.Context, userID, password string) error
 	if err != nil {
 		return err
 	}
-	tag, err := us.pool.Exec(ctx, `UPDATE users SET password_hash = $2, session_epoch = session_epoch + 1 WHERE id = $1`, userID, hash)
+	err = pgx.BeginFunc(ctx, us.pool, func(tx pgx.Tx) error {
+		if actor.Valid() {
+			if err := stillActiveAdmin(ctx, tx, actor); err != nil {
+				return err
+			}
+		}
+		tag, err := tx.Exec(ctx, `UPDATE users SET password_hash = $2, session_epoch = session_epoch + 1 WHERE id = $1`, userID, hash)
+		if err == nil && tag.RowsAffected() == 0 {
+			return fmt.Errorf("%w: no such user", errs.ErrNotFound)
+		}
+		return err
+	})
 	if err != nil {
 		return fmt.Errorf("set password: %w", err)
-	}
-	if tag.RowsAffected() == 0 {
-		return fmt.Errorf("%w: no such user", errs.ErrNotFound)
 	}
 	us.changed()
 	return nil
@@ -201,9 +234,9 @@ func (us *Users) DeleteToken(ctx context.Context, userID, tokenID string) error 
 	return nil
 }
 
-// ResetPassword sets the password of the user with email, for an admin, and
-// ends all that user's sessions (the caller's own too, when it is theirs).
-// API tokens are not affected.
+// ResetPassword sets the password of the user with email, for an admin
+// (still when it is written), and ends all that user's sessions (the
+// caller's own too, when it is theirs). API tokens are not affected.
 func (us *Users) ResetPassword(ctx context.Context, actor acl.Principal, email, password string) error {
 	if err := requireAdmin(actor); err != nil {
 		return err
@@ -212,7 +245,15 @@ func (us *Users) ResetPassword(ctx context.Context, actor acl.Principal, email, 
 	if err != nil {
 		return err
 	}
-	return us.SetPassword(ctx, u.ID, password)
+	return us.setPassword(ctx, actor, u.ID, password)
+}
+
+// Add creates an account, for an admin (still when it is written).
+func (us *Users) Add(ctx context.Context, actor acl.Principal, email string, role acl.Role, password string) (User, error) {
+	if err := requireAdmin(actor); err != nil {
+		return User{}, err
+	}
+	return us.create(ctx, actor, email, role, password)
 }
 
 // Delete removes the user with email, for an admin: the items and folders

@@ -103,3 +103,72 @@ func TestAdminsRemovingEachOther(t *testing.T) {
 		})
 	}
 }
+
+// TestDemotedAdminWrites: an admin's password reset of another account, or
+// new account, that is under way while another admin demotes them is
+// refused once the demotion commits (before, it went through: a demoted
+// admin could take over another admin's account or make a new admin).
+func TestDemotedAdminWrites(t *testing.T) {
+	t.Parallel()
+	writes := map[string]func(us *session.Users, ctx context.Context, actor acl.Principal, other session.User) error{
+		"reset": func(us *session.Users, ctx context.Context, actor acl.Principal, other session.User) error {
+			return us.ResetPassword(ctx, actor, other.Email, "taken-over-password")
+		},
+		"add": func(us *session.Users, ctx context.Context, actor acl.Principal, _ session.User) error {
+			_, err := us.Add(ctx, actor, "new-admin@example.com", acl.RoleAdmin, "new-admin-password")
+			return err
+		},
+	}
+	for name, write := range writes {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			pool, us := newUsers(t)
+			ctx := ctxT(t)
+			a := mustCreate(t, us, "a@example.com", acl.RoleAdmin, "password-a")
+			b := mustCreate(t, us, "b@example.com", acl.RoleAdmin, "password-b")
+			// b's demotion of a, under way.
+			demote, err := pool.Begin(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer demote.Rollback(context.Background())
+			if _, err := demote.Exec(ctx, `UPDATE users SET role = 'viewer' WHERE id = $1`, a.ID); err != nil {
+				t.Fatal(err)
+			}
+			done := make(chan error, 1)
+			go func() { done <- write(us, ctx, a.Principal(), b) }()
+			var result error
+			finished := false
+			for deadline := time.Now().Add(10 * time.Second); !finished && time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+				var waiting int
+				if err := pool.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity
+					WHERE datname = current_database() AND wait_event_type = 'Lock'`).Scan(&waiting); err != nil {
+					t.Fatal(err)
+				}
+				if waiting == 1 {
+					break
+				}
+				select {
+				case result = <-done:
+					finished = true
+				default:
+				}
+			}
+			if err := demote.Commit(ctx); err != nil {
+				t.Fatal(err)
+			}
+			if !finished {
+				result = <-done
+			}
+			if !isOnly(result, errs.ErrForbidden) {
+				t.Errorf("%s by the admin being demoted = %v, want ErrForbidden", name, result)
+			}
+			if _, err := us.CheckPassword(ctx, b.Email, "password-b"); err != nil {
+				t.Errorf("b's own password no longer works: %v", err)
+			}
+			if _, err := us.ByEmail(ctx, "new-admin@example.com"); !isOnly(err, errs.ErrNotFound) {
+				t.Errorf("the new admin exists: %v", err)
+			}
+		})
+	}
+}

@@ -87,6 +87,12 @@ func NormalizeEmail(s string) (string, error) { return acl.NormalizeEmail(s) }
 
 // Create adds a user. An empty password is refused; callers generate one.
 func (us *Users) Create(ctx context.Context, email string, role acl.Role, password string) (User, error) {
+	return us.create(ctx, acl.Principal{}, email, role, password)
+}
+
+// create is Create, made by actor, an admin still when it is written,
+// unless actor is the zero Principal (the command line, the first admin).
+func (us *Users) create(ctx context.Context, actor acl.Principal, email string, role acl.Role, password string) (User, error) {
 	email, err := NormalizeEmail(email)
 	if err != nil {
 		return User{}, err
@@ -102,13 +108,24 @@ func (us *Users) Create(ctx context.Context, email string, role acl.Role, passwo
 		return User{}, err
 	}
 	var u User
-	err = us.pool.QueryRow(ctx, `
-		INSERT INTO users (email, role, password_hash) VALUES ($1, $2, $3)
-		RETURNING `+userColumns, email, role, hash).
-		Scan(u.fields()...)
-	var pgErr *pgconn.PgError
-	if errors.As(err, &pgErr) && pgErr.Code == "23505" {
-		return User{}, fmt.Errorf("%w: a user with email %s exists", errs.ErrConflict, email)
+	err = pgx.BeginFunc(ctx, us.pool, func(tx pgx.Tx) error {
+		if actor.Valid() {
+			if err := stillActiveAdmin(ctx, tx, actor); err != nil {
+				return err
+			}
+		}
+		err := tx.QueryRow(ctx, `
+			INSERT INTO users (email, role, password_hash) VALUES ($1, $2, $3)
+			RETURNING `+userColumns, email, role, hash).
+			Scan(u.fields()...)
+		var pgErr *pgconn.PgError
+		if errors.As(err, &pgErr) && pgErr.Code == "23505" {
+			return fmt.Errorf("%w: a user with email %s exists", errs.ErrConflict, email)
+		}
+		return err
+	})
+	if errors.Is(err, errs.ErrConflict) || errors.Is(err, errs.ErrForbidden) {
+		return User{}, err
 	}
 	if err != nil {
 		return User{}, fmt.Errorf("create user: %w", err)

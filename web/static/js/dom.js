@@ -55,12 +55,12 @@ export function toast(msg, isError) {
   toastTimer = setTimeout(() => { t.hidden = true; }, isError ? 7000 : 3500);
 }
 
-// reloadWithToast reloads the page, which then shows msg as a toast (main.js
-// reads it back from sessionStorage).
 // nextPage fetches the page a "Load more" link names, as a document, the
 // link saying it is loading meanwhile. When that fails, the link is ready
-// again, a toast says why, and it answers null.
+// again, a toast says why, and it answers null; so it does while the link
+// is already loading its page.
 export async function nextPage(link) {
+  if (link.getAttribute("aria-disabled") === "true") return null; // under way
   link.setAttribute("aria-disabled", "true");
   link.textContent = "Loading…";
   try {
@@ -75,6 +75,8 @@ export async function nextPage(link) {
   }
 }
 
+// reloadWithToast reloads the page, which then shows msg as a toast (main.js
+// reads it back from sessionStorage).
 export function reloadWithToast(msg) {
   try { sessionStorage.setItem("mg.toast", msg); } catch (_) { /* reload anyway */ }
   location.reload();

@@ -110,8 +110,12 @@ export function initTrash() {
   // is one template for both (as the library does).
   async function loadMore(link) {
     const holder = link.closest(".more");
+    const loading = link.getAttribute("aria-disabled") === "true";
     const doc = await nextPage(link);
-    if (!doc) return;
+    if (!doc) {
+      if (!loading) link.focus(); // failed: try again from there
+      return;
+    }
     const fresh = $$("#trash tbody > tr", doc).map((tr) => document.adoptNode(tr));
     $("tbody", table).append(...fresh);
     const next = $("#trash .more", doc);
@@ -142,7 +146,7 @@ export function initTrash() {
     const more = e.target.closest("[data-action=trash-more]");
     if (more) {
       e.preventDefault();
-      if (more.getAttribute("aria-disabled") !== "true") loadMore(more);
+      loadMore(more);
       return;
     }
     const button = e.target.closest("[data-action=trash-restore], [data-action=trash-purge]");
