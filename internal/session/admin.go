@@ -47,28 +47,23 @@ func activeAdmins(ctx context.Context, tx pgx.Tx) ([]string, error) {
 	return pgx.CollectRows(rows, pgx.RowTo[string])
 }
 
-// stillAdmin is the error for an actor whose request was made as an admin
-// but who, by the time its change holds the admins' rows, no longer is one.
-func stillAdmin(admins []string, actor acl.Principal) error {
+// lockAdmins is activeAdmins for a change actor makes as an admin: it
+// refuses one whose request was made as an admin but who, by the time the
+// change holds the admins' rows, no longer is one. Every admin-only write to
+// the users (a role, a password reset, a new account, a deletion) takes it
+// first, so that a request made just before its admin was demoted can't
+// demote the other admin, take over another account or make a new admin;
+// and all of them lock in the same order, admins' rows first, so that none
+// deadlocks with another.
+func lockAdmins(ctx context.Context, tx pgx.Tx, actor acl.Principal) ([]string, error) {
+	admins, err := activeAdmins(ctx, tx)
+	if err != nil {
+		return nil, err
+	}
 	if !slices.Contains(admins, actor.UserID) {
-		return fmt.Errorf("%w: only admins manage users, and you no longer are one", errs.ErrForbidden)
+		return nil, fmt.Errorf("%w: only admins manage users, and you no longer are one", errs.ErrForbidden)
 	}
-	return nil
-}
-
-// stillActiveAdmin refuses, in tx, an actor who is no longer an active
-// admin, and keeps them one until tx ends: FOR SHARE waits for a change to
-// their row under way (activeAdmins holds it) and reads it as committed. For
-// the admin-only writes that don't change who is an admin (a password
-// reset, a new account), so that a request made as an admin just before its
-// admin was demoted can't take another account or make a new admin.
-func stillActiveAdmin(ctx context.Context, tx pgx.Tx, actor acl.Principal) error {
-	var ok bool
-	err := tx.QueryRow(ctx, `SELECT true FROM users WHERE id = $1 AND role = 'admin' AND disabled_at IS NULL FOR SHARE`, actor.UserID).Scan(&ok)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return stillAdmin(nil, actor)
-	}
-	return err
+	return admins, nil
 }
 
 // List returns every user, by email. actor must be an admin.
@@ -114,11 +109,7 @@ func (us *Users) Update(ctx context.Context, actor acl.Principal, email string, 
 		}
 	}
 	err = pgx.BeginFunc(ctx, us.pool, func(tx pgx.Tx) error {
-		admins, err := activeAdmins(ctx, tx)
-		if err != nil {
-			return err
-		}
-		if err := stillAdmin(admins, actor); err != nil {
+		if _, err := lockAdmins(ctx, tx, actor); err != nil {
 			return err
 		}
 		if ch.Role != nil {
@@ -162,7 +153,7 @@ func (us *Users) setPassword(ctx context.Context, actor acl.Principal, userID, p
 	}
 	err = pgx.BeginFunc(ctx, us.pool, func(tx pgx.Tx) error {
 		if actor.Valid() {
-			if err := stillActiveAdmin(ctx, tx, actor); err != nil {
+			if _, err := lockAdmins(ctx, tx, actor); err != nil {
 				return err
 			}
 		}
@@ -287,11 +278,8 @@ func (us *Users) Delete(ctx context.Context, actor acl.Principal, email, reassig
 	err = pgx.BeginFunc(ctx, us.pool, func(tx pgx.Tx) error {
 		// The admins' rows are locked first, so that two admins deleting
 		// or demoting each other (or their heirs) at once can't leave none.
-		admins, err := activeAdmins(ctx, tx)
+		admins, err := lockAdmins(ctx, tx, actor)
 		if err != nil {
-			return err
-		}
-		if err := stillAdmin(admins, actor); err != nil {
 			return err
 		}
 		if !slices.Contains(admins, heir.ID) {
