@@ -94,7 +94,10 @@ const (
 func (s *Sender) Handoff(r *http.Request) Handoff {
 	switch s.mode {
 	case config.AccelNginx:
-		return s.accelTo(r)
+		if saysNginx(r) && s.Trusted(r) {
+			return HandoffNginx
+		}
+		return HandoffAccel
 	case config.AccelCaddy:
 		return HandoffAccel
 	case config.AccelApache:
@@ -103,7 +106,10 @@ func (s *Sender) Handoff(r *http.Request) Handoff {
 		announced := r.Header.Get(SendfileTypeHeader)
 		switch {
 		case strings.EqualFold(announced, AccelHeader) && s.Trusted(r):
-			return s.accelTo(r)
+			if saysNginx(r) {
+				return HandoffNginx
+			}
+			return HandoffAccel
 		case strings.EqualFold(announced, SendfileHeader) && s.Trusted(r):
 			return HandoffSendfile
 		}
@@ -111,13 +117,10 @@ func (s *Sender) Handoff(r *http.Request) Handoff {
 	return HandoffNone
 }
 
-// accelTo is the X-Accel-Redirect handoff of r: to nginx when a trusted
-// proxy says it is nginx, else to a front end that may pass every header on.
-func (s *Sender) accelTo(r *http.Request) Handoff {
-	if r.Header.Get(config.FrontHeader) == config.FrontNginx && s.Trusted(r) {
-		return HandoffNginx
-	}
-	return HandoffAccel
+// saysNginx reports whether r says nginx is in front (config.FrontHeader);
+// only a trusted proxy's word counts, which Handoff checks once.
+func saysNginx(r *http.Request) bool {
+	return r.Header.Get(config.FrontHeader) == config.FrontNginx
 }
 
 // SendPrivate answers r with the item's bytes for someone already authorized.

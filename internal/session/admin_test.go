@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
+
 	"github.com/mediagate/mediagate/internal/acl"
 	"github.com/mediagate/mediagate/internal/errs"
 	"github.com/mediagate/mediagate/internal/session"
@@ -55,23 +57,7 @@ func TestAdminsRemovingEachOther(t *testing.T) {
 
 			// Both wait for the held rows; a change that doesn't take them
 			// finishes instead, and is counted below.
-			var results []error
-			for deadline := time.Now().Add(10 * time.Second); ; {
-				var waiting int
-				if err := pool.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity
-					WHERE datname = current_database() AND wait_event_type = 'Lock'`).Scan(&waiting); err != nil {
-					t.Fatal(err)
-				}
-				select {
-				case err := <-done:
-					results = append(results, err)
-				default:
-				}
-				if waiting == 2 || len(results) == 2 || time.Now().After(deadline) {
-					break
-				}
-				time.Sleep(5 * time.Millisecond)
-			}
+			results := untilWaiting(t, pool, done, 2)
 			if err := hold.Rollback(ctx); err != nil {
 				t.Fatal(err)
 			}
@@ -137,29 +123,16 @@ func TestDemotedAdminWrites(t *testing.T) {
 			}
 			done := make(chan error, 1)
 			go func() { done <- write(us, ctx, a.Principal(), b) }()
-			var result error
-			finished := false
-			for deadline := time.Now().Add(10 * time.Second); !finished && time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
-				var waiting int
-				if err := pool.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity
-					WHERE datname = current_database() AND wait_event_type = 'Lock'`).Scan(&waiting); err != nil {
-					t.Fatal(err)
-				}
-				if waiting == 1 {
-					break
-				}
-				select {
-				case result = <-done:
-					finished = true
-				default:
-				}
-			}
+			// It waits for a's row; a write that doesn't take it finishes
+			// instead.
+			results := untilWaiting(t, pool, done, 1)
 			if err := demote.Commit(ctx); err != nil {
 				t.Fatal(err)
 			}
-			if !finished {
-				result = <-done
+			if len(results) == 0 {
+				results = append(results, <-done)
 			}
+			result := results[0]
 			if !isOnly(result, errs.ErrForbidden) {
 				t.Errorf("%s by the admin being demoted = %v, want ErrForbidden", name, result)
 			}
@@ -171,4 +144,28 @@ func TestDemotedAdminWrites(t *testing.T) {
 			}
 		})
 	}
+}
+
+// untilWaiting waits, for up to 10 s, until n transactions of the test's
+// database wait for a lock or n results have come from done (changes that
+// took no lock and finished instead), and returns the results received.
+func untilWaiting(t *testing.T, pool *pgxpool.Pool, done <-chan error, n int) []error {
+	t.Helper()
+	var results []error
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+		var waiting int
+		if err := pool.QueryRow(ctxT(t), `SELECT count(*) FROM pg_stat_activity
+			WHERE datname = current_database() AND wait_event_type = 'Lock'`).Scan(&waiting); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case err := <-done:
+			results = append(results, err)
+		default:
+		}
+		if waiting == n || len(results) == n {
+			break
+		}
+	}
+	return results
 }
