@@ -254,7 +254,8 @@ func (s *suite) testFrontHeaders(t *testing.T, f *servingFixture) {
 }
 
 // testFrontShareLink downloads the sample through a share link: the same
-// handoff as /smedia/, for anyone holding the URL, and gone once revoked.
+// handoff as /smedia/, for anyone holding the URL, not for indexing and
+// never in a Referer, and gone once revoked.
 func (s *suite) testFrontShareLink(t *testing.T, f *servingFixture) {
 	a := s.do(t, call{method: http.MethodPost, path: itemPath(f.sample.ID, "/links"), token: s.owner.token})
 	mustStatus(t, "create a share link", a, http.StatusOK, http.StatusCreated)
@@ -271,19 +272,34 @@ func (s *suite) testFrontShareLink(t *testing.T, f *servingFixture) {
 	}
 	checkDisposition(t, "GET the link's download", a, "inline", "sample.mp4")
 	checkPrivateHeaders(t, "GET the link's download", a)
+	checkShareHeaders(t, "GET the link's download", a)
 	s.keep(t, "share download", a, cmpMedia)
 	a = s.do(t, call{method: http.MethodGet, path: link.URL + "/download", headers: [][2]string{{"Range", "bytes=5-14"}}})
 	if expectStatus(t, "a range of the link's download", a, http.StatusPartialContent) && !bytes.Equal(a.Body, f.data[5:15]) {
 		t.Errorf("a range of the link's download: wrong bytes")
 	}
+	checkShareHeaders(t, "a range of the link's download", a)
 	mustStatus(t, "revoke the link", s.do(t, call{method: http.MethodDelete, path: "/api/links/" + link.ID, token: s.owner.token}), http.StatusNoContent)
 	a = s.get(t, link.URL+"/download", "")
 	expectStatus(t, "GET the revoked link's download", a, http.StatusGone)
+	checkShareHeaders(t, "GET the revoked link's download", a)
 	if handoffHeaders(a.Header) != "" || bytes.Contains(a.Body, f.data[:64]) {
 		t.Errorf("GET the revoked link's download: %s with %q", a, handoffHeaders(a.Header))
 	}
 	s.keep(t, "share download revoked", a, cmpStatus)
 	s.shareToken = strings.TrimPrefix(link.URL, "/s/")
+}
+
+// checkShareHeaders checks the two headers every answer under /s/ carries,
+// whoever sends the bytes.
+func checkShareHeaders(t testing.TB, what string, a *answer) {
+	t.Helper()
+	if got := a.Header.Values("X-Robots-Tag"); len(got) != 1 || got[0] != "noindex, nofollow" {
+		t.Errorf("%s: X-Robots-Tag %q, want one \"noindex, nofollow\"", what, got)
+	}
+	if got := a.Header.Values("Referrer-Policy"); len(got) != 1 || got[0] != "no-referrer" {
+		t.Errorf("%s: Referrer-Policy %q, want one no-referrer", what, got)
+	}
 }
 
 // testFrontTooLarge checks that an upload whose Content-Length is far over

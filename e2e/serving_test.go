@@ -82,6 +82,7 @@ func (s *suite) runServing(t *testing.T) {
 		{"publish", s.testPublish},
 		{"private-not-public", s.testPrivateNotPublic},
 		{"session", s.testSession},
+		{"share-link", s.testFrontShareLink},
 		{"cross-site-login", s.testCrossSiteLogin},
 		{"list", s.testList},
 		{"too-large", s.testTooLarge},
@@ -107,7 +108,7 @@ func (s *suite) testNoSecretsInLogs(t *testing.T) {
 			logs["nginx's "+name] = string(b)
 		}
 	}
-	secrets := []string{"X-Amz-Signature", "X-Amz-Credential", testweedSecret(s), "mediagate_session="}
+	secrets := []string{"X-Amz-Signature", "X-Amz-Credential", testweedSecret(s), "mediagate_session=", s.shareToken}
 	for what, text := range logs {
 		for _, secret := range secrets {
 			if secret != "" && strings.Contains(text, secret) {

@@ -181,12 +181,14 @@ func (s *Sender) accel(w http.ResponseWriter, r *http.Request, it Item, acc Acce
 	w.WriteHeader(http.StatusOK)
 }
 
-// nginxKeeps are the headers of an X-Accel-Redirect answer that nginx
-// passes on to the client: those its upstream module marks to be kept on a
-// redirect (ngx_http_upstream_headers_in). It drops every other one.
+// nginxKeeps are the headers of an X-Accel-Redirect answer that reach the
+// client through nginx: those its upstream module keeps on a redirect
+// (ngx_http_upstream_headers_in), and X-Robots-Tag (share downloads' noindex),
+// which the rendered config's internal locations copy from the app's answer.
+// nginx drops every other one.
 var nginxKeeps = map[string]bool{
 	"Content-Type": true, "Content-Disposition": true, "Cache-Control": true,
-	"Expires": true, "Set-Cookie": true, "Accept-Ranges": true,
+	"Expires": true, "Set-Cookie": true, "Accept-Ranges": true, "X-Robots-Tag": true,
 }
 
 // sendfile answers with X-Sendfile. Apache's mod_xsendfile keeps every

@@ -207,6 +207,7 @@ func TestSendPrivateToNginx(t *testing.T) {
 				"Content-Disposition": {media.ContentDisposition("x.svg", false)},
 				"Cache-Control":       {config.PrivateCacheControl},
 				"Set-Cookie":          {"a=b"},
+				"X-Robots-Tag":        {"noindex"},
 			}
 			if got := w.Header(); !reflect.DeepEqual(got, want) {
 				t.Errorf("headers\n%v\nwant\n%v", got, want)

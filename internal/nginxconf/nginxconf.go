@@ -266,6 +266,7 @@ http {
         proxy_hide_header Cache-Control;
         proxy_hide_header Expires;
         proxy_hide_header Set-Cookie;
+        proxy_hide_header X-Robots-Tag;
         proxy_hide_header X-Amz-Request-Id;
         proxy_hide_header X-Request-Id;
         proxy_hide_header X-Amz-Id-2;
@@ -389,7 +390,9 @@ server {
     # nginx keeps the app's Content-Type, Content-Disposition, Cache-Control,
     # Expires, Set-Cookie and Accept-Ranges on such a redirect and drops the
     # other headers, so the security headers are set here, and Vary: the
-    # answer depends on the caller's cookie or token.
+    # answer depends on the caller's cookie or token. The app's X-Robots-Tag
+    # (a share link's download is not for indexing) is copied; an answer
+    # without one gets none.
 {{- if not .S3}}
     location ^~ {{.AccelPrefix}} {
         internal;
@@ -398,6 +401,7 @@ server {
         add_header Content-Security-Policy $mg_media_csp always;
         add_header Referrer-Policy no-referrer always;
         add_header Vary "{{.CallerVary}}" always;
+        add_header X-Robots-Tag $upstream_http_x_robots_tag always;
         add_header X-Request-Id $request_id always;
     }
 
@@ -421,9 +425,11 @@ server {
     # conditionals, which the app answered), the answer streams through
     # unbuffered, the engine's own headers stay behind, and any failure of
     # the engine is a 502. The access log shows the client's URI, never
-    # this one.
+    # this one. The app's X-Robots-Tag is read before the engine's answer
+    # takes the place of the app's.
     location ~ "^{{.S3.AccelPrefix}}(?<mg_s3_mode>[rw])(?<mg_s3_path>/.+/(?<mg_s3_sha>[0-9a-f]{64}))$" {
         internal;
+        set $mg_robots $upstream_http_x_robots_tag;
         proxy_pass {{.S3.Scheme}}://{{.S3.UpstreamName}}$mg_s3_path$is_args$args;
         {{- template "s3proxy" .}}
         proxy_set_header Range $mg_s3_range;
@@ -434,6 +440,7 @@ server {
         add_header Content-Security-Policy $mg_media_csp always;
         add_header Referrer-Policy no-referrer always;
         add_header Vary "{{.CallerVary}}" always;
+        add_header X-Robots-Tag $mg_robots always;
         add_header X-Request-Id $request_id always;
     }
 
