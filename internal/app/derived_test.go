@@ -263,6 +263,19 @@ func TestReplace(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(h.cfg.PrivateDir(), it.SHA256[:2], it.SHA256[2:4], it.SHA256)); !os.IsNotExist(err) {
 		t.Errorf("the old blob's file is still there: %v", err)
 	}
+
+	// The public URL keeps its extension and the type it gives; New URL
+	// takes the new content's.
+	if r := h.do("GET", pub, "", nil); !strings.HasSuffix(pub, ".mp4") || r.Header.Get("Content-Type") != "video/mp4" {
+		t.Errorf("the public URL %s after the replace: Content-Type %q, want the old name's video/mp4", pub, r.Header.Get("Content-Type"))
+	}
+	fresh := decode[map[string]string](t, h.do("POST", "/api/media/"+it.ID+"/publish", owner, jsonBody(`{"new_url":true}`)))["public_url"]
+	r := h.do("GET", fresh, "", nil)
+	if body := readAll(t, r); !strings.HasSuffix(fresh, ".txt") || r.StatusCode != 200 || r.Header.Get("Content-Type") != "text/plain" || !bytes.Equal(body, next) {
+		t.Errorf("New URL after the replace: %s answered %d %q with %d bytes, want a .txt name, 200 text/plain, the new bytes",
+			fresh, r.StatusCode, r.Header.Get("Content-Type"), len(body))
+	}
+	wantStatus(t, h.do("GET", pub, "", nil), 404)
 }
 
 // TestPickPoster chooses an item's poster as a frame of the video and then
