@@ -256,7 +256,7 @@ func (a *App) apiReplace(w http.ResponseWriter, r *http.Request) error {
 	r.Body = http.MaxBytesReader(w, r.Body, a.cfg.MaxUploadBody())
 	id := chi.URLParam(r, "id")
 	// Permission first: nothing is read from a caller who may not.
-	if err := a.decide.Require(r.Context(), p, id, acl.Edit); err != nil {
+	if err := a.media.CheckReplace(r.Context(), p, id); err != nil {
 		return err
 	}
 	in, err := fileBody(r)
@@ -350,7 +350,7 @@ func (a *App) apiSetPoster(w http.ResponseWriter, r *http.Request) error {
 		}
 		return err
 	}
-	if err := a.media.SetPoster(ctx, p, id, out); err != nil {
+	if err := a.media.SetPoster(ctx, p, id, it.SHA256, out); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)

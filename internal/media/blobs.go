@@ -72,6 +72,15 @@ type Publisher interface {
 	WalkPublic(ctx context.Context, fn func(name string) error) error
 }
 
+// PublicChecker is the ability of stores that can tell which blob a public
+// name serves (local disk: the public file is a link to the blob's). Recover
+// then also mends a public name that serves another blob, as a crash
+// between a replace's switch of the public file and its commit leaves it.
+type PublicChecker interface {
+	// Serves reports whether name is published as key's blob.
+	Serves(ctx context.Context, name, key string) (bool, error)
+}
+
 // TrashRecoverer is the ability of stores that may hold blobs set aside by
 // a delete that never finished (local disk, from before deletes happened
 // after the commit): RecoverTrash calls keep for each, which says whether a

@@ -235,6 +235,30 @@ func (d *Disk) Publish(_ context.Context, key, name string) error {
 	return StorageError("publish blob", syncDir(d.public))
 }
 
+// Serves reports whether the public file name is the blob key's file. A
+// blob whose own file is missing counts as served: the public link may hold
+// the last copy of its bytes (fsck reports the missing blob).
+func (d *Disk) Serves(_ context.Context, name, key string) (bool, error) {
+	if !ValidKey(key) || !publicNameRE.MatchString(name) {
+		return false, fmt.Errorf("serves: bad key or name")
+	}
+	pub, err := os.Stat(d.PublicPath(name))
+	if errors.Is(err, fs.ErrNotExist) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	blob, err := os.Stat(d.BlobPath(key))
+	if errors.Is(err, fs.ErrNotExist) {
+		return true, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	return os.SameFile(pub, blob), nil
+}
+
 // Unpublish removes the public link name; a missing one is fine.
 func (d *Disk) Unpublish(_ context.Context, name string) error {
 	if !publicNameRE.MatchString(name) {

@@ -740,13 +740,51 @@ func (s *Store) ByPublicName(ctx context.Context, name string) (Item, error) {
 	return it, nil
 }
 
+// CheckReplace says whether p may replace item id's file, before a byte of
+// it is read: edit is needed, and manage when the item is published, as
+// replacing it changes what its public URL serves.
+func (s *Store) CheckReplace(ctx context.Context, p acl.Principal, id string) error {
+	if !p.Valid() {
+		return errs.ErrUnauthenticated
+	}
+	if !acl.ValidID(id) {
+		return errNoItem
+	}
+	it, err := s.load(ctx, p, id)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return errNoItem
+	}
+	if err != nil {
+		return err
+	}
+	return acl.Check(it.Permission, replaceNeeds(it.PublicName))
+}
+
+// replaceNeeds is the level replacing an item's file needs, public being
+// its public name or empty.
+func replaceNeeds(public string) acl.Level {
+	if public != "" {
+		return acl.Manage
+	}
+	return acl.Edit
+}
+
+// levelNowSQL is $1's level on item $2 as it is now: with the user's role
+// as stored, and none once the user is disabled or gone.
+const levelNowSQL = `SELECT lvl FROM users u CROSS JOIN LATERAL mg_level(u.id, u.role, $2) lvl
+	WHERE u.id = $1 AND u.disabled_at IS NULL`
+
 // Replace puts new content under item id, keeping its id, URL, grants,
-// links and public URL: p needs edit, checked before a byte of body is
-// read; the body is spooled, stored and recorded in one transaction, with
-// the replacement in the item's audit; the pipeline runs for the new
-// content; the old content goes when nothing else needs it.
+// links and public URL: p needs what CheckReplace says, checked before a
+// byte of body is read and again, under the item's lock, once it is all
+// here (a revoke, a demotion, a disable or the trash may have come in the
+// meantime). The body is spooled, stored and recorded in one transaction,
+// with the replacement in the item's audit; the pipeline runs for the new
+// content; the old content goes when nothing else needs it. The public file
+// switches last, just before the commit; a transaction that fails after it
+// puts the old content back, and Recover mends what a crash left.
 func (s *Store) Replace(ctx context.Context, p acl.Principal, id string, body io.Reader) (Item, error) {
-	if err := s.decide.Require(ctx, p, id, acl.Edit); err != nil {
+	if err := s.CheckReplace(ctx, p, id); err != nil {
 		return Item{}, err
 	}
 	rec, err := s.spool.Receive(body, s.limit)
@@ -757,8 +795,9 @@ func (s *Store) Replace(ctx context.Context, p acl.Principal, id string, body io
 	ctx = context.WithoutCancel(ctx) // the bytes are all here
 	var gone []string
 	var public string
+	switched := false
 	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		gone = nil
+		gone, switched = nil, false
 		if err := publicLock(ctx, tx); err != nil {
 			return err
 		}
@@ -766,9 +805,18 @@ func (s *Store) Replace(ctx context.Context, p acl.Principal, id string, body io
 		var poster *string
 		err := tx.QueryRow(ctx, `SELECT blob, COALESCE(public_name, ''), poster FROM media WHERE id = $1 FOR UPDATE`, id).Scan(&old, &public, &poster)
 		if errors.Is(err, pgx.ErrNoRows) {
-			return fmt.Errorf("%w: no such media item", errs.ErrNotFound)
+			return errNoItem
 		}
 		if err != nil {
+			return err
+		}
+		// Under the public lock, which Trash takes too: an item in the
+		// trash is level none here.
+		level := acl.None
+		if err := tx.QueryRow(ctx, levelNowSQL, p.UserID, id).Scan(&level); err != nil && !errors.Is(err, pgx.ErrNoRows) {
+			return err
+		}
+		if err := acl.Check(level, replaceNeeds(public)); err != nil {
 			return err
 		}
 		if err := s.storeTx(ctx, tx, rec, true); err != nil {
@@ -782,22 +830,6 @@ func (s *Store) Replace(ctx context.Context, p acl.Principal, id string, body io
 		if err := recordChanges(ctx, tx, "replace", p.Email, []string{id}); err != nil {
 			return err
 		}
-		// The same public URL, the new content, unless the item is in the
-		// trash (its file is withdrawn until a restore).
-		if pub, ok := s.blobs.(Publisher); ok && public != "" {
-			var trashed bool
-			if err := tx.QueryRow(ctx, `SELECT t FROM mg_media_trashed($1) t`, id).Scan(&trashed); err != nil {
-				return err
-			}
-			if !trashed {
-				if err := pub.Unpublish(ctx, public); err != nil {
-					return err
-				}
-				if err := pub.Publish(ctx, rec.SHA256, public); err != nil {
-					return err
-				}
-			}
-		}
 		candidates := []string{}
 		if old != rec.SHA256 {
 			candidates = append(candidates, old)
@@ -805,13 +837,55 @@ func (s *Store) Replace(ctx context.Context, p acl.Principal, id string, body io
 		if poster != nil {
 			candidates = append(candidates, *poster)
 		}
-		gone, err = s.dropUnreferenced(ctx, tx, candidates)
-		return err
+		if gone, err = s.dropUnreferenced(ctx, tx, candidates); err != nil {
+			return err
+		}
+		// The same public URL, the new content.
+		if pub, ok := s.blobs.(Publisher); ok && public != "" && old != rec.SHA256 {
+			switched = true
+			if err := pub.Unpublish(ctx, public); err != nil {
+				return err
+			}
+			return pub.Publish(ctx, rec.SHA256, public)
+		}
+		return nil
 	})
 	if err != nil {
+		if switched {
+			s.restorePublic(ctx, public)
+		}
 		return Item{}, fmt.Errorf("replace: %w", err)
 	}
 	s.changed()
 	s.removeGone(ctx, gone)
 	return s.Get(ctx, p, id)
+}
+
+// restorePublic makes the public file name what the database says it is, after
+// a transaction that switched it failed: the blob of the item published
+// under it, or nothing. A failure here is logged; Recover mends it at the
+// next start.
+func (s *Store) restorePublic(ctx context.Context, name string) {
+	pub, ok := s.blobs.(Publisher)
+	if !ok {
+		return
+	}
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if err := publicLock(ctx, tx); err != nil {
+			return err
+		}
+		var sha string
+		err := tx.QueryRow(ctx, `SELECT m.blob FROM media m WHERE m.public_name = $1
+			AND NOT (SELECT t FROM mg_media_trashed(m.id) t)`, name).Scan(&sha)
+		if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+			return err
+		}
+		if err := pub.Unpublish(ctx, name); err != nil || sha == "" {
+			return err
+		}
+		return pub.Publish(ctx, sha, name)
+	})
+	if err != nil {
+		s.log.Error("putting a public file back after a failed replace", "name", name, "err", err)
+	}
 }

@@ -235,9 +235,11 @@ func derivedName(name, kind, ext string) string {
 
 // SetPoster makes the image file at path (in this process's temp dir, a
 // JPEG made by video.Frame) item id's poster, instead of the pipeline's; p
-// needs edit. The file is consumed; the previous choice goes when nothing
-// else needs it.
-func (s *Store) SetPoster(ctx context.Context, p acl.Principal, id, path string) error {
+// needs edit. The choice was made for the item's content whose SHA-256 is
+// of: if a replace came in meanwhile (and dropped the posters of the old
+// content), it is a conflict and nothing changes. The file is consumed; the
+// previous choice goes when nothing else needs it.
+func (s *Store) SetPoster(ctx context.Context, p acl.Principal, id, of, path string) error {
 	if err := s.decide.Require(ctx, p, id, acl.Edit); err != nil {
 		return err
 	}
@@ -253,12 +255,16 @@ func (s *Store) SetPoster(ctx context.Context, p acl.Principal, id, path string)
 			return err
 		}
 		var old *string
-		err := tx.QueryRow(ctx, `SELECT poster FROM media WHERE id = $1 FOR UPDATE`, id).Scan(&old)
+		var blob string
+		err := tx.QueryRow(ctx, `SELECT poster, blob FROM media WHERE id = $1 FOR UPDATE`, id).Scan(&old, &blob)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return fmt.Errorf("%w: no such media item", errs.ErrNotFound)
 		}
 		if err != nil {
 			return err
+		}
+		if blob != of {
+			return fmt.Errorf("%w: the item's file was replaced while its poster was made; choose the poster again", errs.ErrConflict)
 		}
 		if _, err := tx.Exec(ctx, `UPDATE media SET poster = $2 WHERE id = $1`, id, rec.SHA256); err != nil {
 			return err

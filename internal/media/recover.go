@@ -74,8 +74,9 @@ const publishedSQL = `SELECT m.public_name, m.blob FROM media m
 	WHERE m.public_name IS NOT NULL AND NOT (SELECT t FROM mg_media_trashed(m.id) t)`
 
 // syncPublic makes the published files exactly those the database says are
-// published. It holds the lock Publish and Unpublish take, so it never sees
-// one of them half done.
+// published, and, where the store can tell (PublicChecker), each the blob
+// the database says. It holds the lock Publish and Unpublish take, so it
+// never sees one of them half done.
 func (s *Store) syncPublic(ctx context.Context) error {
 	pub, ok := s.blobs.(Publisher)
 	if !ok {
@@ -97,13 +98,26 @@ func (s *Store) syncPublic(ctx context.Context) error {
 		}); err != nil {
 			return err
 		}
+		check, _ := s.blobs.(PublicChecker)
 		var stray []string
 		if err := pub.WalkPublic(ctx, func(name string) error {
-			if _, ok := want[name]; ok {
-				delete(want, name)
-			} else {
+			sha, ok := want[name]
+			if !ok {
 				stray = append(stray, name)
+				return nil
 			}
+			if check != nil {
+				same, err := check.Serves(ctx, name, sha)
+				if err != nil {
+					return err
+				}
+				if !same {
+					s.log.Warn("a public file serves another blob than its item's; publishing the item's", "name", name, "sha256", sha)
+					stray = append(stray, name) // and published again below
+					return nil
+				}
+			}
+			delete(want, name)
 			return nil
 		}); err != nil {
 			return err

@@ -427,6 +427,10 @@ func (r Runner) picture(ctx context.Context, path, contentType string, at float6
 			o.abort()
 			return badInput("frame", "there is no picture in this file", re.Error())
 		}
+		if errors.As(err, &re) && strings.Contains(re.stderr, "max pixel count") && ctx.Err() == nil {
+			o.abort()
+			return badInput("frame", "the picture is too large", re.Error())
+		}
 		if err != nil {
 			o.abort()
 			return toError(ctx, "frame", err, "the file is cut short or damaged")
@@ -458,19 +462,23 @@ func (r Runner) picture(ctx context.Context, path, contentType string, at float6
 func (r Runner) frame(ctx context.Context, f format, path string, at float64, maxW, maxH int, tmp string, pick bool) error {
 	// Four decoder threads whatever the machine, so that RLIMIT_AS means
 	// the same on 2 cores and on 64.
-	args := []string{"-nostdin", "-hide_banner", "-loglevel", "error", "-threads", "4"}
+	// No frame of more than maxPixels is decoded (a picture is made of
+	// images and of video that Probe never saw: a poster chosen in the API).
+	args := []string{"-nostdin", "-hide_banner", "-loglevel", "error", "-threads", "4", "-max_pixels", strconv.Itoa(maxPixels)}
 	if at > 0 {
 		args = append(args, "-ss", strconv.FormatFloat(at, 'f', 3, 64))
 	}
 	args = append(args, f.input(path)...)
 	// The stored picture in its display shape (ffmpeg applies the rotation
-	// itself), then fit into the box.
+	// itself), then fit into the box. The thumbnail filter holds the 50
+	// frames it picks from: fitted first, 50 frames of 8K video take some
+	// 200 MB instead of 5 GB (over RLIMIT_AS).
 	fit := fmt.Sprintf("scale=w='iw*sar':h=ih,setsar=1,scale=w='min(%d,iw)':h='min(%d,ih)':force_original_aspect_ratio=decrease", maxW, maxH)
 	stream := "0:v:0" // an image, or an audio file's cover
 	if f.kind == "video" {
 		stream = "0:V:0" // not a cover picture
 		if pick {
-			fit = "thumbnail=n=50," + fit
+			fit += ",thumbnail=n=50"
 		}
 	}
 	args = append(args,
