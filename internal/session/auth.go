@@ -98,6 +98,10 @@ func (a *Auth) Login(ctx context.Context, email, password, client string) (User,
 	if email == "" || password == "" {
 		return User{}, fmt.Errorf("%w: email and password are required", errs.ErrInvalid)
 	}
+	if !storable(email) { // no one's: nothing to count it against
+		a.log.InfoContext(ctx, "login failed", "email", email, "client", client)
+		return User{}, ErrBadCredentials
+	}
 	// Counted before the comparison, so that concurrent attempts cannot
 	// all pass a check made before any of them failed.
 	attempt, err := a.Throttle.Begin(ctx, AccountKey(email), client)

@@ -34,6 +34,9 @@ func (us *Users) CreateNamedToken(ctx context.Context, userID, name string) (str
 	if len(name) > 100 {
 		return "", Token{}, fmt.Errorf("%w: a token name has at most 100 bytes", errs.ErrInvalid)
 	}
+	if !storable(name) {
+		return "", Token{}, fmt.Errorf("%w: a token name must be UTF-8 text without NUL characters", errs.ErrInvalid)
+	}
 	t := Token{Name: name}
 	if err := us.pool.QueryRow(ctx, `INSERT INTO api_tokens (user_id, token_hash, name) VALUES ($1, $2, $3)
 		RETURNING id, created_at`, userID, hash[:], name).Scan(&t.ID, &t.CreatedAt); err != nil {

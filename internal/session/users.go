@@ -133,8 +133,15 @@ func (us *Users) create(ctx context.Context, actor acl.Principal, email string, 
 	return u, nil
 }
 
+// storable reports whether PostgreSQL can hold s as text: UTF-8 without a
+// NUL. Text it can't is no one's email and no name, never a server error.
+func storable(s string) bool { return utf8.ValidString(s) && !strings.ContainsRune(s, 0) }
+
 // ByEmail returns the user with email.
 func (us *Users) ByEmail(ctx context.Context, email string) (User, error) {
+	if !storable(email) {
+		return User{}, fmt.Errorf("%w: no such user", errs.ErrNotFound)
+	}
 	return us.one(ctx, `WHERE email = $1`, strings.ToLower(strings.TrimSpace(email)))
 }
 
@@ -212,7 +219,7 @@ func (us *Users) CheckPassword(ctx context.Context, email, password string) (Use
 	var u User
 	var hash string
 	err := pgx.ErrNoRows
-	if utf8.ValidString(email) && !strings.ContainsRune(email, 0) {
+	if storable(email) {
 		err = us.pool.QueryRow(ctx, `
 			SELECT `+userColumns+`, password_hash FROM users WHERE email = $1`,
 			strings.ToLower(strings.TrimSpace(email))).
