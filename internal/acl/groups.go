@@ -55,6 +55,20 @@ func requireAdmin(p Principal) error {
 	return nil
 }
 
+// adminChange is change for a write only admins make: in the same
+// transaction, first, the admins' rows (LockAdmins), refusing a p who is no
+// longer one. A nil p (the CLI) takes no lock.
+func (d *Decider) adminChange(ctx context.Context, p *Principal, fn func(pgx.Tx) error) error {
+	return d.change(ctx, func(tx pgx.Tx) error {
+		if p != nil {
+			if _, err := LockAdmins(ctx, tx, *p); err != nil {
+				return err
+			}
+		}
+		return fn(tx)
+	})
+}
+
 // CreateGroup makes a group. p must be an admin (nil p: the CLI).
 func (d *Decider) CreateGroup(ctx context.Context, p *Principal, name string) (Group, error) {
 	if p != nil {
@@ -67,11 +81,14 @@ func (d *Decider) CreateGroup(ctx context.Context, p *Principal, name string) (G
 		return Group{}, fmt.Errorf("%w: a group name is 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit (and not \"everyone\")", errs.ErrInvalid)
 	}
 	g := Group{Name: name, Members: []string{}}
-	err := d.pool.QueryRow(ctx, `INSERT INTO groups (name) VALUES ($1) RETURNING id`, name).Scan(&g.ID)
-	var pgErr *pgconn.PgError
-	if errors.As(err, &pgErr) && pgErr.Code == "23505" {
-		return Group{}, fmt.Errorf("%w: a group named %q exists", errs.ErrConflict, name)
-	}
+	err := d.adminChange(ctx, p, func(tx pgx.Tx) error {
+		err := tx.QueryRow(ctx, `INSERT INTO groups (name) VALUES ($1) RETURNING id`, name).Scan(&g.ID)
+		var pgErr *pgconn.PgError
+		if errors.As(err, &pgErr) && pgErr.Code == "23505" {
+			return fmt.Errorf("%w: a group named %q exists", errs.ErrConflict, name)
+		}
+		return err
+	})
 	if err != nil {
 		return Group{}, fmt.Errorf("create group: %w", err)
 	}
@@ -95,7 +112,7 @@ func (d *Decider) SetMember(ctx context.Context, p *Principal, group, email stri
 	if err != nil {
 		return err
 	}
-	return d.change(ctx, func(tx pgx.Tx) error {
+	return d.adminChange(ctx, p, func(tx pgx.Tx) error {
 		var gid, uid string
 		if err := tx.QueryRow(ctx, `SELECT id FROM groups WHERE name = $1`, group).Scan(&gid); errors.Is(err, pgx.ErrNoRows) {
 			return fmt.Errorf("%w: no group named %q", errs.ErrNotFound, group)
@@ -163,7 +180,7 @@ func (d *Decider) RenameGroup(ctx context.Context, p Principal, name, newName st
 		return Group{}, fmt.Errorf("%w: a group name is 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit (and not \"everyone\")", errs.ErrInvalid)
 	}
 	var g Group
-	err := d.change(ctx, func(tx pgx.Tx) error {
+	err := d.adminChange(ctx, &p, func(tx pgx.Tx) error {
 		err := tx.QueryRow(ctx, `UPDATE groups SET name = $2 WHERE name = $1 RETURNING id, name,
 			COALESCE((SELECT array_agg(u.email ORDER BY u.email) FROM group_members gm JOIN users u ON u.id = gm.user_id
 				WHERE gm.group_id = groups.id), '{}')`, name, newName).Scan(&g.ID, &g.Name, &g.Members)
@@ -192,7 +209,7 @@ func (d *Decider) DeleteGroup(ctx context.Context, p Principal, name string) err
 	if !ValidGroupName(name) {
 		return fmt.Errorf("%w: no group named %q", errs.ErrNotFound, name)
 	}
-	err := d.change(ctx, func(tx pgx.Tx) error {
+	err := d.adminChange(ctx, &p, func(tx pgx.Tx) error {
 		var id string
 		err := tx.QueryRow(ctx, `DELETE FROM groups WHERE name = $1 RETURNING id`, name).Scan(&id)
 		if errors.Is(err, pgx.ErrNoRows) {

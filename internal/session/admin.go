@@ -28,44 +28,6 @@ func requireAdmin(actor acl.Principal) error {
 	return nil
 }
 
-// activeAdmins locks the rows of the active admins, in id order (two
-// transactions taking them wait for each other rather than deadlock), and
-// returns their ids. A change to who is an admin takes them first, so that
-// what it checks (that its actor still is one) holds until it commits: two
-// admins demoting each other at once then leave one, since the second change
-// finds that its actor no longer is one. A row that another transaction
-// changed while this one waited for it is read again, as committed.
-//
-// FOR NO KEY UPDATE is enough (role and disabled_at are no key) and, unlike
-// FOR UPDATE, lets foreign key checks on the rows through: writes that name
-// an admin (an item they upload, a token they make) don't wait for it.
-func activeAdmins(ctx context.Context, tx pgx.Tx) ([]string, error) {
-	rows, err := tx.Query(ctx, `SELECT id::text FROM users WHERE role = 'admin' AND disabled_at IS NULL ORDER BY id FOR NO KEY UPDATE`)
-	if err != nil {
-		return nil, err
-	}
-	return pgx.CollectRows(rows, pgx.RowTo[string])
-}
-
-// lockAdmins is activeAdmins for a change actor makes as an admin: it
-// refuses one whose request was made as an admin but who, by the time the
-// change holds the admins' rows, no longer is one. Every admin-only write to
-// the users (a role, a password reset, a new account, a deletion) takes it
-// first, so that a request made just before its admin was demoted can't
-// demote the other admin, take over another account or make a new admin;
-// and all of them lock in the same order, admins' rows first, so that none
-// deadlocks with another.
-func lockAdmins(ctx context.Context, tx pgx.Tx, actor acl.Principal) ([]string, error) {
-	admins, err := activeAdmins(ctx, tx)
-	if err != nil {
-		return nil, err
-	}
-	if !slices.Contains(admins, actor.UserID) {
-		return nil, fmt.Errorf("%w: only admins manage users, and you no longer are one", errs.ErrForbidden)
-	}
-	return admins, nil
-}
-
 // List returns every user, by email. actor must be an admin.
 func (us *Users) List(ctx context.Context, actor acl.Principal) ([]User, error) {
 	if err := requireAdmin(actor); err != nil {
@@ -109,7 +71,7 @@ func (us *Users) Update(ctx context.Context, actor acl.Principal, email string, 
 		}
 	}
 	err = pgx.BeginFunc(ctx, us.pool, func(tx pgx.Tx) error {
-		if _, err := lockAdmins(ctx, tx, actor); err != nil {
+		if _, err := acl.LockAdmins(ctx, tx, actor); err != nil {
 			return err
 		}
 		if ch.Role != nil {
@@ -153,7 +115,7 @@ func (us *Users) setPassword(ctx context.Context, actor acl.Principal, userID, p
 	}
 	err = pgx.BeginFunc(ctx, us.pool, func(tx pgx.Tx) error {
 		if actor.Valid() {
-			if _, err := lockAdmins(ctx, tx, actor); err != nil {
+			if _, err := acl.LockAdmins(ctx, tx, actor); err != nil {
 				return err
 			}
 		}
@@ -278,7 +240,7 @@ func (us *Users) Delete(ctx context.Context, actor acl.Principal, email, reassig
 	err = pgx.BeginFunc(ctx, us.pool, func(tx pgx.Tx) error {
 		// The admins' rows are locked first, so that two admins deleting
 		// or demoting each other (or their heirs) at once can't leave none.
-		admins, err := lockAdmins(ctx, tx, actor)
+		admins, err := acl.LockAdmins(ctx, tx, actor)
 		if err != nil {
 			return err
 		}

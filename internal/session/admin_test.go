@@ -3,6 +3,7 @@ package session_test
 import (
 	"context"
 	"errors"
+	"slices"
 	"testing"
 	"time"
 
@@ -96,13 +97,35 @@ func TestAdminsRemovingEachOther(t *testing.T) {
 // admin could take over another admin's account or make a new admin).
 func TestDemotedAdminWrites(t *testing.T) {
 	t.Parallel()
-	writes := map[string]func(us *session.Users, ctx context.Context, actor acl.Principal, other session.User) error{
-		"reset": func(us *session.Users, ctx context.Context, actor acl.Principal, other session.User) error {
-			return us.ResetPassword(ctx, actor, other.Email, "taken-over-password")
+	type env struct {
+		us    *session.Users
+		d     *acl.Decider
+		ctx   context.Context
+		actor acl.Principal
+		other session.User
+	}
+	writes := map[string]func(e env) error{
+		"reset": func(e env) error {
+			return e.us.ResetPassword(e.ctx, e.actor, e.other.Email, "taken-over-password")
 		},
-		"add": func(us *session.Users, ctx context.Context, actor acl.Principal, _ session.User) error {
-			_, err := us.Add(ctx, actor, "new-admin@example.com", acl.RoleAdmin, "new-admin-password")
+		"add": func(e env) error {
+			_, err := e.us.Add(e.ctx, e.actor, "new-admin@example.com", acl.RoleAdmin, "new-admin-password")
 			return err
+		},
+		// Groups decide access to what is granted to them.
+		"join a group": func(e env) error {
+			return e.d.SetMember(e.ctx, &e.actor, "press", e.actor.Email, true)
+		},
+		"create a group": func(e env) error {
+			_, err := e.d.CreateGroup(e.ctx, &e.actor, "new-group")
+			return err
+		},
+		"rename a group": func(e env) error {
+			_, err := e.d.RenameGroup(e.ctx, e.actor, "press", "new-group")
+			return err
+		},
+		"delete a group": func(e env) error {
+			return e.d.DeleteGroup(e.ctx, e.actor, "press")
 		},
 	}
 	for name, write := range writes {
@@ -110,8 +133,12 @@ func TestDemotedAdminWrites(t *testing.T) {
 			t.Parallel()
 			pool, us := newUsers(t)
 			ctx := ctxT(t)
+			d := acl.NewDecider(pool)
 			a := mustCreate(t, us, "a@example.com", acl.RoleAdmin, "password-a")
 			b := mustCreate(t, us, "b@example.com", acl.RoleAdmin, "password-b")
+			if _, err := d.CreateGroup(ctx, nil, "press"); err != nil {
+				t.Fatal(err)
+			}
 			// b's demotion of a, under way.
 			demote, err := pool.Begin(ctx)
 			if err != nil {
@@ -122,7 +149,7 @@ func TestDemotedAdminWrites(t *testing.T) {
 				t.Fatal(err)
 			}
 			done := make(chan error, 1)
-			go func() { done <- write(us, ctx, a.Principal(), b) }()
+			go func() { done <- write(env{us, d, ctx, a.Principal(), b}) }()
 			// It waits for a's row; a write that doesn't take it finishes
 			// instead.
 			results := untilWaiting(t, pool, done, 1)
@@ -141,6 +168,13 @@ func TestDemotedAdminWrites(t *testing.T) {
 			}
 			if _, err := us.ByEmail(ctx, "new-admin@example.com"); !isOnly(err, errs.ErrNotFound) {
 				t.Errorf("the new admin exists: %v", err)
+			}
+			var groups []string
+			if err := pool.QueryRow(ctx, `SELECT COALESCE(array_agg(g.name || ':' || (SELECT count(*) FROM group_members gm WHERE gm.group_id = g.id) ORDER BY g.name), '{}') FROM groups g`).Scan(&groups); err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(groups, []string{"press:0"}) {
+				t.Errorf("groups (name:members) after the refused write: %v, want press:0 alone", groups)
 			}
 		})
 	}

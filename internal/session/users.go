@@ -110,7 +110,7 @@ func (us *Users) create(ctx context.Context, actor acl.Principal, email string, 
 	var u User
 	err = pgx.BeginFunc(ctx, us.pool, func(tx pgx.Tx) error {
 		if actor.Valid() {
-			if _, err := lockAdmins(ctx, tx, actor); err != nil {
+			if _, err := acl.LockAdmins(ctx, tx, actor); err != nil {
 				return err
 			}
 		}
