@@ -104,6 +104,7 @@ func nginxConfig(_ context.Context, e env, args []string) error {
 		fs.Var((*stringList)(&opt.Upstreams), "upstream", "an app instance's address; repeat it for several (default: MEDIAGATE_ADDR)")
 		fs.StringVar(&opt.Prefix, "prefix", "./var/nginx", "nginx prefix dir for its pid, logs and temp files")
 		fs.BoolVar(&serverOnly, "server-only", false, "print only the upstream and server blocks, to include in an existing nginx")
+		fs.StringVar(&opt.ErrorLog, "error-log", "", "nginx's error log (default: error.log in the prefix dir; with --server-only, "+nginxconf.DefaultServerErrorLog+")")
 	})
 	if err != nil {
 		return err

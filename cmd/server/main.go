@@ -9,7 +9,7 @@
 //	mediagate token create --email E  print a new API token
 //	mediagate group add NAME
 //	mediagate group member add|remove NAME EMAIL
-//	mediagate nginx-config [--listen ADDR] [--upstream ADDR]... [--prefix DIR] [--server-only]
+//	mediagate nginx-config [--listen ADDR] [--upstream ADDR]... [--prefix DIR] [--server-only] [--error-log FILE]
 //	mediagate apache-config [--listen ADDR] [--upstream ADDR] [--prefix DIR] [--user NAME] [--modules DIR]
 //	mediagate caddy-config [--listen ADDR] [--upstream ADDR] [--prefix DIR]
 //	mediagate storage copy --to s3|local
@@ -142,7 +142,7 @@ Commands:
   group add NAME              create a group; prints its id
   group member add|remove NAME EMAIL
                               put a user into a group or take them out
-  nginx-config [--listen ADDR] [--upstream ADDR]... [--prefix DIR] [--server-only]
+  nginx-config [--listen ADDR] [--upstream ADDR]... [--prefix DIR] [--server-only] [--error-log FILE]
                               print an nginx.conf for the current configuration
   apache-config [--listen ADDR] [--upstream ADDR] [--prefix DIR] [--user NAME] [--modules DIR]
                               print an Apache config (mod_xsendfile; local storage only)

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -16,12 +17,13 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/mediagate/mediagate/internal/acl"
+	"github.com/mediagate/mediagate/internal/config"
 	"github.com/mediagate/mediagate/internal/errs"
 	"github.com/mediagate/mediagate/internal/media"
 )
 
 // sharePrefix is where share links live: /s/<token>, its pages and downloads.
-const sharePrefix = "/s/"
+const sharePrefix = config.SharePrefix
 
 // unlockedKey is the session key holding the ids of the links whose
 // password was given in this browser.
@@ -48,20 +50,42 @@ func shareHeaders(next http.Handler) http.Handler {
 func shareURL(token string) string { return sharePrefix + token }
 
 // logPath is path as logs may keep it. A share token is a secret stored
-// only as its SHA-256, so logs get the first 8 hex digits of that instead
-// (enough to find the link: encode(token_hash, 'hex') LIKE '<digits>%').
+// only as its SHA-256, so logs get "#" and the first 8 hex digits of that
+// instead (enough to find the link: encode(token_hash, 'hex') LIKE
+// '<digits>%'): /s/<token>/download is logged as /s/#<digits>/download. The
+// segment after /s/ is the token however the path reaches it (//s/, /s//,
+// /./s/, /x/../s/: the path as sent, which a front end may not have
+// cleaned), and so is anything shaped like a token anywhere else in it.
 func logPath(path string) string {
-	rest, ok := strings.CutPrefix(path, sharePrefix)
-	if !ok || rest == "" {
-		return path
+	segs := strings.Split(path, "/")
+	// cleaned is the path as path.Clean would have it so far, which tells
+	// whether a segment is the one after /s/.
+	var cleaned []string
+	for i, seg := range segs {
+		switch seg {
+		case "", ".":
+		case "..":
+			if len(cleaned) > 0 {
+				cleaned = cleaned[:len(cleaned)-1]
+			}
+		default:
+			if len(cleaned) == 1 && cleaned[0] == strings.Trim(sharePrefix, "/") {
+				segs[i] = logToken(seg)
+			}
+			cleaned = append(cleaned, seg)
+		}
 	}
-	token, tail, _ := strings.Cut(rest, "/")
+	return tokenLike.ReplaceAllStringFunc(strings.Join(segs, "/"), logToken)
+}
+
+// tokenLike matches a share token, or a part or a longer run of one: the
+// prefix and any base64url characters.
+var tokenLike = regexp.MustCompile(regexp.QuoteMeta(acl.LinkTokenPrefix) + `[A-Za-z0-9_-]+`)
+
+// logToken is token as logs may keep it: "#" and 8 hex digits of its SHA-256.
+func logToken(token string) string {
 	sum := sha256.Sum256([]byte(token))
-	path = sharePrefix + "#" + hex.EncodeToString(sum[:4])
-	if tail != "" {
-		path += "/" + tail
-	}
-	return path
+	return "#" + hex.EncodeToString(sum[:4])
 }
 
 // linkJSON is a link as its creator gets it, the only time the token is shown.

@@ -2,6 +2,8 @@ package app
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"io"
 	"log/slog"
@@ -622,31 +624,58 @@ func TestShareDownloadInAccelMode(t *testing.T) {
 func TestShareTokensStayOutOfLogs(t *testing.T) {
 	t.Parallel()
 	token := acl.LinkTokenPrefix + strings.Repeat("Zz9_", 10) + "abc"
+	other := acl.LinkTokenPrefix + strings.Repeat("-y", 21) + "q"
+	hashOf := func(s string) string {
+		sum := sha256.Sum256([]byte(s))
+		return "#" + hex.EncodeToString(sum[:4])
+	}
+	h := hashOf(token)
 	for _, tc := range []struct{ in, want string }{
 		{"/", "/"},
 		{"/smedia/x/y", "/smedia/x/y"},
 		{"/s/", "/s/"},
-		{"/s/" + token, "/s/#"},
-		{"/s/" + token + "/download", "/s/#"},
-		{"/s/" + token + "/download/" + missingID, "/s/#"},
+		{"/s//", "/s//"},
+		{"/s/" + token, "/s/" + h},
+		{"/s/" + token + "/download", "/s/" + h + "/download"},
+		{"/s/" + token + "/download/" + missingID, "/s/" + h + "/download/" + missingID},
+		// However the path reaches the app, the segment after /s/ is the token.
+		{"//s/" + token + "/download", "//s/" + h + "/download"},
+		{"///s/" + token, "///s/" + h},
+		{"/s//" + token + "/download", "/s//" + h + "/download"},
+		{"/./s/" + token, "/./s/" + h},
+		{"/x/../s/" + token, "/x/../s/" + h},
+		{"/s/../s/" + token, "/s/../s/" + h},
+		{"/s/" + token + "/..", "/s/" + h + "/.."},
+		{"/s/not-a-token/x", "/s/" + hashOf("not-a-token") + "/x"},
+		// Anything shaped like a token, anywhere.
+		{"/x/s/" + token, "/x/s/" + h},
+		{"/api/" + token + "/x", "/api/" + h + "/x"},
+		{"/s/" + token + "/download/" + other, "/s/" + h + "/download/" + hashOf(other)},
+		{"/s/" + token + "x!", "/s/" + hashOf(token+"x!")},
+		{"/a" + token + "!b", "/a" + h + "!b"},
 	} {
 		got := logPath(tc.in)
-		if !strings.HasPrefix(got, tc.want) || strings.Contains(got, token) || strings.Contains(got, token[4:12]) {
-			t.Errorf("logPath(%q) = %q", tc.in, got)
+		if got != tc.want {
+			t.Errorf("logPath(%q) = %q, want %q", tc.in, got, tc.want)
 		}
-		if tail := strings.TrimPrefix(tc.in, "/s/"+token); tail != tc.in && !strings.HasSuffix(got, tail) {
-			t.Errorf("logPath(%q) = %q lost %q", tc.in, got, tail)
+		if strings.Contains(got, token[4:12]) || strings.Contains(got, other[4:12]) {
+			t.Errorf("logPath(%q) = %q holds the token", tc.in, got)
 		}
+	}
+	if acl.LinkTokenPrefix != config.ShareTokenPrefix {
+		t.Errorf("tokens start with %q, the front ends' logs redact %q", acl.LinkTokenPrefix, config.ShareTokenPrefix)
 	}
 	if logPath("/s/"+token) == logPath("/s/"+token[:len(token)-1]+"d") {
 		t.Error("two tokens log alike")
 	}
 	// The request log goes through it.
-	var buf bytes.Buffer
-	a := &App{log: slog.New(slog.NewTextHandler(&buf, nil)), metrics: metrics.New(slog.New(slog.DiscardHandler))}
-	a.logRequests(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {})).
-		ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/s/"+token+"/download", nil))
-	if logged := buf.String(); !strings.Contains(logged, "/s/#") || strings.Contains(logged, token[4:12]) {
-		t.Errorf("request log: %s", logged)
+	for _, target := range []string{"/s/" + token + "/download", "//s/" + token + "/download", "/s//" + token} {
+		var buf bytes.Buffer
+		a := &App{log: slog.New(slog.NewTextHandler(&buf, nil)), metrics: metrics.New(slog.New(slog.DiscardHandler))}
+		a.logRequests(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {})).
+			ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", target, nil))
+		if logged := buf.String(); !strings.Contains(logged, h) || strings.Contains(logged, token[4:12]) {
+			t.Errorf("request log of %s: %s", target, logged)
+		}
 	}
 }

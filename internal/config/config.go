@@ -28,6 +28,12 @@ const (
 	AccelPrefix = "/pmedia/"
 	// PublicPrefix is where published media is served straight from PublicDir.
 	PublicPrefix = "/media/"
+	// SharePrefix is where share links live: /s/<token>, its pages and
+	// downloads. The front ends' logs redact the token after it.
+	SharePrefix = "/s/"
+	// ShareTokenPrefix starts every share link's token (acl.LinkTokenPrefix
+	// is the same): the logs redact whatever looks like one, wherever.
+	ShareTokenPrefix = "mgs_"
 )
 
 // AccelMode says when and how the app hands file delivery to the web server

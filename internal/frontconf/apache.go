@@ -68,11 +68,28 @@ RequestReadTimeout header=20-40,MinRate=500 body=0
 KeepAlive On
 
 # Share-link tokens are credentials: the access log shows /s/<redacted>/...
-SetEnvIf Request_URI "^/s/[^/]+(.*)$" mediagate_share_rest=$1
+# %U is the path as Apache cleaned it (slashes merged, dot segments and
+# escapes resolved), which the <Location> rules see; the server's rules see
+# it as sent, for a request refused before that. Either way the segment
+# after /s/ is redacted however many slashes come around the s (//s/, /s//),
+# and a request with anything else shaped like a token ({{.TokenPrefix}}...) in
+# its path or query is logged with <redacted> for both.
+{{- define "apacheshare"}}
+SetEnvIf Request_URI "^/+{{.ShareName}}/+[^/]+(.*)$" mediagate_share=1 mediagate_share_rest=$1
+SetEnvIf mediagate_share_rest "{{.TokenPrefix}}" mediagate_token=1
+SetEnvIf Request_URI "^(?!/+{{.ShareName}}/+[^/]).*{{.TokenPrefix}}" mediagate_token=1
+SetEnvIfExpr "%{QUERY_STRING} =~ /{{.TokenPrefix}}/" mediagate_token=1
+{{- end}}
+{{- template "apacheshare" .}}
+<Location "/">
+{{- template "apacheshare" .}}
+</Location>
 LogFormat "%a - %u %t \"%m %U%q %H\" %>s %B \"%{Referer}i\" \"%{User-Agent}i\" %D" mediagate
-LogFormat "%a - %u %t \"%m /s/<redacted>%{mediagate_share_rest}e%q %H\" %>s %B \"%{Referer}i\" \"%{User-Agent}i\" %D" mediagate_share
-CustomLog "{{.Prefix}}/access.log" mediagate env=!mediagate_share_rest
-CustomLog "{{.Prefix}}/access.log" mediagate_share env=mediagate_share_rest
+LogFormat "%a - %u %t \"%m /{{.ShareName}}/<redacted>%{mediagate_share_rest}e%q %H\" %>s %B \"%{Referer}i\" \"%{User-Agent}i\" %D" mediagate_share
+LogFormat "%a - %u %t \"%m <redacted> %H\" %>s %B \"%{Referer}i\" \"%{User-Agent}i\" %D" mediagate_token
+CustomLog "{{.Prefix}}/access.log" mediagate "expr=-z reqenv('mediagate_share') && -z reqenv('mediagate_token')"
+CustomLog "{{.Prefix}}/access.log" mediagate_share "expr=-n reqenv('mediagate_share') && -z reqenv('mediagate_token')"
+CustomLog "{{.Prefix}}/access.log" mediagate_token env=mediagate_token
 
 # Nothing on disk is served but the published files.
 DocumentRoot "{{.Prefix}}"

@@ -33,13 +33,16 @@ http://:{{.ListenPort}} {
 {{- end}}
 
 	# Share-link tokens are credentials: the access log shows /s/<redacted>/...
-	# (Caddy itself leaves out cookies and Authorization).
+	# (Caddy itself leaves out cookies and Authorization). The URI is the one
+	# sent: the segment after /s/ is redacted however many slashes come
+	# around the s (//s/, /s//), and so is anything shaped like a token
+	# ({{.TokenPrefix}}...) anywhere else in the URI.
 	log {
 		output file "{{.Prefix}}/access.log"
 		format filter {
 			wrap json
 			fields {
-				request>uri regexp "^/s/[^/?]+" "/s/<redacted>"
+				request>uri regexp "^(/+{{.ShareName}}/+)[^/?]+|{{.TokenPrefix}}[A-Za-z0-9_-]*" "$1<redacted>"
 				request>headers>Referer delete
 			}
 		}

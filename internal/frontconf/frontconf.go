@@ -52,6 +52,8 @@ type site struct {
 	PublicDir     string
 	AccelPrefix   string // X-Accel-Redirect targets start with it (Caddy)
 	PublicPrefix  string
+	ShareName     string // config.SharePrefix's one segment, for the logs' regexes
+	TokenPrefix   string // config.ShareTokenPrefix, for the logs' regexes
 	MaxBody       int64  // the largest request body
 	MaxUpload     int64  // the largest file
 	MaxUploadText string // MaxUpload in words, as the app's refusals name it
@@ -159,6 +161,8 @@ func newSite(cfg config.Config, opt Options, defaultPrefix string) (site, error)
 		PublicDir:     path("public dir", cfg.PublicDir()),
 		AccelPrefix:   strings.TrimSuffix(config.AccelPrefix, "/"),
 		PublicPrefix:  config.PublicPrefix,
+		ShareName:     strings.Trim(config.SharePrefix, "/"),
+		TokenPrefix:   config.ShareTokenPrefix,
 		MaxBody:       cfg.MaxUploadBody(),
 		MaxUpload:     cfg.MaxUpload,
 		MaxUploadText: config.HumanSize(cfg.MaxUpload),
@@ -177,10 +181,13 @@ func newSite(cfg config.Config, opt Options, defaultPrefix string) (site, error)
 			errs = append(errs, fmt.Errorf("%s: %w", what, err))
 		}
 	}
-	for _, p := range []string{config.AccelPrefix, config.PublicPrefix} {
+	for _, p := range []string{config.AccelPrefix, config.PublicPrefix, config.SharePrefix} {
 		if !prefixRE.MatchString(p) {
 			errs = append(errs, fmt.Errorf("url prefix %q: not a plain /prefix/", p))
 		}
+	}
+	if !wordRE.MatchString(s.ShareName) || !wordRE.MatchString(s.TokenPrefix) {
+		errs = append(errs, fmt.Errorf("share prefix %q or token prefix %q: not a plain word for a regex", s.ShareName, s.TokenPrefix))
 	}
 	for _, t := range s.Types {
 		if !extRE.MatchString(t.Ext) || !typeRE.MatchString(t.Type) {
@@ -197,6 +204,7 @@ var (
 	addrRE   = regexp.MustCompile(`^[A-Za-z0-9._\-]*:[0-9]+$|^\[[0-9A-Fa-f:.]+\]:[0-9]+$`)
 	nameRE   = regexp.MustCompile(`^[A-Za-z0-9._][A-Za-z0-9._-]*$`)
 	prefixRE = regexp.MustCompile(`^/[a-z0-9_-]+/$`)
+	wordRE   = regexp.MustCompile(`^[A-Za-z0-9_]+$`)
 )
 
 // mimeTypes lists config.PublicTypes by extension.

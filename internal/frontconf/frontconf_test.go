@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"os/user"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -203,5 +204,38 @@ func TestCaddyAcceptsConfig(t *testing.T) {
 	cmd.Env = append(os.Environ(), "HOME="+prefix, "XDG_CONFIG_HOME="+prefix, "XDG_DATA_HOME="+prefix)
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Errorf("caddy validate: %v\n%s\nconfig:\n%s", err, out, b.String())
+	}
+}
+
+// TestCaddyRedactsShareTokens runs the access log's filter of the rendered
+// Caddyfile (Caddy's regexp filter is Go's ReplaceAllString) on URIs with
+// share tokens in them, as sent.
+func TestCaddyRedactsShareTokens(t *testing.T) {
+	t.Parallel()
+	var b strings.Builder
+	if err := RenderCaddy(&b, testConfig(t), Options{Prefix: t.TempDir()}); err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`\n\s*request>uri regexp "([^"]*)" "([^"]*)"\n`).FindStringSubmatch(b.String())
+	if m == nil {
+		t.Fatalf("no filter of request>uri:\n%s", b.String())
+	}
+	re, repl := regexp.MustCompile(m[1]), m[2]
+	token := config.ShareTokenPrefix + "SECRET-tok_en"
+	for _, tc := range []struct{ uri, want string }{
+		{"/", "/"},
+		{"/s/", "/s/"},
+		{"/smedia/x", "/smedia/x"},
+		{"/s/" + token, "/s/<redacted>"},
+		{"/s/" + token + "/download?x=1", "/s/<redacted>/download?x=1"},
+		{"//s/" + token + "/download", "//s/<redacted>/download"},
+		{"///s/" + token, "///s/<redacted>"},
+		{"/s//" + token + "/download", "/s//<redacted>/download"},
+		{"/x/../s/" + token, "/x/../s/<redacted>"},
+		{"/api/me?next=/s/" + token + "&again=" + token, "/api/me?next=/s/<redacted>&again=<redacted>"},
+	} {
+		if got := re.ReplaceAllString(tc.uri, repl); got != tc.want {
+			t.Errorf("%s is logged as %s, want %s", tc.uri, got, tc.want)
+		}
 	}
 }

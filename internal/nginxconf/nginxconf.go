@@ -27,6 +27,8 @@ import (
 const (
 	DefaultListen = "127.0.0.1:8081"
 	DefaultPrefix = "./var/nginx"
+	// DefaultServerErrorLog is RenderServer's Options.ErrorLog: Debian's.
+	DefaultServerErrorLog = "/var/log/nginx/error.log"
 )
 
 // UpstreamName is the name of the upstream block that points at the app. It
@@ -75,6 +77,11 @@ type Options struct {
 	Upstreams []string // several instances of the app; when set, Upstream is not used
 	Prefix    string   // nginx prefix dir (pid, logs, temp files go under it); default "./var/nginx", made absolute
 	User      string   // when non-empty, emit `user NAME;` (the caller passes the current user's name when running as root so workers can read the data dir)
+	// ErrorLog is nginx's error log, where the share links' location writes
+	// only its crit lines. Render's default is error.log under Prefix, which
+	// it also makes the main one; RenderServer's is DefaultServerErrorLog,
+	// and it should be the including nginx's own.
+	ErrorLog string
 	// ErrorPages are the HTML pages nginx answers with when it refuses a
 	// request itself or cannot reach the app (see ErrorStatuses); a status
 	// without one gets nginx's own page.
@@ -182,6 +189,9 @@ type data struct {
 	PrivateAlias  string
 	PublicPrefix  string
 	PublicAlias   string
+	SharePrefix   string // config.SharePrefix, a location
+	ShareName     string // its one segment, for the log's regex
+	TokenPrefix   string // config.ShareTokenPrefix, for the log's regex
 	CSP           string // the default of the $mg_media_csp map
 	Policies      []mediaPolicy
 	ErrorPages    []errorPage
@@ -311,9 +321,19 @@ http {
 # Mediagate: the app, and the server in front of it.
 
 # Share-link tokens are credentials: the access log shows /s/<redacted>/...
-map $request_uri $mediagate_log_uri {
-    "~^/s/[^/?]+(?<rest>.*)$" "/s/<redacted>$rest";
+# The URI is the one sent, which nginx routes as its cleaned form: the
+# segment after /s/ is redacted however many slashes come around the s,
+# and so is anything shaped like a token ({{.TokenPrefix}}...) anywhere else
+# (of several, the first and all that follows it). nginx's error log is kept
+# from them by the /s/ location below.
+map $request_uri $mediagate_share_uri {
+    "~^(?<mg_share>/+{{.ShareName}}/+)[^/?]+(?<mg_share_rest>.*)$" "$mg_share<redacted>$mg_share_rest";
     default $request_uri;
+}
+map $mediagate_share_uri $mediagate_log_uri {
+    "~^(?<mg_token_head>(?:(?!{{.TokenPrefix}}).)*){{.TokenPrefix}}[A-Za-z0-9_-]*(?<mg_token_tail>(?:(?!{{.TokenPrefix}}).)*)$" "$mg_token_head<redacted>$mg_token_tail";
+    "~^(?<mg_token_head>(?:(?!{{.TokenPrefix}}).)*){{.TokenPrefix}}" "$mg_token_head<redacted>";
+    default $mediagate_share_uri;
 }
 # A media file's Content-Security-Policy, by the file's type (read before
 # the range filter makes a multipart or 416 answer of it): the browser's own
@@ -519,6 +539,20 @@ server {
         proxy_pass http://{{.UpstreamName}};
     }
 
+    # Share links, whose token is in the path, also when sent as //s/ or
+    # /s// (nginx merges slashes before it picks a location, and sends the
+    # app the URI as it came). nginx's errors about a request quote its
+    # request line, and with it the token: here only crit and worse are
+    # written, which no upstream failure is, so the app being down or
+    # silent for a share link leaves no line in the error log (the access
+    # log has the request, redacted, with its 502 or 504). A share
+    # download's file is sent from the media location above, whose errors
+    # (a missing file, a failing S3 engine) are all kept, request line too.
+    location ^~ {{.SharePrefix}} {
+        proxy_pass http://{{.UpstreamName}};
+        error_log {{.ErrorLog}} crit;
+    }
+
     # nginx's own refusals, and the app being down or silent, as the app's
     # error page (with its style inline: the app may be what is down). The
     # locations with error pages of their own (the API's, S3's) keep them.
@@ -576,6 +610,9 @@ func Render(w io.Writer, cfg config.Config, opt Options) error {
 // into the http{} context of an existing nginx, which has its own pid, logs,
 // temp paths and user: Options.Prefix and Options.User do not appear in it.
 func RenderServer(w io.Writer, cfg config.Config, opt Options) error {
+	if opt.ErrorLog == "" {
+		opt.ErrorLog = DefaultServerErrorLog
+	}
 	d, err := newData(cfg, opt)
 	if err != nil {
 		return err
@@ -648,11 +685,15 @@ func newData(cfg config.Config, opt Options) (data, error) {
 		errs = append(errs, err)
 	}
 	under := func(name string) string { return check("prefix", filepath.Join(prefix, name), quotePath) }
+	errorLog := under("error.log")
+	if opt.ErrorLog != "" {
+		errorLog = check("error log", opt.ErrorLog, quotePath)
+	}
 	d := data{
 		User:          check("user", opt.User, userToken),
 		Prefix:        check("prefix", prefix, quotePath),
 		Pid:           under("nginx.pid"),
-		ErrorLog:      under("error.log"),
+		ErrorLog:      errorLog,
 		AccessLog:     under("access.log"),
 		UpstreamName:  UpstreamName,
 		Listen:        check("listen", listen, addrToken),
@@ -664,6 +705,9 @@ func newData(cfg config.Config, opt Options) (data, error) {
 		PrivateAlias:  check("private dir", cfg.PrivateDir()+"/", quotePath),
 		PublicPrefix:  check("public prefix", config.PublicPrefix, locationPrefix),
 		PublicAlias:   check("public dir", cfg.PublicDir()+"/", quotePath),
+		SharePrefix:   check("share prefix", config.SharePrefix, locationPrefix),
+		ShareName:     check("share prefix", strings.Trim(config.SharePrefix, "/"), regexWord),
+		TokenPrefix:   check("share token prefix", config.ShareTokenPrefix, regexWord),
 		CSP:           mediaCSP,
 		Policies:      policies,
 		ErrorPages:    pages,
@@ -729,6 +773,7 @@ var (
 	// bareRe matches what nginx takes unquoted and without surprises.
 	bareRe  = regexp.MustCompile(`^[A-Za-z0-9/._+,=@%:-]+$`)
 	addrRe  = regexp.MustCompile(`^[A-Za-z0-9._:\[\]/-]+$`)
+	wordRe  = regexp.MustCompile(`^[A-Za-z0-9_]+$`)
 	userRe  = regexp.MustCompile(`^[A-Za-z0-9._][A-Za-z0-9._-]*( [A-Za-z0-9._][A-Za-z0-9._-]*)?$`)
 	badPath = "\"'\\;{}$#"
 )
@@ -763,6 +808,15 @@ func locationPrefix(p string) (string, error) {
 		return "", fmt.Errorf("%q is not a plain /prefix/", p)
 	}
 	return p, nil
+}
+
+// regexWord checks a literal that goes into the log's regexes as it is:
+// letters, digits and underscores only.
+func regexWord(s string) (string, error) {
+	if !wordRe.MatchString(s) {
+		return "", fmt.Errorf("%q is not a plain word", s)
+	}
+	return s, nil
 }
 
 // addrToken checks a listen or upstream address such as 127.0.0.1:8081,

@@ -178,13 +178,14 @@ func TestRenderContents(t *testing.T) {
 	cfg.Addr = ":9000"              // all interfaces: nginx dials loopback
 	cfg.MaxUpload = 123456789
 	conf := render(t, cfg, Options{Prefix: "/var/lib/mg/nginx", User: "mediagate"})
-	server := func() string {
+	renderServer := func(opt Options) string {
 		var b strings.Builder
-		if err := RenderServer(&b, cfg, Options{Prefix: "/var/lib/mg/nginx", User: "mediagate"}); err != nil {
+		if err := RenderServer(&b, cfg, opt); err != nil {
 			t.Fatal(err)
 		}
 		return b.String()
-	}()
+	}
+	server := renderServer(Options{Prefix: "/var/lib/mg/nginx", User: "mediagate"})
 
 	tests := []struct {
 		name       string
@@ -214,6 +215,7 @@ func TestRenderContents(t *testing.T) {
 			"default_type application/octet-stream;",
 			"video/mp4 mp4;",
 			"image/jpeg jpeg jpg;",
+			"location ^~ " + config.SharePrefix + " {\n            proxy_pass http://" + UpstreamName + ";\n            error_log /var/lib/mg/nginx/error.log crit;\n        }",
 		}, []string{"daemon", "include", "mime.types", "html", "svg", "javascript"}},
 		{"RenderServer", server, []string{
 			"upstream " + UpstreamName + " {",
@@ -221,7 +223,9 @@ func TestRenderContents(t *testing.T) {
 			"location ^~ " + config.AccelPrefix + " {",
 			`alias "/srv/media data/private/";`,
 			"types {",
-		}, []string{"daemon", "\nuser ", "pid ", "events", "http {", "_temp_path", "error_log", "access_log"}},
+			// The including nginx's error log, for the share links' location only.
+			"location ^~ " + config.SharePrefix + " {\n        proxy_pass http://" + UpstreamName + ";\n        error_log " + DefaultServerErrorLog + " crit;\n    }",
+		}, []string{"daemon", "\nuser ", "pid ", "events", "http {", "_temp_path", "access_log", "/var/lib/mg"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -240,7 +244,10 @@ func TestRenderContents(t *testing.T) {
 			}
 		})
 	}
-	if !strings.Contains(conf, indent(server, "    ")) {
+	if strings.Count(stripComments(server), "error_log") != 1 {
+		t.Errorf("RenderServer has an error_log besides the share links' location's")
+	}
+	if !strings.Contains(conf, indent(renderServer(Options{ErrorLog: "/var/lib/mg/nginx/error.log"}), "    ")) {
 		t.Errorf("Render does not hold RenderServer's output")
 	}
 	// The metrics' address is never among the upstreams, nor /metrics a
@@ -365,7 +372,7 @@ func TestNginxAcceptsServerInclude(t *testing.T) {
 	cfg := testConfig(t)
 	prefix := t.TempDir()
 	var server bytes.Buffer
-	if err := RenderServer(&server, cfg, Options{Listen: freePort(t)}); err != nil {
+	if err := RenderServer(&server, cfg, Options{Listen: freePort(t), ErrorLog: filepath.Join(prefix, "error.log")}); err != nil {
 		t.Fatal(err)
 	}
 	inc := filepath.Join(prefix, "mediagate.conf")
@@ -1036,20 +1043,38 @@ func TestNginxServes(t *testing.T) {
 	})
 
 	t.Run("share tokens not logged", func(t *testing.T) {
-		rawRequest(t, addr, "GET", "/s/mgs_SECRET-token/download?x=1")
-		deadline := time.Now().Add(5 * time.Second)
-		for {
-			b, _ := os.ReadFile(filepath.Join(prefix, "access.log"))
-			if bytes.Contains(b, []byte("mgs_SECRET")) {
-				t.Fatalf("the access log holds a share token:\n%s", b)
+		token := config.ShareTokenPrefix + "SECRET-token"
+		for _, tc := range []struct{ target, logged string }{
+			{"/s/" + token + "/download?x=1", "/s/<redacted>/download?x=1"},
+			// nginx routes these as /s/, and sends them on as they came.
+			{"//s/" + token + "/download", "//s/<redacted>/download"},
+			{"///s/" + token, "///s/<redacted>"},
+			{"/s//" + token + "/download", "/s//<redacted>/download"},
+			// A token anywhere else, once, twice or more.
+			{"/x/s/" + token, "/x/s/<redacted>"},
+			{"/login?next=%2Fs%2F" + token + "%2Fdownload", "/login?next=%2Fs%2F<redacted>%2Fdownload"},
+			{"/s/" + token + "?again=" + token + "&x", "/s/<redacted>?again=<redacted>&x"},
+			{"/a/" + token + "/b/" + token + "/c", "/a/<redacted>"},
+		} {
+			rawRequest(t, addr, "GET", tc.target)
+			want := []byte(`"GET ` + tc.logged + ` HTTP/1.1" `)
+			deadline := time.Now().Add(5 * time.Second)
+			for {
+				b, _ := os.ReadFile(filepath.Join(prefix, "access.log"))
+				if bytes.Contains(b, []byte("SECRET")) {
+					t.Fatalf("the access log holds a share token:\n%s", b)
+				}
+				if bytes.Contains(b, want) {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("GET %s: no %s in the access log:\n%s", tc.target, want, b)
+				}
+				time.Sleep(20 * time.Millisecond)
 			}
-			if bytes.Contains(b, []byte(`"GET /s/<redacted>/download?x=1 HTTP/1.1" `)) {
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("no redacted line in the access log:\n%s", b)
-			}
-			time.Sleep(20 * time.Millisecond)
+		}
+		if seen := app.requests("//s/" + token + "/download"); len(seen) != 1 {
+			t.Errorf("the app got //s/ as %d requests for it, want 1", len(seen))
 		}
 	})
 
@@ -1183,7 +1208,7 @@ func TestNginxErrorPages(t *testing.T) {
 			Body: fmt.Sprintf("<!doctype html>\n<title>%d</title>\n<style>\tp { content: \"\\201C\" }\r\n</style>\n<p class='x'>%d \\ \"quoted\"</p>\n", st, st)})
 	}
 	app := newUpstream(t, "")
-	addr, _ := startNginxWith(t, cfg, app.srv.Listener.Addr().String(), pages)
+	addr, prefix := startNginxWith(t, cfg, app.srv.Listener.Addr().String(), pages)
 	check := func(t *testing.T, resp *http.Response, body []byte, st int) {
 		t.Helper()
 		if resp.StatusCode != st {
@@ -1222,6 +1247,33 @@ func TestNginxErrorPages(t *testing.T) {
 	t.Run("502 page", func(t *testing.T) {
 		resp, body := rawRequest(t, addr, "GET", "/")
 		check(t, resp, body, 502)
+	})
+	// nginx's error for an upstream that failed quotes the request line:
+	// for a share link, with its token. The /s/ location writes none, however
+	// the path reaches it; other paths' errors are still written.
+	t.Run("502 share link, not in the error log", func(t *testing.T) {
+		token := config.ShareTokenPrefix + "SECRET-token"
+		for _, target := range []string{"/s/" + token + "/download", "//s/" + token + "/download", "/s//" + token, "/x/../s/" + token} {
+			resp, body := rawRequest(t, addr, "GET", target)
+			check(t, resp, body, 502)
+		}
+		resp, body := rawRequest(t, addr, "GET", "/after-the-share-links")
+		check(t, resp, body, 502)
+		errorLog := filepath.Join(prefix, "error.log")
+		deadline := time.Now().Add(5 * time.Second)
+		for {
+			b, _ := os.ReadFile(errorLog)
+			if bytes.Contains(b, []byte("SECRET")) {
+				t.Fatalf("the error log holds a share token:\n%s", b)
+			}
+			if bytes.Contains(b, []byte(`request: "GET /after-the-share-links HTTP/1.1"`)) {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("the error log has no line for the other path:\n%s", b)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
 	})
 	t.Run("502 API", func(t *testing.T) {
 		resp, body := rawRequest(t, addr, "GET", "/api/me")
