@@ -10,7 +10,9 @@ import (
 )
 
 // caddyTmpl is a whole Caddyfile, for Caddy 2.6 and later.
-var caddyTmpl = template.Must(template.New("caddy").Parse(`# Caddyfile for Mediagate, written by "mediagate caddy-config".
+var caddyTmpl = template.Must(template.New("caddy").Parse(`
+{{- define "caddyuri"}}request>uri regexp "^(/+{{.ShareName}}/+)[^/?]+|{{.TokenPrefix}}[A-Za-z0-9_-]*" "$1<redacted>"{{end -}}
+# Caddyfile for Mediagate, written by "mediagate caddy-config".
 # Regenerate it rather than edit it: its paths, prefixes and headers come
 # from Mediagate's configuration. Run it with
 #   caddy run --config THIS_FILE --adapter caddyfile
@@ -18,6 +20,17 @@ var caddyTmpl = template.Must(template.New("caddy").Parse(`# Caddyfile for Media
 {
 	admin off
 	auto_https off
+	# Caddy's own log (stderr) quotes a failed request's URI, share token
+	# and all (the app down is a 502 for it): the same filter as the access
+	# log's, below.
+	log {
+		format filter {
+			wrap json
+			fields {
+				{{template "caddyuri" .}}
+			}
+		}
+	}
 	storage file_system "{{.Prefix}}/data"
 	# A client has a minute to send its request head, as with nginx.
 	servers {
@@ -42,7 +55,7 @@ http://:{{.ListenPort}} {
 		format filter {
 			wrap json
 			fields {
-				request>uri regexp "^(/+{{.ShareName}}/+)[^/?]+|{{.TokenPrefix}}[A-Za-z0-9_-]*" "$1<redacted>"
+				{{template "caddyuri" .}}
 				request>headers>Referer delete
 			}
 		}

@@ -1,14 +1,18 @@
 package frontconf
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"os/user"
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -216,11 +220,12 @@ func TestCaddyRedactsShareTokens(t *testing.T) {
 	if err := RenderCaddy(&b, testConfig(t), Options{Prefix: t.TempDir()}); err != nil {
 		t.Fatal(err)
 	}
-	m := regexp.MustCompile(`\n\s*request>uri regexp "([^"]*)" "([^"]*)"\n`).FindStringSubmatch(b.String())
-	if m == nil {
-		t.Fatalf("no filter of request>uri:\n%s", b.String())
+	// Caddy's own log's and the access log's.
+	all := regexp.MustCompile(`\n\s*request>uri regexp "([^"]*)" "([^"]*)"\n`).FindAllStringSubmatch(b.String(), -1)
+	if len(all) != 2 || all[0][0] != all[1][0] {
+		t.Fatalf("not the one filter of request>uri in both logs:\n%s", b.String())
 	}
-	re, repl := regexp.MustCompile(m[1]), m[2]
+	re, repl := regexp.MustCompile(all[0][1]), all[0][2]
 	token := config.ShareTokenPrefix + "SECRET-tok_en"
 	for _, tc := range []struct{ uri, want string }{
 		{"/", "/"},
@@ -238,4 +243,98 @@ func TestCaddyRedactsShareTokens(t *testing.T) {
 			t.Errorf("%s is logged as %s, want %s", tc.uri, got, tc.want)
 		}
 	}
+}
+
+// TestCaddyLogsWithTheAppDown runs Caddy with the rendered Caddyfile in
+// front of an app that is down: its own log (stderr) says why each request
+// failed, quoting its URI, and shows no share token either.
+func TestCaddyLogsWithTheAppDown(t *testing.T) {
+	t.Parallel()
+	caddy := testenv.LookPath(t, "caddy")
+	prefix := t.TempDir()
+	listen, app := freeAddr(t), freeAddr(t) // nothing listens on app
+	var b strings.Builder
+	if err := RenderCaddy(&b, testConfig(t), Options{Prefix: prefix, Listen: listen, Upstream: app}); err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(prefix, "Caddyfile")
+	if err := os.WriteFile(file, []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), checkTimeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, caddy, "run", "--config", file, "--adapter", "caddyfile")
+	cmd.Env = append(os.Environ(), "HOME="+prefix, "XDG_CONFIG_HOME="+prefix, "XDG_DATA_HOME="+prefix)
+	var out syncBuffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		cmd.Wait()
+	})
+	token := config.ShareTokenPrefix + "SECRET-app-down"
+	client := &http.Client{Timeout: 10 * time.Second}
+	deadline := time.Now().Add(30 * time.Second)
+	for _, p := range []string{"/s/" + token + "/download", "//s/" + token, "/after-the-share-links"} {
+		for {
+			resp, err := client.Get("http://" + listen + p)
+			if err == nil {
+				resp.Body.Close()
+				if resp.StatusCode != http.StatusBadGateway {
+					t.Errorf("GET %s: %d, want 502", p, resp.StatusCode)
+				}
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("Caddy does not answer: %v\n%s", err, out.String())
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	for !strings.Contains(out.String(), `"uri":"/after-the-share-links"`) {
+		if time.Now().After(deadline) {
+			t.Fatalf("Caddy logged no failed request:\n%s", out.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	access, _ := os.ReadFile(filepath.Join(prefix, "access.log"))
+	for what, text := range map[string]string{"Caddy's own log": out.String(), "the access log": string(access)} {
+		if strings.Contains(text, "SECRET") {
+			t.Errorf("%s holds a share token:\n%s", what, text)
+		}
+	}
+	if !strings.Contains(out.String(), `"uri":"//s/<redacted>"`) {
+		t.Errorf("Caddy's own log has no redacted line for //s/:\n%s", out.String())
+	}
+}
+
+// freeAddr returns a loopback address that was free a moment ago.
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// syncBuffer is a bytes.Buffer that a process's output and the test share.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }

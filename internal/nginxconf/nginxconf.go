@@ -77,8 +77,8 @@ type Options struct {
 	Upstreams []string // several instances of the app; when set, Upstream is not used
 	Prefix    string   // nginx prefix dir (pid, logs, temp files go under it); default "./var/nginx", made absolute
 	User      string   // when non-empty, emit `user NAME;` (the caller passes the current user's name when running as root so workers can read the data dir)
-	// ErrorLog is nginx's error log, where the share links' location writes
-	// only its crit lines. Render's default is error.log under Prefix, which
+	// ErrorLog is nginx's error log, where the share links' locations write
+	// only their crit lines. Render's default is error.log under Prefix, which
 	// it also makes the main one; RenderServer's is DefaultServerErrorLog,
 	// and it should be the including nginx's own.
 	ErrorLog string
@@ -190,6 +190,7 @@ type data struct {
 	PublicPrefix  string
 	PublicAlias   string
 	SharePrefix   string // config.SharePrefix, a location
+	ShareMedia    string // shareMediaPrefix
 	ShareName     string // its one segment, for the log's regex
 	TokenPrefix   string // config.ShareTokenPrefix, for the log's regex
 	CSP           string // the default of the $mg_media_csp map
@@ -218,6 +219,10 @@ type s3Data struct {
 // S3UpstreamName is the name of the upstream block that points at the S3
 // engine.
 const S3UpstreamName = "mediagate_s3"
+
+// shareMediaPrefix starts the internal locations that send a share link's
+// download: the media locations' URIs behind it.
+const shareMediaPrefix = "/_mediagate_share"
 
 // s3AccelPrefix is where the app's X-Accel-Redirect sends presigned S3
 // requests; s3store.AccelPrefix must be the same.
@@ -297,6 +302,39 @@ http {
         proxy_hide_header Access-Control-Allow-Headers;
         proxy_hide_header Access-Control-Expose-Headers;
         proxy_hide_header Access-Control-Max-Age;
+{{- end}}
+
+{{- define "shareredirect"}}
+        uninitialized_variable_warn off;
+        if ($mediagate_share) {
+            rewrite ^ {{.ShareMedia}}$uri last;
+        }
+{{- end}}
+
+{{- define "accel"}}
+        alias {{.PrivateAlias}};
+        add_header X-Content-Type-Options nosniff always;
+        add_header Content-Security-Policy $mg_media_csp always;
+        add_header Referrer-Policy no-referrer always;
+        add_header Vary "{{.CallerVary}}" always;
+        add_header X-Robots-Tag $upstream_http_x_robots_tag always;
+        add_header X-Request-Id $request_id always;
+{{- end}}
+
+{{- define "s3accel"}}
+        set $mg_robots $upstream_http_x_robots_tag;
+        proxy_pass {{.S3.Scheme}}://{{.S3.UpstreamName}}$mg_s3_path$is_args$args;
+        {{- template "s3proxy" .}}
+        proxy_set_header Range $mg_s3_range;
+        proxy_intercept_errors on;
+        error_page 301 302 303 304 307 400 401 403 404 405 409 411 412 416 500 501 502 503 504 =502 @mediagate_s3_failed;
+        add_header ETag "\"$mg_s3_sha\"" always;
+        add_header X-Content-Type-Options nosniff always;
+        add_header Content-Security-Policy $mg_media_csp always;
+        add_header Referrer-Policy no-referrer always;
+        add_header Vary "{{.CallerVary}}" always;
+        add_header X-Robots-Tag $mg_robots always;
+        add_header X-Request-Id $request_id always;
 {{- end}}
 
 {{- define "errorpage"}}
@@ -414,15 +452,20 @@ server {
     # (a share link's download is not for indexing) is copied; an answer
     # without one gets none.
 {{- if not .S3}}
+    #
+    # A share link's download (the /s/ location marks it) is sent from a
+    # copy of the location that writes only crit lines to the error log:
+    # nginx's errors quote the request line, and with it the token.
     location ^~ {{.AccelPrefix}} {
         internal;
-        alias {{.PrivateAlias}};
-        add_header X-Content-Type-Options nosniff always;
-        add_header Content-Security-Policy $mg_media_csp always;
-        add_header Referrer-Policy no-referrer always;
-        add_header Vary "{{.CallerVary}}" always;
-        add_header X-Robots-Tag $upstream_http_x_robots_tag always;
-        add_header X-Request-Id $request_id always;
+        {{- template "shareredirect" .}}
+        {{- template "accel" .}}
+    }
+
+    location ^~ {{.ShareMedia}}{{.AccelPrefix}} {
+        internal;
+        error_log {{.ErrorLog}} crit;
+        {{- template "accel" .}}
     }
 
     # Published media, straight from disk.
@@ -447,21 +490,19 @@ server {
     # the engine is a 502. The access log shows the client's URI, never
     # this one. The app's X-Robots-Tag is read before the engine's answer
     # takes the place of the app's.
+    # A share link's download (the /s/ location marks it) is fetched from a
+    # copy of the location that writes only crit lines to the error log:
+    # nginx's errors quote the request line, and with it the token.
     location ~ "^{{.S3.AccelPrefix}}(?<mg_s3_mode>[rw])(?<mg_s3_path>/.+/(?<mg_s3_sha>[0-9a-f]{64}))$" {
         internal;
-        set $mg_robots $upstream_http_x_robots_tag;
-        proxy_pass {{.S3.Scheme}}://{{.S3.UpstreamName}}$mg_s3_path$is_args$args;
-        {{- template "s3proxy" .}}
-        proxy_set_header Range $mg_s3_range;
-        proxy_intercept_errors on;
-        error_page 301 302 303 304 307 400 401 403 404 405 409 411 412 416 500 501 502 503 504 =502 @mediagate_s3_failed;
-        add_header ETag "\"$mg_s3_sha\"" always;
-        add_header X-Content-Type-Options nosniff always;
-        add_header Content-Security-Policy $mg_media_csp always;
-        add_header Referrer-Policy no-referrer always;
-        add_header Vary "{{.CallerVary}}" always;
-        add_header X-Robots-Tag $mg_robots always;
-        add_header X-Request-Id $request_id always;
+        {{- template "shareredirect" .}}
+        {{- template "s3accel" .}}
+    }
+
+    location ~ "^{{.ShareMedia}}{{.S3.AccelPrefix}}(?<mg_s3_mode>[rw])(?<mg_s3_path>/.+/(?<mg_s3_sha>[0-9a-f]{64}))$" {
+        internal;
+        error_log {{.ErrorLog}} crit;
+        {{- template "s3accel" .}}
     }
 
     # An engine that failed is a 502; a request from outside, which never
@@ -545,10 +586,11 @@ server {
     # request line, and with it the token: here only crit and worse are
     # written, which no upstream failure is, so the app being down or
     # silent for a share link leaves no line in the error log (the access
-    # log has the request, redacted, with its 502 or 504). A share
-    # download's file is sent from the media location above, whose errors
-    # (a missing file, a failing S3 engine) are all kept, request line too.
+    # log has the request, redacted, with its 502 or 504). The mark sends
+    # a download's X-Accel-Redirect to the media locations' copies that do
+    # the same.
     location ^~ {{.SharePrefix}} {
+        set $mediagate_share 1;
         proxy_pass http://{{.UpstreamName}};
         error_log {{.ErrorLog}} crit;
     }
@@ -706,6 +748,7 @@ func newData(cfg config.Config, opt Options) (data, error) {
 		PublicPrefix:  check("public prefix", config.PublicPrefix, locationPrefix),
 		PublicAlias:   check("public dir", cfg.PublicDir()+"/", quotePath),
 		SharePrefix:   check("share prefix", config.SharePrefix, locationPrefix),
+		ShareMedia:    shareMediaPrefix,
 		ShareName:     check("share prefix", strings.Trim(config.SharePrefix, "/"), regexWord),
 		TokenPrefix:   check("share token prefix", config.ShareTokenPrefix, regexWord),
 		CSP:           mediaCSP,

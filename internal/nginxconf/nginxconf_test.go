@@ -215,7 +215,8 @@ func TestRenderContents(t *testing.T) {
 			"default_type application/octet-stream;",
 			"video/mp4 mp4;",
 			"image/jpeg jpeg jpg;",
-			"location ^~ " + config.SharePrefix + " {\n            proxy_pass http://" + UpstreamName + ";\n            error_log /var/lib/mg/nginx/error.log crit;\n        }",
+			"location ^~ " + config.SharePrefix + " {\n            set $mediagate_share 1;\n            proxy_pass http://" + UpstreamName + ";\n            error_log /var/lib/mg/nginx/error.log crit;\n        }",
+			"location ^~ " + shareMediaPrefix + config.AccelPrefix + " {\n            internal;\n            error_log /var/lib/mg/nginx/error.log crit;\n",
 		}, []string{"daemon", "include", "mime.types", "html", "svg", "javascript"}},
 		{"RenderServer", server, []string{
 			"upstream " + UpstreamName + " {",
@@ -224,7 +225,7 @@ func TestRenderContents(t *testing.T) {
 			`alias "/srv/media data/private/";`,
 			"types {",
 			// The including nginx's error log, for the share links' location only.
-			"location ^~ " + config.SharePrefix + " {\n        proxy_pass http://" + UpstreamName + ";\n        error_log " + DefaultServerErrorLog + " crit;\n    }",
+			"location ^~ " + config.SharePrefix + " {\n        set $mediagate_share 1;\n        proxy_pass http://" + UpstreamName + ";\n        error_log " + DefaultServerErrorLog + " crit;\n    }",
 		}, []string{"daemon", "\nuser ", "pid ", "events", "http {", "_temp_path", "access_log", "/var/lib/mg"}},
 	}
 	for _, tt := range tests {
@@ -244,8 +245,10 @@ func TestRenderContents(t *testing.T) {
 			}
 		})
 	}
-	if strings.Count(stripComments(server), "error_log") != 1 {
-		t.Errorf("RenderServer has an error_log besides the share links' location's")
+	for _, l := range strings.Split(stripComments(server), "\n") {
+		if strings.Contains(l, "error_log") && strings.TrimSpace(l) != "error_log "+DefaultServerErrorLog+" crit;" {
+			t.Errorf("RenderServer has an error_log besides the share links' locations': %s", l)
+		}
 	}
 	if !strings.Contains(conf, indent(renderServer(Options{ErrorLog: "/var/lib/mg/nginx/error.log"}), "    ")) {
 		t.Errorf("Render does not hold RenderServer's output")
@@ -457,7 +460,11 @@ func (u *upstream) serve(w http.ResponseWriter, r *http.Request) {
 	u.mu.Unlock()
 	h := w.Header()
 	h.Set("X-Request-Id", "app-"+r.Header.Get("X-Request-Id")) // as the app names its answers
-	switch r.URL.Path {
+	path := r.URL.Path
+	if strings.HasPrefix("/"+strings.TrimLeft(path, "/"), config.SharePrefix) && strings.HasSuffix(path, "/download") {
+		path = config.PrivatePrefix + "x" // a share link's download is answered alike
+	}
+	switch path {
 	case config.PrivatePrefix + "x":
 		accel := u.accel
 		if r.URL.Query().Has("missing") {
@@ -904,6 +911,39 @@ func TestNginxServes(t *testing.T) {
 		resp, _ := get(t, "GET", private+"?missing=1")
 		if resp.StatusCode != http.StatusNotFound {
 			t.Errorf("status %d, want 404", resp.StatusCode)
+		}
+	})
+
+	// A share link's download is sent from a copy of the private location
+	// whose errors, which quote the request line, are not written.
+	t.Run("share download, its errors not in the error log", func(t *testing.T) {
+		share := config.SharePrefix + config.ShareTokenPrefix + "SECRET-download/download"
+		resp, body := get(t, "GET", share, "Range", "bytes=1-4")
+		if resp.StatusCode != http.StatusPartialContent || !bytes.Equal(body, secret[1:5]) {
+			t.Errorf("share download: %d %q, want 206 %q", resp.StatusCode, body, secret[1:5])
+		}
+		wantHeader(t, resp.Header, "Content-Type", "video/mp4")
+		wantHeader(t, resp.Header, "X-Content-Type-Options", "nosniff")
+		wantHeader(t, resp.Header, "Vary", config.CallerVary)
+		for _, p := range []string{share + "?missing=1", "/" + share + "?missing=1", private + "?missing=after-the-share"} {
+			if resp, _ := get(t, "GET", p); resp.StatusCode != http.StatusNotFound {
+				t.Errorf("%s: status %d, want 404", p, resp.StatusCode)
+			}
+		}
+		errorLog := filepath.Join(prefix, "error.log")
+		deadline := time.Now().Add(5 * time.Second)
+		for {
+			b, _ := os.ReadFile(errorLog)
+			if bytes.Contains(b, []byte("SECRET-download")) {
+				t.Fatalf("the error log holds a share token:\n%s", b)
+			}
+			if bytes.Contains(b, []byte("?missing=after-the-share")) {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("the error log has no line for the private file:\n%s", b)
+			}
+			time.Sleep(20 * time.Millisecond)
 		}
 	})
 
