@@ -86,8 +86,8 @@ func artifactsDir(t testing.TB) string {
 type chrome struct {
 	name string
 	s    *suite
-	ctx  context.Context // the tab; no deadline: each call derives its own
-	out  *syncBuffer     // the browser's stdout and stderr
+	ctx  context.Context     // the tab; no deadline: each call derives its own
+	out  *testenv.SyncBuffer // the browser's stdout and stderr
 	net  *netLog
 	shot *int // screenshots taken, shared by the browsers of a test
 }
@@ -97,7 +97,7 @@ type chrome struct {
 func (s *suite) newChrome(t *testing.T, name string, shots *int) *chrome {
 	t.Helper()
 	path := testenv.LookPath(t, "chromium")
-	c := &chrome{name: name, s: s, out: &syncBuffer{}, net: &netLog{byID: map[network.RequestID]*netEvent{}}, shot: shots}
+	c := &chrome{name: name, s: s, out: &testenv.SyncBuffer{}, net: &netLog{byID: map[network.RequestID]*netEvent{}}, shot: shots}
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
 		chromedp.ExecPath(path),
 		chromedp.Headless,

@@ -54,7 +54,7 @@ func TestCLI(t *testing.T) {
 		if err := os.Mkdir(prefix, 0o755); err != nil {
 			t.Fatal(err)
 		}
-		conf := s.cli(t, "", "nginx-config", "--listen", freeAddr(t), "--upstream", s.appAddr, "--prefix", prefix)
+		conf := s.cli(t, "", "nginx-config", "--listen", testenv.FreeAddr(t), "--upstream", s.appAddr, "--prefix", prefix)
 		file := filepath.Join(prefix, "nginx.conf")
 		if err := os.WriteFile(file, []byte(conf), 0o644); err != nil {
 			t.Fatal(err)

@@ -19,6 +19,8 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/mediagate/mediagate/internal/testenv"
 )
 
 // instance is one of a cluster's app processes.
@@ -41,7 +43,7 @@ func (in *instance) get(t testing.TB, s *suite, path, token string) *answer {
 // an instance keeps nothing locally but its spool.
 func (s *suite) startInstance(t *testing.T, name string) *instance {
 	t.Helper()
-	in := &instance{name: name, addr: freeAddr(t)}
+	in := &instance{name: name, addr: testenv.FreeAddr(t)}
 	cmd := exec.Command(binPath, "serve")
 	cmd.Env = append(slices.Clone(s.env), "MEDIAGATE_ADDR="+in.addr, "MEDIAGATE_DATA_DIR="+filepath.Join(s.root, "data-"+name))
 	cmd.Dir = s.root

@@ -145,7 +145,7 @@ func (s *suite) startFront(t *testing.T, confName string, args []string, command
 	if err := os.Mkdir(prefix, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	listen := freeAddr(t)
+	listen := testenv.FreeAddr(t)
 	conf := s.cli(t, "", append(args, "--listen", listen, "--prefix", prefix)...)
 	confFile := filepath.Join(prefix, confName)
 	if err := os.WriteFile(confFile, []byte(conf), 0o644); err != nil {

@@ -8,13 +8,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -145,7 +143,7 @@ func newSuite(t *testing.T, opts suiteOptions) *suite {
 	s.dbURL = pgServer + s.dbName + "?sslmode=disable"
 	t.Cleanup(func() { dropDatabase(t, s.dbName) })
 
-	s.appAddr = freeAddr(t)
+	s.appAddr = testenv.FreeAddr(t)
 	s.addr = s.appAddr
 	s.base = "http://" + s.addr
 	s.adminPassword = rand.Text()
@@ -236,7 +234,7 @@ func (s *suite) startNginxFor(t *testing.T, upstreams ...string) {
 	if err := os.Mkdir(prefix, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	listen := freeAddr(t)
+	listen := testenv.FreeAddr(t)
 	args := []string{"nginx-config", "--listen", listen, "--prefix", prefix}
 	for _, u := range upstreams {
 		args = append(args, "--upstream", u)
@@ -367,17 +365,6 @@ func dropDatabase(t testing.TB, name string) {
 	}
 }
 
-// freeAddr returns a loopback address with a port that was free a moment ago.
-func freeAddr(t testing.TB) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
-
 // randomHex returns 2n random lowercase hex digits.
 func randomHex(n int) string {
 	b := make([]byte, n)
@@ -389,7 +376,7 @@ func randomHex(n int) string {
 type process struct {
 	name string
 	cmd  *exec.Cmd
-	out  *syncBuffer
+	out  *testenv.SyncBuffer
 	done chan struct{} // closed when the process has exited
 	err  error         // cmd.Wait's result, once done is closed
 
@@ -400,7 +387,7 @@ type process struct {
 // going to a buffer. The credential cmd's SysProcAttr names, if any, stays.
 func startProcess(t testing.TB, name string, cmd *exec.Cmd) *process {
 	t.Helper()
-	p := &process{name: name, cmd: cmd, out: &syncBuffer{}, done: make(chan struct{})}
+	p := &process{name: name, cmd: cmd, out: &testenv.SyncBuffer{}, done: make(chan struct{})}
 	cmd.Stdout, cmd.Stderr = p.out, p.out
 	// Own process group (so a forced stop reaches every child); killed if the
 	// test binary dies first.
@@ -512,26 +499,6 @@ func waitHealthyVia(t testing.TB, p *process, url string, tr *http.Transport) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-}
-
-// syncBuffer is a bytes.Buffer that two goroutines may use.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-// Write appends p.
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-// String returns what was written so far.
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 // listFiles returns the paths, relative to dir, of the regular files under

@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/mediagate/mediagate/internal/testenv"
 )
 
 // TestObservability runs the binary behind nginx with JSON logs at debug
@@ -25,7 +27,7 @@ import (
 // metrics move with real requests.
 func TestObservability(t *testing.T) {
 	t.Parallel()
-	metricsAddr := freeAddr(t)
+	metricsAddr := testenv.FreeAddr(t)
 	s := startSuite(t, suiteOptions{mode: modeAccel, maxUpload: "8MiB", serveArgs: []string{"serve"},
 		env: []string{"MEDIAGATE_LOG_FORMAT=json", "MEDIAGATE_LOG_LEVEL=debug", "MEDIAGATE_METRICS_ADDR=" + metricsAddr}})
 	owner := s.addUser(t, "owner@example.com", "editor")

@@ -90,7 +90,7 @@ func startPrivatePG(t *testing.T) *privatePG {
 	if out, err := initdb.CombinedOutput(); err != nil {
 		t.Fatalf("initdb: %v\n%s", err, out)
 	}
-	addr := freeAddr(t)
+	addr := testenv.FreeAddr(t)
 	pg.port, _ = strconv.Atoi(addr[strings.LastIndexByte(addr, ':')+1:])
 	pg.start(t)
 	t.Cleanup(func() { pg.stop(t) })

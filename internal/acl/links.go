@@ -13,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
+	"github.com/mediagate/mediagate/internal/config"
 	"github.com/mediagate/mediagate/internal/errs"
 	"github.com/mediagate/mediagate/internal/invalidate"
 	"github.com/mediagate/mediagate/internal/passwd"
@@ -23,8 +24,9 @@ import (
 // used). A link may expire, may need a password, and may be revoked. Only the
 // token's SHA-256 is stored: the token itself is shown once, at creation.
 
-// LinkTokenPrefix starts every share token, so that leaked ones are easy to spot.
-const LinkTokenPrefix = "mgs_"
+// LinkTokenPrefix starts every share token, so that leaked ones are easy to
+// spot, and the logs redact whatever looks like one.
+const LinkTokenPrefix = config.ShareTokenPrefix
 
 // linkTokenLen is the length of a token: the prefix and 32 bytes in base64url.
 var linkTokenLen = len(LinkTokenPrefix) + base64.RawURLEncoding.EncodedLen(32)

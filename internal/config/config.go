@@ -32,7 +32,7 @@ const (
 	// downloads. The front ends' logs redact the token after it.
 	SharePrefix = "/s/"
 	// ShareTokenPrefix starts every share link's token (acl.LinkTokenPrefix
-	// is the same): the logs redact whatever looks like one, wherever.
+	// is it): the logs redact whatever looks like one, wherever.
 	ShareTokenPrefix = "mgs_"
 )
 

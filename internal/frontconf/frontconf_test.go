@@ -1,10 +1,8 @@
 package frontconf
 
 import (
-	"bytes"
 	"context"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -12,7 +10,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -194,21 +191,30 @@ func TestCaddyAcceptsConfig(t *testing.T) {
 	caddy := testenv.LookPath(t, "caddy")
 	cfg := testConfig(t)
 	prefix := t.TempDir()
+	ctx, cancel := context.WithTimeout(context.Background(), checkTimeout)
+	defer cancel()
+	cmd, text := caddyCommand(ctx, t, caddy, "validate", cfg, Options{Prefix: prefix, Listen: "[::1]:1"})
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Errorf("caddy validate: %v\n%s\nconfig:\n%s", err, out, text)
+	}
+}
+
+// caddyCommand writes the Caddyfile RenderCaddy makes of cfg and opt into
+// opt.Prefix and returns caddy's command sub (validate, run) on it, with
+// Caddy's own files kept under the prefix too, and the Caddyfile's text.
+func caddyCommand(ctx context.Context, t *testing.T, caddy, sub string, cfg config.Config, opt Options) (*exec.Cmd, string) {
+	t.Helper()
 	var b strings.Builder
-	if err := RenderCaddy(&b, cfg, Options{Prefix: prefix, Listen: "[::1]:1"}); err != nil {
+	if err := RenderCaddy(&b, cfg, opt); err != nil {
 		t.Fatal(err)
 	}
-	file := filepath.Join(prefix, "Caddyfile")
+	file := filepath.Join(opt.Prefix, "Caddyfile")
 	if err := os.WriteFile(file, []byte(b.String()), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), checkTimeout)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, caddy, "validate", "--config", file, "--adapter", "caddyfile")
-	cmd.Env = append(os.Environ(), "HOME="+prefix, "XDG_CONFIG_HOME="+prefix, "XDG_DATA_HOME="+prefix)
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Errorf("caddy validate: %v\n%s\nconfig:\n%s", err, out, b.String())
-	}
+	cmd := exec.CommandContext(ctx, caddy, sub, "--config", file, "--adapter", "caddyfile")
+	cmd.Env = append(os.Environ(), "HOME="+opt.Prefix, "XDG_CONFIG_HOME="+opt.Prefix, "XDG_DATA_HOME="+opt.Prefix)
+	return cmd, b.String()
 }
 
 // TestCaddyRedactsShareTokens runs the access log's filter of the rendered
@@ -252,20 +258,11 @@ func TestCaddyLogsWithTheAppDown(t *testing.T) {
 	t.Parallel()
 	caddy := testenv.LookPath(t, "caddy")
 	prefix := t.TempDir()
-	listen, app := freeAddr(t), freeAddr(t) // nothing listens on app
-	var b strings.Builder
-	if err := RenderCaddy(&b, testConfig(t), Options{Prefix: prefix, Listen: listen, Upstream: app}); err != nil {
-		t.Fatal(err)
-	}
-	file := filepath.Join(prefix, "Caddyfile")
-	if err := os.WriteFile(file, []byte(b.String()), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	listen, app := testenv.FreeAddr(t), testenv.FreeAddr(t) // nothing listens on app
 	ctx, cancel := context.WithTimeout(context.Background(), checkTimeout)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, caddy, "run", "--config", file, "--adapter", "caddyfile")
-	cmd.Env = append(os.Environ(), "HOME="+prefix, "XDG_CONFIG_HOME="+prefix, "XDG_DATA_HOME="+prefix)
-	var out syncBuffer
+	cmd, _ := caddyCommand(ctx, t, caddy, "run", testConfig(t), Options{Prefix: prefix, Listen: listen, Upstream: app})
+	var out testenv.SyncBuffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -308,33 +305,4 @@ func TestCaddyLogsWithTheAppDown(t *testing.T) {
 	if !strings.Contains(out.String(), `"uri":"//s/<redacted>"`) {
 		t.Errorf("Caddy's own log has no redacted line for //s/:\n%s", out.String())
 	}
-}
-
-// freeAddr returns a loopback address that was free a moment ago.
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
-
-// syncBuffer is a bytes.Buffer that a process's output and the test share.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

@@ -744,16 +744,7 @@ func (s *Store) ByPublicName(ctx context.Context, name string) (Item, error) {
 // it is read: edit is needed, and manage when the item is published, as
 // replacing it changes what its public URL serves.
 func (s *Store) CheckReplace(ctx context.Context, p acl.Principal, id string) error {
-	if !p.Valid() {
-		return errs.ErrUnauthenticated
-	}
-	if !acl.ValidID(id) {
-		return errNoItem
-	}
-	it, err := s.load(ctx, p, id)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return errNoItem
-	}
+	it, err := s.Get(ctx, p, id)
 	if err != nil {
 		return err
 	}

@@ -46,15 +46,14 @@ func publicBytes(t *testing.T, e *env, name string) []byte {
 // the content the database holds, at once and after Recover.
 func TestReplaceFailurePublic(t *testing.T) {
 	t.Parallel()
-	failures := map[string]string{
-		"before the switch": `CREATE FUNCTION replace_fail() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'no'; END $$;
-			CREATE TRIGGER replace_fail BEFORE DELETE ON blobs FOR EACH ROW EXECUTE FUNCTION replace_fail()`,
-		"at the commit": `CREATE FUNCTION replace_fail() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'no'; END $$;
-			CREATE CONSTRAINT TRIGGER replace_fail AFTER UPDATE ON media DEFERRABLE INITIALLY DEFERRED
-			FOR EACH ROW WHEN (OLD.blob IS DISTINCT FROM NEW.blob) EXECUTE FUNCTION replace_fail()`,
+	const fail = `CREATE FUNCTION replace_fail() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'no'; END $$;`
+	failures := map[string]struct{ table, trigger string }{
+		"before the switch": {"blobs", `CREATE TRIGGER replace_fail BEFORE DELETE ON blobs FOR EACH ROW EXECUTE FUNCTION replace_fail()`},
+		"at the commit": {"media", `CREATE CONSTRAINT TRIGGER replace_fail AFTER UPDATE ON media DEFERRABLE INITIALLY DEFERRED
+			FOR EACH ROW WHEN (OLD.blob IS DISTINCT FROM NEW.blob) EXECUTE FUNCTION replace_fail()`},
 	}
 	for _, useS3 := range []bool{false, true} {
-		for when, trigger := range failures {
+		for when, f := range failures {
 			t.Run(map[bool]string{false: "disk", true: "s3"}[useS3]+"/"+when, func(t *testing.T) {
 				t.Parallel()
 				e, _ := newFsckEnv(t, useS3)
@@ -66,7 +65,7 @@ func TestReplaceFailurePublic(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				if _, err := e.pool.Exec(ctx, trigger); err != nil {
+				if _, err := e.pool.Exec(ctx, fail+f.trigger); err != nil {
 					t.Fatal(err)
 				}
 				if _, err := e.store.Replace(ctx, ed, it.ID, bytes.NewReader(content("embargoed draft", 2048))); err == nil {
@@ -75,7 +74,7 @@ func TestReplaceFailurePublic(t *testing.T) {
 				if got := publicBytes(t, e, name); !bytes.Equal(got, approved) {
 					t.Errorf("after the failed replace the public file is not the item's content (%d bytes)", len(got))
 				}
-				if _, err := e.pool.Exec(ctx, `DROP TRIGGER replace_fail ON `+map[bool]string{true: "media", false: "blobs"}[strings.Contains(trigger, "ON media")]); err != nil {
+				if _, err := e.pool.Exec(ctx, `DROP TRIGGER replace_fail ON `+f.table); err != nil {
 					t.Fatal(err)
 				}
 				if err := e.store.Recover(ctx); err != nil {

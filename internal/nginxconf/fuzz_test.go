@@ -334,7 +334,7 @@ func TestNginxAcceptsOddValues(t *testing.T) {
 			if err := os.MkdirAll(prefix, 0o755); err != nil {
 				t.Fatal(err)
 			}
-			opt := Options{Prefix: prefix, User: workerUser(t), Listen: freePort(t), Upstreams: tt.upstreams}
+			opt := Options{Prefix: prefix, User: workerUser(t), Listen: testenv.FreeAddr(t), Upstreams: tt.upstreams}
 			text := render(t, cfg, opt)
 			in := fuzzInput{dataDir: cfg.DataDir, prefix: prefix, listen: opt.Listen, user: opt.User}
 			if len(tt.upstreams) == 0 {

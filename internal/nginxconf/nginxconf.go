@@ -311,14 +311,19 @@ http {
         }
 {{- end}}
 
-{{- define "accel"}}
-        alias {{.PrivateAlias}};
+{{- define "privateheaders"}}
         add_header X-Content-Type-Options nosniff always;
         add_header Content-Security-Policy $mg_media_csp always;
         add_header Referrer-Policy no-referrer always;
         add_header Vary "{{.CallerVary}}" always;
-        add_header X-Robots-Tag $upstream_http_x_robots_tag always;
+        add_header X-Robots-Tag $mg_robots always;
         add_header X-Request-Id $request_id always;
+{{- end}}
+
+{{- define "accel"}}
+        set $mg_robots $upstream_http_x_robots_tag;
+        alias {{.PrivateAlias}};
+        {{- template "privateheaders" .}}
 {{- end}}
 
 {{- define "s3accel"}}
@@ -329,12 +334,7 @@ http {
         proxy_intercept_errors on;
         error_page 301 302 303 304 307 400 401 403 404 405 409 411 412 416 500 501 502 503 504 =502 @mediagate_s3_failed;
         add_header ETag "\"$mg_s3_sha\"" always;
-        add_header X-Content-Type-Options nosniff always;
-        add_header Content-Security-Policy $mg_media_csp always;
-        add_header Referrer-Policy no-referrer always;
-        add_header Vary "{{.CallerVary}}" always;
-        add_header X-Robots-Tag $mg_robots always;
-        add_header X-Request-Id $request_id always;
+        {{- template "privateheaders" .}}
 {{- end}}
 
 {{- define "errorpage"}}

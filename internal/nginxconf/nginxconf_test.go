@@ -358,7 +358,7 @@ func TestNginxAcceptsConfig(t *testing.T) {
 				t.Fatal(err)
 			}
 			conf := filepath.Join(prefix, "nginx.conf")
-			text := render(t, cfg, Options{Prefix: prefix, User: workerUser(t), Listen: freePort(t)})
+			text := render(t, cfg, Options{Prefix: prefix, User: workerUser(t), Listen: testenv.FreeAddr(t)})
 			if err := os.WriteFile(conf, []byte(text), 0o644); err != nil {
 				t.Fatal(err)
 			}
@@ -375,7 +375,7 @@ func TestNginxAcceptsServerInclude(t *testing.T) {
 	cfg := testConfig(t)
 	prefix := t.TempDir()
 	var server bytes.Buffer
-	if err := RenderServer(&server, cfg, Options{Listen: freePort(t), ErrorLog: filepath.Join(prefix, "error.log")}); err != nil {
+	if err := RenderServer(&server, cfg, Options{Listen: testenv.FreeAddr(t), ErrorLog: filepath.Join(prefix, "error.log")}); err != nil {
 		t.Fatal(err)
 	}
 	inc := filepath.Join(prefix, "mediagate.conf")
@@ -397,7 +397,7 @@ http {
     server { listen %[3]s; }
     include %[2]s;
 }
-`, prefix, inc, freePort(t))
+`, prefix, inc, testenv.FreeAddr(t))
 	conf := filepath.Join(prefix, "nginx.conf")
 	if err := os.WriteFile(conf, []byte(main), 0o644); err != nil {
 		t.Fatal(err)
@@ -533,15 +533,23 @@ func (u *upstream) requests(path string) []*http.Request {
 	return out
 }
 
-// freePort returns a loopback address that was free a moment ago.
-func freePort(t *testing.T) string {
+// errorLogUntil waits, for up to 5 s, until nginx's error log under prefix
+// holds the line of a request made after those that must leave none
+// (marker), and fails the test if it holds secret meanwhile.
+func errorLogUntil(t *testing.T, prefix, secret, marker string) {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		b, _ := os.ReadFile(filepath.Join(prefix, "error.log"))
+		if bytes.Contains(b, []byte(secret)) {
+			t.Fatalf("the error log holds a share token:\n%s", b)
+		}
+		if bytes.Contains(b, []byte(marker)) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the error log has no line with %q, the request after:\n%s", marker, b)
+		}
 	}
-	defer l.Close()
-	return l.Addr().String()
 }
 
 // startNginx renders the config for cfg and runs nginx in the foreground in
@@ -564,7 +572,7 @@ func startNginxWith(t *testing.T, cfg config.Config, app string, pages []ErrorPa
 	errorLog := filepath.Join(prefix, "error.log")
 	var lastErr error
 	for attempt := 0; attempt < 3; attempt++ {
-		listen := freePort(t)
+		listen := testenv.FreeAddr(t)
 		text := render(t, cfg, Options{Listen: listen, Upstream: app, Prefix: prefix, User: workerUser(t), ErrorPages: pages})
 		if err := os.WriteFile(conf, []byte(text), 0o644); err != nil {
 			t.Fatal(err)
@@ -930,21 +938,7 @@ func TestNginxServes(t *testing.T) {
 				t.Errorf("%s: status %d, want 404", p, resp.StatusCode)
 			}
 		}
-		errorLog := filepath.Join(prefix, "error.log")
-		deadline := time.Now().Add(5 * time.Second)
-		for {
-			b, _ := os.ReadFile(errorLog)
-			if bytes.Contains(b, []byte("SECRET-download")) {
-				t.Fatalf("the error log holds a share token:\n%s", b)
-			}
-			if bytes.Contains(b, []byte("?missing=after-the-share")) {
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("the error log has no line for the private file:\n%s", b)
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
+		errorLogUntil(t, prefix, "SECRET-download", "?missing=after-the-share")
 	})
 
 	t.Run("public", func(t *testing.T) {
@@ -1207,7 +1201,7 @@ func TestNginxAcceptsS3Config(t *testing.T) {
 			if err := os.MkdirAll(prefix, 0o755); err != nil {
 				t.Fatal(err)
 			}
-			text := render(t, cfg, Options{Prefix: prefix, User: workerUser(t), Listen: freePort(t),
+			text := render(t, cfg, Options{Prefix: prefix, User: workerUser(t), Listen: testenv.FreeAddr(t),
 				Upstreams: []string{"127.0.0.1:9001", "127.0.0.1:9002", "127.0.0.1:9003"}})
 			for _, want := range []string{
 				"server 127.0.0.1:9001;", "server 127.0.0.1:9003;", "proxy_next_upstream error timeout http_502 http_504;",
@@ -1299,21 +1293,7 @@ func TestNginxErrorPages(t *testing.T) {
 		}
 		resp, body := rawRequest(t, addr, "GET", "/after-the-share-links")
 		check(t, resp, body, 502)
-		errorLog := filepath.Join(prefix, "error.log")
-		deadline := time.Now().Add(5 * time.Second)
-		for {
-			b, _ := os.ReadFile(errorLog)
-			if bytes.Contains(b, []byte("SECRET")) {
-				t.Fatalf("the error log holds a share token:\n%s", b)
-			}
-			if bytes.Contains(b, []byte(`request: "GET /after-the-share-links HTTP/1.1"`)) {
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("the error log has no line for the other path:\n%s", b)
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
+		errorLogUntil(t, prefix, "SECRET", `request: "GET /after-the-share-links HTTP/1.1"`)
 	})
 	t.Run("502 API", func(t *testing.T) {
 		resp, body := rawRequest(t, addr, "GET", "/api/me")

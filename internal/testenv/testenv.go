@@ -1,10 +1,15 @@
-// Package testenv decides what a test does when a service it needs (PostgreSQL,
-// nginx, ffmpeg, chromium) is missing: skip locally, fail in CI.
+// Package testenv is the tests' side of the machine: what a test does when a
+// service it needs (PostgreSQL, nginx, ffmpeg, chromium) is missing (skip
+// locally, fail in CI), a free loopback address, and a buffer for a
+// process's output.
 package testenv
 
 import (
+	"bytes"
+	"net"
 	"os"
 	"os/exec"
+	"sync"
 	"testing"
 )
 
@@ -41,4 +46,37 @@ func LookPath(t testing.TB, name string) string {
 		Missing(t, name+" not found on PATH")
 	}
 	return p
+}
+
+// FreeAddr returns a loopback address with a port that was free a moment
+// ago.
+func FreeAddr(t testing.TB) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// SyncBuffer is a bytes.Buffer that a process's output and the test may use
+// at once.
+type SyncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+// Write appends p.
+func (b *SyncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+// String returns what was written so far.
+func (b *SyncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
